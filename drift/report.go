@@ -86,7 +86,8 @@ type ResourceChange struct {
 }
 
 // AttributeChange is one changed leaf attribute. Path uses Terraform's
-// syntax: tags["env"], rule[0].port.
+// syntax: tags.env, rule[0].port, and tags["Cost Center"] for keys that are
+// not identifiers.
 type AttributeChange struct {
 	Path string `json:"path"`
 	// Before and After are JSON values (string, float64, bool, nil, or
@@ -122,7 +123,7 @@ type IgnoreRule struct {
 	Address string `json:"address,omitempty"`
 	// Type is a resource type glob, e.g. "aws_autoscaling_group".
 	Type string `json:"type,omitempty"`
-	// Attributes are globs over attribute paths, e.g. `tags["LastScanned"]`
-	// or "tags*".
+	// Attributes are globs over attribute paths as Report shows them,
+	// e.g. "tags.LastScanned", `tags["Cost Center"]`, "rule[*].cidr_blocks*".
 	Attributes []string `json:"attributes,omitempty"`
 }

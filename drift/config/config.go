@@ -1,0 +1,236 @@
+// Package config reads driftd's workspaces file: which Terraform workspaces
+// to scan, how and when, and where to report drift.
+//
+// Decoding walks yaml.v3 nodes by hand rather than unmarshalling into
+// structs: that keeps unknown keys and wrong types errors at every depth and
+// gives each error a line, a column and a field path. All errors are
+// collected and returned together as Errors.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/driftd/driftd/drift"
+)
+
+// Defaults applied when neither the workspace nor the defaults section sets
+// a value.
+const (
+	DefaultTimeout         = 15 * time.Minute
+	DefaultParallelism     = 10
+	DefaultSchedule        = "@daily"
+	DefaultReporterTimeout = 30 * time.Second
+	DefaultMaxOpenIssues   = 50
+)
+
+// Config is a parsed, validated workspaces file.
+type Config struct {
+	// Path is the file name the configuration was read from, as given.
+	Path string
+	// Workspaces have the defaults section merged in, in file order.
+	Workspaces []Workspace
+	Reporters  Reporters
+}
+
+// Workspace is one Terraform root module to scan.
+type Workspace struct {
+	// Name matches [a-z0-9][a-z0-9._-]* and is unique in the file.
+	Name string
+	// Dir is absolute; relative paths in the file are resolved against the
+	// config file's directory.
+	Dir string
+	// TerraformVersion is a version constraint ("~> 1.5"); "" means any
+	// terraform found on PATH.
+	TerraformVersion string
+	// VarFiles are relative to Dir, as terraform takes them.
+	VarFiles []string
+	// Vars are -var values. Non-string YAML values (lists, maps, numbers,
+	// bools) are JSON-encoded, which Terraform parses as HCL.
+	Vars map[string]string
+	// BackendConfig becomes -backend-config=key=value.
+	BackendConfig map[string]string
+	// Env is extra environment for terraform.
+	Env map[string]string
+	// PassEnv lists names or globs (AWS_*) of driftd's own environment
+	// passed through to terraform.
+	PassEnv []string
+	Timeout time.Duration
+	// RefreshOnly plans with -refresh-only.
+	RefreshOnly bool
+	// Lock takes the state lock; by default driftd plans with -lock=false.
+	Lock bool
+	// LockTimeout is only meaningful with Lock.
+	LockTimeout time.Duration
+	Parallelism int
+	Ignore      []drift.IgnoreRule
+	// Owners are GitHub logins or org/team slugs, without a leading "@".
+	Owners []string
+	// Schedule is a cron expression (5 fields, @daily-style descriptors,
+	// optional CRON_TZ=Zone prefix).
+	Schedule string
+}
+
+// Reporters says where reports go. Absent reporters are nil or empty.
+type Reporters struct {
+	GitHub   *GitHub
+	Slack    *Slack
+	Webhooks []Webhook
+}
+
+// GitHub reports drift as issues in one repository.
+type GitHub struct {
+	// Repository is "owner/repo".
+	Repository string
+	// BaseURL is a GitHub Enterprise API URL; "" means github.com.
+	BaseURL string
+	// Exactly one of Token and App is set.
+	Token         Secret
+	App           *GitHubApp
+	Labels        []string
+	AssignOwners  bool
+	MaxOpenIssues int // 0 means unlimited
+	// ErrorIssues opens an issue for a workspace whose scan fails.
+	ErrorIssues bool
+	Timeout     time.Duration
+}
+
+// GitHubApp authenticates as a GitHub App installation.
+type GitHubApp struct {
+	AppID          int64
+	InstallationID int64
+	// PrivateKey is PEM-encoded.
+	PrivateKey Secret
+}
+
+// Slack posts reports to a channel, either through an incoming webhook or
+// with a bot token.
+type Slack struct {
+	// Exactly one of WebhookURL and Token is set.
+	WebhookURL Secret
+	Token      Secret
+	// Channel is required with Token and not allowed with WebhookURL (an
+	// incoming webhook posts to the channel it was made for).
+	Channel string
+	// APIURL overrides https://slack.com/api/ (tests, proxies).
+	APIURL string
+	Notify Notify
+	// Digest sends one message per scan run instead of one per workspace.
+	Digest  bool
+	Timeout time.Duration
+}
+
+// Notify selects the transitions a reporter is told about.
+type Notify struct {
+	New, Changed, Resolved, Error bool
+}
+
+// Webhook POSTs reports as JSON to a URL.
+type Webhook struct {
+	// Name defaults to "webhook[i]".
+	Name string
+	// URL is a Secret because URLs often embed tokens.
+	URL Secret
+	// Secret, when set, is the HMAC key for signing deliveries.
+	Secret  Secret
+	Headers map[string]string
+	Notify  Notify
+	Timeout time.Duration
+}
+
+// Load reads and parses the configuration file at path, taking ${VAR} and
+// *_env values from the process environment.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse parses a configuration file's content. filename is used in error
+// messages and to resolve relative paths; env looks up environment
+// variables (nil means an empty environment). On failure the error is
+// Errors.
+func Parse(filename string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	base, err := filepath.Abs(filepath.Dir(filename))
+	if err != nil {
+		return nil, fmt.Errorf("resolving config directory: %w", err)
+	}
+	d := &decoder{file: filename, baseDir: base, env: env, budget: nodeBudget}
+	cfg := d.parse(data)
+	if len(d.errs) > 0 {
+		d.errs.sort()
+		return nil, d.errs
+	}
+	cfg.Path = filename
+	return cfg, nil
+}
+
+// Select returns the named workspaces in file order, or all of them when
+// names is empty. Unknown names are an error that lists the known ones.
+func (c *Config) Select(names []string) ([]Workspace, error) {
+	if len(names) == 0 {
+		return slices.Clone(c.Workspaces), nil
+	}
+	known := make(map[string]bool, len(c.Workspaces))
+	for _, w := range c.Workspaces {
+		known[w.Name] = true
+	}
+	want := make(map[string]bool, len(names))
+	var unknown []string
+	for _, n := range names {
+		if !known[n] {
+			unknown = append(unknown, fmt.Sprintf("%q", n))
+			continue
+		}
+		want[n] = true
+	}
+	if len(unknown) > 0 {
+		all := make([]string, 0, len(c.Workspaces))
+		for _, w := range c.Workspaces {
+			all = append(all, w.Name)
+		}
+		noun := "workspace"
+		if len(unknown) > 1 {
+			noun = "workspaces"
+		}
+		return nil, fmt.Errorf("unknown %s %s (known: %s)", noun, strings.Join(unknown, ", "), strings.Join(all, ", "))
+	}
+	var out []Workspace
+	for _, w := range c.Workspaces {
+		if want[w.Name] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// Check returns a Workspace for `driftd check DIR`: dir with every default,
+// named after its base name. It does not look at the file system.
+func Check(dir string) Workspace {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	w := builtinDefaults()
+	w.Name = filepath.Base(dir)
+	w.Dir = dir
+	return w
+}
+
+func builtinDefaults() Workspace {
+	return Workspace{
+		Timeout:     DefaultTimeout,
+		Parallelism: DefaultParallelism,
+		Schedule:    DefaultSchedule,
+	}
+}
+
+func defaultNotify() Notify { return Notify{New: true, Changed: true, Resolved: true, Error: true} }
