@@ -1,0 +1,254 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/driftd/driftd/drift"
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxScanError bounds Scan.Error: history keeps a hint, the last full report
+// keeps the whole text.
+const maxScanError = 1024
+
+// Scan summarises one finished scan of one workspace.
+type Scan struct {
+	// ID is unique across the store and grows with every scan saved.
+	ID               uint64        `json:"id"`
+	Workspace        string        `json:"workspace"`
+	StartedAt        time.Time     `json:"started_at"`
+	Duration         time.Duration `json:"duration_ns"`
+	Status           drift.Status  `json:"status"`
+	Drifted          int           `json:"drifted"`
+	Pending          int           `json:"pending"`
+	Fingerprint      string        `json:"fingerprint,omitempty"`
+	Commit           string        `json:"commit,omitempty"`
+	TerraformVersion string        `json:"terraform_version,omitempty"`
+	// Error is the report's error, cut to 1 KiB.
+	Error string `json:"error,omitempty"`
+}
+
+// Summary is where a workspace stands, kept current by SaveReport.
+type Summary struct {
+	Workspace string `json:"workspace"`
+	Last      Scan   `json:"last"`
+	// DriftingSince is when the current unbroken run of drifted scans began;
+	// zero when the last conclusive scan was clean. A failed scan neither
+	// breaks nor starts a run: it says nothing about drift.
+	DriftingSince time.Time `json:"drifting_since,omitzero"`
+	// LastClean is when the most recent clean scan started.
+	LastClean time.Time `json:"last_clean,omitzero"`
+}
+
+// SaveReport records one finished scan: its summary and (replacing the
+// previous) the workspace's last full report, in one transaction, then
+// applies retention to that workspace's history. It returns the stored
+// summary with its ID.
+func (s *Store) SaveReport(ctx context.Context, r *drift.Report) (Scan, error) {
+	if r == nil || r.Workspace == "" {
+		return Scan{}, fmt.Errorf("store %s: save report: report without a workspace", s.path)
+	}
+	full, err := json.Marshal(r)
+	if err != nil {
+		return Scan{}, fmt.Errorf("store %s: save report of %s: %w", s.path, r.Workspace, err)
+	}
+	scan := Scan{
+		Workspace:        r.Workspace,
+		StartedAt:        r.StartedAt,
+		Duration:         r.Duration,
+		Status:           r.Status,
+		Drifted:          len(r.Drift),
+		Pending:          len(r.Pending),
+		Fingerprint:      r.Fingerprint,
+		Commit:           r.Commit,
+		TerraformVersion: r.TerraformVersion,
+		Error:            truncate(r.Error, maxScanError),
+	}
+	ws := []byte(r.Workspace)
+	err = s.update(ctx, "save report of "+r.Workspace, func(tx *bolt.Tx) error {
+		all := tx.Bucket(bucketScans)
+		// The parent bucket's sequence numbers scans across workspaces, so an
+		// ID names one scan on its own (logs, API).
+		id, err := all.NextSequence()
+		if err != nil {
+			return err
+		}
+		scan.ID = id
+		hist, err := all.CreateBucketIfNotExists(ws)
+		if err != nil {
+			return err
+		}
+		if err := putJSON(hist, idKey(id), scan); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketReports).Put(ws, full); err != nil {
+			return err
+		}
+		if err := s.updateSummary(tx.Bucket(bucketSummaries), scan); err != nil {
+			return err
+		}
+		return s.prune(hist)
+	})
+	if err != nil {
+		return Scan{}, err
+	}
+	return scan, nil
+}
+
+func (s *Store) updateSummary(b *bolt.Bucket, scan Scan) error {
+	var sum Summary
+	if v := b.Get([]byte(scan.Workspace)); v != nil {
+		if err := json.Unmarshal(v, &sum); err != nil {
+			return fmt.Errorf("decode summary of %s: %w", scan.Workspace, err)
+		}
+	}
+	sum.Workspace = scan.Workspace
+	sum.Last = scan
+	switch scan.Status {
+	case drift.StatusDrifted:
+		if sum.DriftingSince.IsZero() {
+			sum.DriftingSince = scan.StartedAt
+		}
+	case drift.StatusClean:
+		sum.DriftingSince = time.Time{}
+		sum.LastClean = scan.StartedAt
+	}
+	return putJSON(b, []byte(scan.Workspace), sum)
+}
+
+// prune deletes the oldest scans of one workspace beyond MaxScans or older
+// than MaxAge. The newest scan always stays. Keys grow with time, so both
+// limits cut a prefix of the history and the walk stops at the first keeper.
+func (s *Store) prune(hist *bolt.Bucket) error {
+	if s.opts.MaxScans == 0 && s.opts.MaxAge == 0 {
+		return nil
+	}
+	c := hist.Cursor()
+	newest, _ := c.Last()
+	// Keys before keepFrom exceed MaxScans; nil when nothing does.
+	var keepFrom []byte
+	if s.opts.MaxScans > 0 {
+		k := newest
+		for i := 1; i < s.opts.MaxScans && k != nil; i++ {
+			k, _ = c.Prev()
+		}
+		keepFrom = k
+	}
+	cutoff := s.opts.Clock().Add(-s.opts.MaxAge)
+	var doomed [][]byte
+	for k, v := c.First(); k != nil && !bytes.Equal(k, newest); k, v = c.Next() {
+		if keepFrom == nil || bytes.Compare(k, keepFrom) >= 0 {
+			if s.opts.MaxAge == 0 {
+				break
+			}
+			var sc struct {
+				StartedAt time.Time `json:"started_at"`
+			}
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("decode scan %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if !sc.StartedAt.Before(cutoff) {
+				break
+			}
+		}
+		doomed = append(doomed, bytes.Clone(k))
+	}
+	// Deleting after the walk: bbolt cursors skip entries when the current
+	// one is deleted mid-iteration.
+	for _, k := range doomed {
+		if err := hist.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastReport returns the workspace's last full report; nil, nil when the
+// workspace has none.
+func (s *Store) LastReport(ctx context.Context, workspace string) (*drift.Report, error) {
+	var r *drift.Report
+	err := s.view(ctx, "last report of "+workspace, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketReports).Get([]byte(workspace))
+		if v == nil {
+			return nil
+		}
+		r = new(drift.Report)
+		return json.Unmarshal(v, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Scans returns up to limit of the workspace's scans, newest first; limit <= 0
+// returns them all. An unknown workspace has none.
+func (s *Store) Scans(ctx context.Context, workspace string, limit int) ([]Scan, error) {
+	var scans []Scan
+	err := s.view(ctx, "scans of "+workspace, func(tx *bolt.Tx) error {
+		hist := tx.Bucket(bucketScans).Bucket([]byte(workspace))
+		if hist == nil {
+			return nil
+		}
+		c := hist.Cursor()
+		for k, v := c.Last(); k != nil && (limit <= 0 || len(scans) < limit); k, v = c.Prev() {
+			var sc Scan
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("decode scan %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			scans = append(scans, sc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return scans, nil
+}
+
+// Workspaces returns the summary of every workspace ever saved, sorted by
+// name.
+func (s *Store) Workspaces(ctx context.Context) ([]Summary, error) {
+	var sums []Summary
+	err := s.view(ctx, "workspaces", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSummaries).ForEach(func(k, v []byte) error {
+			var sum Summary
+			if err := json.Unmarshal(v, &sum); err != nil {
+				return fmt.Errorf("decode summary of %s: %w", k, err)
+			}
+			sums = append(sums, sum)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sums, nil
+}
+
+func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+// truncate cuts s to at most n bytes without splitting a rune.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
