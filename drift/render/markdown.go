@@ -1,0 +1,166 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/driftd/driftd/drift"
+)
+
+// MarkdownOptions bound the size of the markdown; zero means no bound.
+type MarkdownOptions struct {
+	// MaxResources caps the resources listed (drift first, then pending);
+	// the rest are counted in a "… and N more resources" line.
+	MaxResources int
+	// MaxAttributes caps the attributes listed per resource.
+	MaxAttributes int
+}
+
+// Markdown renders a report as GitHub-flavoured markdown: the body of a
+// drift issue.
+func Markdown(r *drift.Report, opt MarkdownOptions) string {
+	var b strings.Builder
+	switch r.Status {
+	case drift.StatusError:
+		fmt.Fprintf(&b, "## Drift scan failed for `%s`\n\n", r.Workspace)
+	case drift.StatusDrifted:
+		fmt.Fprintf(&b, "## Drift detected in `%s`\n\n", r.Workspace)
+	default:
+		fmt.Fprintf(&b, "## No drift in `%s`\n\n", r.Workspace)
+	}
+	b.WriteString(markdownFacts(r))
+	b.WriteString("\n\n")
+
+	if r.Status == drift.StatusError {
+		writeFenced(&b, "text", strings.TrimSpace(r.Error))
+		return b.String()
+	}
+
+	budget := opt.MaxResources // resources left to show; -1 means no bound
+	if budget <= 0 {
+		budget = -1
+	}
+	omitted := 0
+	if len(r.Drift) > 0 {
+		b.WriteString("### Changed outside of Terraform\n\n")
+		omitted += writeMarkdownChanges(&b, r.Drift, &budget, opt.MaxAttributes, driftVerb)
+	}
+	if len(r.Pending) > 0 {
+		b.WriteString("### Pending changes (in code, not applied)\n\n")
+		omitted += writeMarkdownChanges(&b, r.Pending, &budget, opt.MaxAttributes, pendingVerb)
+	}
+	if omitted > 0 {
+		fmt.Fprintf(&b, "… and %s more not shown here (run `driftd check` for the full diff).\n\n", plural(omitted, "resource"))
+	}
+	if len(r.Outputs) > 0 {
+		b.WriteString("### Output changes\n\n")
+		var lines []string
+		for _, o := range r.Outputs {
+			lines = append(lines, "~ "+attributeLine(drift.AttributeChange{Path: o.Name, Before: o.Before, After: o.After, Unknown: o.Unknown}))
+		}
+		writeFenced(&b, "diff", strings.Join(lines, "\n"))
+	}
+	if r.Ignored > 0 {
+		fmt.Fprintf(&b, "_%s ignored by rules._\n\n", plural(r.Ignored, "change"))
+	}
+	if r.Status == drift.StatusDrifted {
+		b.WriteString("To keep these changes, update the code to match; to undo them, run `terraform apply`.\n")
+	}
+	return b.String()
+}
+
+func markdownFacts(r *drift.Report) string {
+	facts := []string{"**" + Summary(r) + "**"}
+	if !r.StartedAt.IsZero() {
+		facts = append(facts, "scanned "+r.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	if r.RefreshOnly {
+		facts = append(facts, "refresh-only")
+	}
+	if r.TerraformVersion != "" {
+		facts = append(facts, "Terraform "+r.TerraformVersion)
+	}
+	if r.Commit != "" {
+		facts = append(facts, "commit `"+shortCommit(r.Commit)+"`")
+	}
+	if r.Duration > 0 {
+		facts = append(facts, "took "+r.Duration.Round(100*time.Millisecond).String())
+	}
+	return strings.Join(facts, " · ")
+}
+
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// writeMarkdownChanges writes a table of changes and a diff of their
+// attributes within the resource budget; it returns how many it left out.
+func writeMarkdownChanges(b *strings.Builder, cs []drift.ResourceChange, budget *int, maxAttrs int, verb func(drift.Action) string) int {
+	shown := cs
+	if *budget >= 0 {
+		shown = shown[:min(*budget, len(shown))]
+		*budget -= len(shown)
+	}
+	if len(shown) > 0 {
+		b.WriteString("| | Resource | What happened |\n|---|---|---|\n")
+		for _, c := range shown {
+			what := verb(c.Action)
+			if n := len(c.Attributes); n > 0 {
+				what += " (" + plural(n, "attribute") + ")"
+			}
+			fmt.Fprintf(b, "| `%s` | %s | %s |\n", actionSymbol(c.Action), tableCode(c.Address), what)
+		}
+		b.WriteString("\n")
+		var lines []string
+		for _, c := range shown {
+			lines = append(lines, fmt.Sprintf("# %s %s", c.Address, verb(c.Action)))
+			attrs := c.Attributes
+			if maxAttrs > 0 && len(attrs) > maxAttrs {
+				attrs = attrs[:maxAttrs]
+			}
+			for _, a := range attrs {
+				lines = append(lines, diffLines(a)...)
+			}
+			if len(attrs) < len(c.Attributes) {
+				lines = append(lines, fmt.Sprintf("  … and %s more", plural(len(c.Attributes)-len(attrs), "attribute")))
+			}
+		}
+		writeFenced(b, "diff", strings.Join(lines, "\n"))
+	}
+	return len(cs) - len(shown)
+}
+
+// diffLines shows an attribute as a removed and an added line, which
+// GitHub colours red and green.
+func diffLines(a drift.AttributeChange) []string {
+	var lines []string
+	if a.Before != nil || !a.Unknown && a.After == nil {
+		lines = append(lines, fmt.Sprintf("-   %s = %s", a.Path, formatValue(a.Before)))
+	}
+	switch {
+	case a.Unknown:
+		lines = append(lines, fmt.Sprintf("+   %s = (known after apply)", a.Path))
+	case a.After != nil || a.Before == nil:
+		lines = append(lines, fmt.Sprintf("+   %s = %s", a.Path, formatValue(a.After)))
+	}
+	return lines
+}
+
+// tableCode puts s in a code span that survives a markdown table.
+func tableCode(s string) string {
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, "`", "'"), "|", "\\|") + "`"
+}
+
+// writeFenced writes a fenced block whose fence is longer than any
+// backtick run inside, so values cannot end it early.
+func writeFenced(b *strings.Builder, lang, body string) {
+	fence := "```"
+	for strings.Contains(body, fence) {
+		fence += "`"
+	}
+	fmt.Fprintf(b, "%s%s\n%s\n%s\n\n", fence, lang, body, fence)
+}
