@@ -1,0 +1,165 @@
+// Package workdir prepares an isolated directory for one scan of one
+// workspace: a private copy of the code, its own TF_DATA_DIR, and an
+// environment built from an allow-list, so that no scan sees another
+// workspace's files or credentials and no Terraform process sees driftd's own
+// secrets.
+package workdir
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Spec describes the workspace to copy and the environment it asks for. The
+// caller fills it from the workspace's configuration.
+type Spec struct {
+	// Name identifies the workspace in errors.
+	Name string
+	// Dir is the absolute path of the workspace's root module.
+	Dir string
+	// Root is the absolute path of the tree to copy; Dir must lie inside it.
+	// Empty means Dir. Set it (e.g. to the repository root) when the
+	// workspace uses modules or symlinks outside Dir by relative path.
+	Root string
+	// PassEnv lists names or globs (path.Match syntax) of driftd's own
+	// environment variables the workspace may see.
+	PassEnv []string
+	// Env sets variables explicitly; it overrides the allow-list and PassEnv.
+	Env map[string]string
+	// Vars become TF_VAR_<name> entries of Dir.Env.
+	Vars map[string]string
+}
+
+// Options hold driftd-wide settings for Prepare.
+type Options struct {
+	// Root is where per-scan directories are created. Default:
+	// os.TempDir()/driftd.
+	Root string
+	// Environ is driftd's own environment, the only source of inherited
+	// variables. Default: os.Environ().
+	Environ []string
+	// DenyEnv names (or globs) variables that never reach Terraform, whatever
+	// the allow-list, PassEnv or Env say: the variables driftd reads its
+	// GitHub, Slack and webhook secrets from. DefaultDenyEnv is always added.
+	DenyEnv []string
+	// PluginCacheDir becomes TF_PLUGIN_CACHE_DIR when set.
+	PluginCacheDir string
+}
+
+// Dir is one scan's private directory. Close removes it.
+type Dir struct {
+	// Path is the copy of Spec.Dir, where Terraform runs.
+	Path string
+	// DataDir is this scan's TF_DATA_DIR.
+	DataDir string
+	// PlanFile is where the saved plan goes.
+	PlanFile string
+	// ScanID is unique per scan and set as DRIFTD_SCAN_ID in Env, so the
+	// scan's processes can be found by their environment.
+	ScanID string
+	// Env is the complete environment for Terraform, as KEY=value entries.
+	Env []string
+
+	base      string
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ScanIDEnv is the variable holding a scan's id in its processes'
+// environment.
+const ScanIDEnv = "DRIFTD_SCAN_ID"
+
+// Prepare copies spec's tree into a new directory under opts.Root and builds
+// the scan's environment. On error nothing is left behind.
+func Prepare(ctx context.Context, spec Spec, opts Options) (*Dir, error) {
+	if !filepath.IsAbs(spec.Dir) {
+		return nil, fmt.Errorf("workspace %q: dir %q is not absolute", spec.Name, spec.Dir)
+	}
+	src := filepath.Clean(spec.Root)
+	if spec.Root == "" {
+		src = filepath.Clean(spec.Dir)
+	}
+	if !filepath.IsAbs(src) {
+		return nil, fmt.Errorf("workspace %q: root %q is not absolute", spec.Name, spec.Root)
+	}
+	rel, err := filepath.Rel(src, filepath.Clean(spec.Dir))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("workspace %q: dir %q is not inside root %q", spec.Name, spec.Dir, src)
+	}
+	if fi, err := os.Stat(spec.Dir); err != nil {
+		return nil, fmt.Errorf("workspace %q: %w", spec.Name, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("workspace %q: %s is not a directory", spec.Name, spec.Dir)
+	}
+
+	root := opts.Root
+	if root == "" {
+		root = filepath.Join(os.TempDir(), "driftd")
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("create work root: %w", err)
+	}
+	id, err := newScanID()
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Join(root, id)
+	if err := os.Mkdir(base, 0o700); err != nil {
+		return nil, fmt.Errorf("create scan dir: %w", err)
+	}
+	d := &Dir{
+		Path:     filepath.Join(base, "src", rel),
+		DataDir:  filepath.Join(base, "data"),
+		PlanFile: filepath.Join(base, "driftd.tfplan"),
+		ScanID:   id,
+		base:     base,
+	}
+	if err := d.fill(ctx, src, spec, opts); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+func (d *Dir) fill(ctx context.Context, src string, spec Spec, opts Options) error {
+	if err := copyTree(ctx, src, filepath.Join(d.base, "src")); err != nil {
+		return fmt.Errorf("workspace %q: copy: %w", spec.Name, err)
+	}
+	if err := os.Mkdir(d.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	env, err := buildEnv(spec, opts, d)
+	if err != nil {
+		return fmt.Errorf("workspace %q: %w", spec.Name, err)
+	}
+	d.Env = env
+	return nil
+}
+
+// Base is the scan's top directory, holding Path's tree, DataDir and
+// PlanFile; callers may put other per-scan files here.
+func (d *Dir) Base() string { return d.base }
+
+// Close removes the scan's directory. It is safe to call more than once.
+func (d *Dir) Close() error {
+	d.closeOnce.Do(func() {
+		if err := os.RemoveAll(d.base); err != nil {
+			d.closeErr = fmt.Errorf("remove scan dir: %w", err)
+		}
+	})
+	return d.closeErr
+}
+
+func newScanID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("scan id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
