@@ -1,0 +1,444 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/driftd/driftd/drift"
+)
+
+var (
+	topFields = []string{"version", "defaults", "workspaces", "reporters"}
+	// workspaceFields starts with name and dir: defaults allow the rest.
+	workspaceFields = []string{
+		"name", "dir", "terraform_version", "var_files", "vars", "backend_config", "env",
+		"pass_env", "timeout", "refresh_only", "lock", "lock_timeout", "parallelism",
+		"ignore", "owners", "schedule",
+	}
+	ignoreFields = []string{"address", "type", "attributes"}
+
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	ownerRE   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?$`)
+)
+
+// wsState is a Workspace being decoded plus where some of its values were
+// written, for checks that can only run once defaults are merged in.
+type wsState struct {
+	w           Workspace
+	varFiles    []field // parallel to w.VarFiles
+	lockTimeout *field
+	name, dir   *field
+	dirOK       bool
+}
+
+func (s *wsState) clone() *wsState {
+	c := *s
+	c.w.VarFiles = slices.Clone(s.w.VarFiles)
+	c.w.Vars = maps.Clone(s.w.Vars)
+	c.w.BackendConfig = maps.Clone(s.w.BackendConfig)
+	c.w.Env = maps.Clone(s.w.Env)
+	c.w.PassEnv = slices.Clone(s.w.PassEnv)
+	c.w.Ignore = slices.Clone(s.w.Ignore)
+	c.w.Owners = slices.Clone(s.w.Owners)
+	c.varFiles = slices.Clone(s.varFiles)
+	return &c
+}
+
+func (d *decoder) parse(data []byte) *Config {
+	root := d.document(data)
+	if root == nil {
+		return nil
+	}
+	fs, ok := d.mapping(root, "", topFields, nil)
+	if !ok {
+		return nil
+	}
+	cfg := &Config{}
+	if f, ok := fs["version"]; !ok {
+		d.errorf(root, "version", `missing; add "version: 1" at the top`)
+	} else if v, ok := d.integer(f); ok && v != 1 {
+		d.errorf(f.val, f.path, "unsupported version %d: this driftd reads version 1", v)
+	}
+
+	defaults := &wsState{w: builtinDefaults()}
+	if f, ok := fs["defaults"]; ok {
+		d.workspace(f.val, f.path, defaults, true)
+	}
+
+	f, ok := fs["workspaces"]
+	if !ok {
+		d.errorf(root, "workspaces", "missing; list the workspaces to scan")
+	} else if items, ok := d.seq(f); ok {
+		if len(items) == 0 {
+			d.errorf(f.val, f.path, "no workspaces defined")
+		}
+		firstName := map[string]int{}
+		for _, it := range items {
+			st := defaults.clone()
+			if !d.workspace(it.val, it.path, st, false) {
+				continue
+			}
+			d.checkWorkspace(it, st)
+			if st.name != nil && st.w.Name != "" {
+				if line, dup := firstName[st.w.Name]; dup {
+					d.errorf(st.name.val, st.name.path, "duplicate workspace name %q (first at line %d)", st.w.Name, line)
+				} else {
+					firstName[st.w.Name] = st.name.val.Line
+				}
+			}
+			cfg.Workspaces = append(cfg.Workspaces, st.w)
+		}
+	}
+
+	if f, ok := fs["reporters"]; ok {
+		cfg.Reporters = d.reporters(f)
+	}
+	return cfg
+}
+
+// workspace applies the fields of mapping n onto st. In defaults, name and
+// dir are not allowed. Maps merge key by key over the defaults; lists and
+// scalars replace them.
+func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) bool {
+	allowed, special := workspaceFields, map[string]string(nil)
+	if defaults {
+		allowed = workspaceFields[2:]
+		special = map[string]string{
+			"name": "name cannot be set in defaults",
+			"dir":  "dir cannot be set in defaults",
+		}
+	}
+	fs, ok := d.mapping(n, p, allowed, special)
+	if !ok {
+		return false
+	}
+	w := &st.w
+	for _, key := range allowed {
+		f, ok := fs[key]
+		if !ok {
+			continue
+		}
+		switch key {
+		case "name":
+			st.name = &f
+			if s, ok := d.str(f, false); ok {
+				if !nameRE.MatchString(s) {
+					d.errorf(f.val, f.path, `invalid name %q: use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`, s)
+				}
+				w.Name = s
+			}
+		case "dir":
+			st.dir = &f
+			if s, ok := d.str(f, true); ok {
+				w.Dir, st.dirOK = d.directory(f, s)
+			}
+		case "terraform_version":
+			if s, ok := d.str(f, false); ok {
+				if s != "" {
+					if _, err := version.NewConstraint(s); err != nil {
+						d.errorf(f.val, f.path, "invalid version constraint %q: %v", s, err)
+					}
+				}
+				w.TerraformVersion = s
+			}
+		case "var_files":
+			w.VarFiles, st.varFiles, _ = d.strList(f, true)
+		case "vars":
+			w.Vars = d.vars(f, w.Vars)
+		case "backend_config":
+			w.BackendConfig = d.stringMap(f, w.BackendConfig, func(k string) string {
+				if k == "" || strings.Contains(k, "=") {
+					return "backend config keys must be non-empty and contain no \"=\""
+				}
+				return ""
+			})
+		case "env":
+			w.Env = d.stringMap(f, w.Env, func(k string) string {
+				if !envNameRE.MatchString(k) {
+					return "environment variable names use letters, digits and _ and do not start with a digit"
+				}
+				return ""
+			})
+		case "pass_env":
+			names, fields, _ := d.strList(f, false)
+			w.PassEnv = names[:0]
+			for i, s := range names {
+				if _, err := path.Match(s, ""); err != nil || strings.ContainsAny(s, "= ") {
+					d.errorf(fields[i].val, fields[i].path, "invalid variable name or glob %q", s)
+					continue
+				}
+				w.PassEnv = append(w.PassEnv, s)
+			}
+		case "timeout":
+			if v, ok := d.duration(f); ok {
+				if v <= 0 {
+					d.errorf(f.val, f.path, "must be positive, got %s", describe(f.val))
+				}
+				w.Timeout = v
+			}
+		case "refresh_only":
+			w.RefreshOnly, _ = d.boolean(f)
+		case "lock":
+			w.Lock, _ = d.boolean(f)
+		case "lock_timeout":
+			if v, ok := d.duration(f); ok {
+				if v < 0 {
+					d.errorf(f.val, f.path, "must not be negative, got %s", describe(f.val))
+				}
+				w.LockTimeout = v
+				st.lockTimeout = &f
+			}
+		case "parallelism":
+			if v, ok := d.integer(f); ok {
+				if v < 1 || v > 256 {
+					d.errorf(f.val, f.path, "must be between 1 and 256, got %d", v)
+				}
+				w.Parallelism = int(max(min(v, 256), 1))
+			}
+		case "ignore":
+			w.Ignore = d.ignore(f)
+		case "owners":
+			owners, fields, _ := d.strList(f, false)
+			w.Owners = owners[:0]
+			for i, o := range owners {
+				o = strings.TrimPrefix(o, "@")
+				if !ownerRE.MatchString(o) {
+					d.errorf(fields[i].val, fields[i].path, "invalid owner %q: want a GitHub login or org/team", owners[i])
+					continue
+				}
+				w.Owners = append(w.Owners, o)
+			}
+		case "schedule":
+			if s, ok := d.str(f, false); ok {
+				if _, err := cron.ParseStandard(s); err != nil {
+					d.errorf(f.val, f.path, "invalid cron expression %q: %v", s, err)
+				}
+				w.Schedule = s
+			}
+		}
+	}
+	return true
+}
+
+// directory resolves a workspace dir against the config file's directory
+// and checks that it is one.
+func (d *decoder) directory(f field, s string) (string, bool) {
+	if s == "" {
+		d.errorf(f.val, f.path, "must not be empty")
+		return "", false
+	}
+	if !filepath.IsAbs(s) {
+		s = filepath.Join(d.baseDir, s)
+	}
+	s = filepath.Clean(s)
+	fi, err := os.Stat(s)
+	switch {
+	case os.IsNotExist(err):
+		d.errorf(f.val, f.path, "directory %s does not exist", s)
+		return s, false
+	case err != nil:
+		d.errorf(f.val, f.path, "%v", err)
+		return s, false
+	case !fi.IsDir():
+		d.errorf(f.val, f.path, "%s is not a directory", s)
+		return s, false
+	}
+	return s, true
+}
+
+// checkWorkspace runs the checks that need the merged workspace.
+func (d *decoder) checkWorkspace(it field, st *wsState) {
+	if st.name == nil {
+		d.errorf(it.val, it.path, `missing required field "name"`)
+	}
+	if st.dir == nil {
+		d.errorf(it.val, it.path, `missing required field "dir"`)
+	}
+	if st.dirOK {
+		for i, vf := range st.w.VarFiles {
+			p := vf
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(st.w.Dir, p)
+			}
+			f := st.varFiles[i]
+			fi, err := os.Stat(p)
+			switch {
+			case os.IsNotExist(err):
+				d.errorf(f.val, f.path, "var file %q does not exist in %s", vf, st.w.Dir)
+			case err != nil:
+				d.errorf(f.val, f.path, "%v", err)
+			case fi.IsDir():
+				d.errorf(f.val, f.path, "var file %q is a directory", vf)
+			}
+		}
+	}
+	if st.lockTimeout != nil && st.w.LockTimeout > 0 && !st.w.Lock {
+		d.errorf(st.lockTimeout.val, st.lockTimeout.path, "has no effect unless lock is true")
+	}
+}
+
+// stringMap merges a mapping of scalars into into (a copy is made by the
+// caller's clone). badKey returns a message for an invalid key.
+func (d *decoder) stringMap(f field, into map[string]string, badKey func(string) string) map[string]string {
+	pairs, ok := d.pairs(f.val, f.path)
+	if !ok {
+		return into
+	}
+	if into == nil && len(pairs) > 0 {
+		into = make(map[string]string, len(pairs))
+	}
+	for _, p := range pairs {
+		if msg := badKey(p.key.Value); msg != "" {
+			d.errorf(p.key, p.path, "%s", msg)
+			continue
+		}
+		if v, ok := d.scalar(p); ok {
+			into[p.key.Value] = v
+		}
+	}
+	return into
+}
+
+// vars merges Terraform variables into into. Strings are passed as they
+// are; other values are JSON-encoded, which Terraform reads as HCL.
+func (d *decoder) vars(f field, into map[string]string) map[string]string {
+	pairs, ok := d.pairs(f.val, f.path)
+	if !ok {
+		return into
+	}
+	if into == nil && len(pairs) > 0 {
+		into = make(map[string]string, len(pairs))
+	}
+	for _, p := range pairs {
+		if !varNameRE.MatchString(p.key.Value) {
+			d.errorf(p.key, p.path, "invalid variable name: use letters, digits, _ and -, starting with a letter or _")
+			continue
+		}
+		n := d.resolve(p.val)
+		if n == nil {
+			continue
+		}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+			if s, ok := d.expand(n, p.path, n.Value); ok {
+				into[p.key.Value] = s
+			}
+			continue
+		}
+		v, ok := d.anyValue(p.val, p.path)
+		if !ok {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			d.errorf(n, p.path, "cannot encode value: %v", err)
+			continue
+		}
+		into[p.key.Value] = string(b)
+	}
+	return into
+}
+
+// anyValue converts a YAML value to a JSON-encodable one, expanding ${VAR}
+// in strings. Values are never shown in errors: vars may hold credentials.
+func (d *decoder) anyValue(n *yaml.Node, p string) (any, bool) {
+	if !d.spend(n) {
+		return nil, false
+	}
+	n = d.resolve(n)
+	if n == nil {
+		return nil, false
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		ok := true
+		for i, c := range n.Content {
+			v, good := d.anyValue(c, fmt.Sprintf("%s[%d]", p, i))
+			ok = ok && good
+			out = append(out, v)
+		}
+		return out, ok
+	case yaml.MappingNode:
+		pairs, ok := d.pairs(n, p)
+		out := make(map[string]any, len(pairs))
+		for _, pr := range pairs {
+			v, good := d.anyValue(pr.val, pr.path)
+			ok = ok && good
+			out[pr.key.Value] = v
+		}
+		return out, ok
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			d.errorf(n, p, "null is not a value Terraform can take; leave the variable out instead")
+			return nil, false
+		case "!!str", "!!timestamp":
+			return d.expand(n, p, n.Value)
+		case "!!bool":
+			var b bool
+			if n.Decode(&b) != nil {
+				break
+			}
+			return b, true
+		case "!!int", "!!float":
+			var v any
+			if n.Decode(&v) != nil {
+				break
+			}
+			if x, isFloat := v.(float64); isFloat && (math.IsInf(x, 0) || math.IsNaN(x)) {
+				d.errorf(n, p, "infinity and NaN are not values Terraform can take")
+				return nil, false
+			}
+			return v, true
+		}
+	}
+	d.errorf(n, p, "unsupported value: %s", kind(n))
+	return nil, false
+}
+
+func (d *decoder) ignore(f field) []drift.IgnoreRule {
+	items, ok := d.seq(f)
+	if !ok {
+		return nil
+	}
+	var rules []drift.IgnoreRule
+	for _, it := range items {
+		fs, ok := d.mapping(it.val, it.path, ignoreFields, nil)
+		if !ok {
+			continue
+		}
+		var r drift.IgnoreRule
+		before := len(d.errs)
+		if g, ok := fs["address"]; ok {
+			r.Address, _ = d.str(g, false)
+		}
+		if g, ok := fs["type"]; ok {
+			r.Type, _ = d.str(g, false)
+		}
+		if g, ok := fs["attributes"]; ok {
+			r.Attributes, _, _ = d.strList(g, false)
+		}
+		if r.Address == "" && r.Type == "" && len(r.Attributes) == 0 {
+			if len(d.errs) > before { // already explained
+				continue
+			}
+			d.errorf(d.resolve(it.val), it.path, "ignore rule needs at least one of address, type or attributes")
+			continue
+		}
+		rules = append(rules, r)
+	}
+	return rules
+}
