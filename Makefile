@@ -1,0 +1,44 @@
+# driftd. `make demo` and `make test` do all the set-up a fresh machine needs.
+GO        ?= go
+BIN       := $(CURDIR)/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+# The last MPL-licensed Terraform, built from source through the Go module
+# proxy when no terraform is on PATH (the releases site may be unreachable).
+TERRAFORM_FALLBACK := github.com/hashicorp/terraform@v1.5.7
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all build test test-short lint demo terraform clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/driftd ./cmd/driftd
+
+# terraform: make sure a terraform binary is on PATH.
+terraform:
+	@command -v terraform >/dev/null 2>&1 || { \
+		echo "terraform not found: installing $(TERRAFORM_FALLBACK) into $(BIN)"; \
+		GOBIN=$(BIN) $(GO) install $(TERRAFORM_FALLBACK); }
+	@terraform version | head -n 1
+
+test: terraform
+	$(GO) vet ./...
+	$(GO) test -race -timeout 12m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# demo: real example workspaces, applied with the test provider, changed out
+# of band, then scanned. driftd exits 2 when it finds drift, which is the
+# point of the demo.
+demo: build terraform
+	$(GO) run ./internal/testbed/cmd/testbed demo --dir $(CURDIR)/.demo
+	$(BIN)/driftd scan --config $(CURDIR)/.demo/workspaces.yaml; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ]
+
+clean:
+	rm -rf $(BIN) .demo
