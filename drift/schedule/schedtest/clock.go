@@ -3,6 +3,7 @@
 package schedtest
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -63,12 +64,18 @@ func (c *FakeClock) Advance(d time.Duration) {
 	c.timers = pending
 }
 
-// Pending returns the number of timers that have neither fired nor been
-// stopped: a test can wait for code under test to arm its timer.
-func (c *FakeClock) Pending() int {
+// Timers returns the deadlines of the timers that have neither fired nor been
+// stopped, earliest first: a test waits until the code under test has armed
+// the timer it expects before advancing the clock.
+func (c *FakeClock) Timers() []time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.timers)
+	ds := make([]time.Time, len(c.timers))
+	for i, t := range c.timers {
+		ds[i] = t.when
+	}
+	slices.SortFunc(ds, time.Time.Compare)
+	return ds
 }
 
 type fakeTimer struct {
