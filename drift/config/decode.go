@@ -25,6 +25,20 @@ const (
 var (
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	yamlErrRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// parserProblems are yaml.v3's parser messages (parserc.go); the rest
+	// come from the scanner.
+	parserProblems = map[string]bool{
+		"did not find expected <stream-start>":   true,
+		"did not find expected <document start>": true,
+		"did not find expected ',' or ']'":       true,
+		"did not find expected ',' or '}'":       true,
+		"did not find expected '-' indicator":    true,
+		"did not find expected key":              true,
+		"did not find expected node content":     true,
+		"found undefined tag handle":             true,
+		"found incompatible YAML document":       true,
+		"found duplicate %TAG directive":         true,
+	}
 )
 
 // decoder walks yaml.v3 nodes and collects every error it meets.
@@ -41,6 +55,9 @@ type decoder struct {
 type field struct {
 	key, val *yaml.Node
 	path     string
+	// rejected marks a key that is recognised but not allowed (an inline
+	// secret); its error is already recorded.
+	rejected bool
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -141,9 +158,15 @@ func (d *decoder) document(data []byte) (root *yaml.Node) {
 func (d *decoder) yamlError(err error) {
 	msg := err.Error()
 	e := &Error{File: d.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+	// yaml.v3 omits line 1, and reports parser (not scanner) errors with a
+	// 0-based line.
+	e.Line = 1
 	if m := yamlErrRE.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "invalid YAML: " + m[2]
+		if parserProblems[m[2]] {
+			e.Line++
+		}
 	}
 	if tab := d.tabLine(e.Line); tab > 0 {
 		e.Line = tab
@@ -238,7 +261,8 @@ func join(path, key string) string {
 
 // mapping checks that n is a mapping whose keys are all in allowed and
 // returns its fields by key. special maps keys that are not allowed to a
-// better message than "unknown field". A null node is an empty mapping.
+// better message than "unknown field"; they are returned marked rejected.
+// A null node is an empty mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, special map[string]string) (map[string]field, bool) {
 	pairs, ok := d.pairs(n, path)
 	if !ok {
@@ -249,6 +273,8 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, special m
 		name := p.key.Value
 		if msg, ok := special[name]; ok {
 			d.errorf(p.key, p.path, "%s", msg)
+			p.rejected = true
+			out[name] = p
 			continue
 		}
 		if !contains(allowed, name) {

@@ -323,6 +323,9 @@ func (d *decoder) timeout(fs map[string]field, def time.Duration) time.Duration 
 func (d *decoder) secret(fs map[string]field, base string) (Secret, bool) {
 	fe, hasEnv := fs[base+"_env"]
 	ff, hasFile := fs[base+"_file"]
+	if f, ok := fs[base]; ok && f.rejected {
+		return "", true // written inline: reported, and counts as given
+	}
 	switch {
 	case hasEnv && hasFile:
 		d.errorf(ff.key, ff.path, "set only one of %s_env and %s_file", base, base)

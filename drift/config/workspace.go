@@ -416,12 +416,12 @@ func (d *decoder) ignore(f field) []drift.IgnoreRule {
 	}
 	var rules []drift.IgnoreRule
 	for _, it := range items {
+		before := len(d.errs)
 		fs, ok := d.mapping(it.val, it.path, ignoreFields, nil)
 		if !ok {
 			continue
 		}
 		var r drift.IgnoreRule
-		before := len(d.errs)
 		if g, ok := fs["address"]; ok {
 			r.Address, _ = d.str(g, false)
 		}
