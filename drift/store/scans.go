@@ -187,8 +187,8 @@ func (s *Store) LastReport(ctx context.Context, workspace string) (*drift.Report
 	return r, nil
 }
 
-// Scans returns up to limit of the workspace's scans, newest first; limit <= 0
-// returns them all. An unknown workspace has none.
+// Scans returns up to limit of the workspace's scans, newest (last saved)
+// first; limit <= 0 returns them all. An unknown workspace has none.
 func (s *Store) Scans(ctx context.Context, workspace string, limit int) ([]Scan, error) {
 	var scans []Scan
 	err := s.view(ctx, "scans of "+workspace, func(tx *bolt.Tx) error {
