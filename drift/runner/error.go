@@ -1,0 +1,125 @@
+package runner
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Stage says where a scan failed.
+type Stage string
+
+const (
+	StageInstall  Stage = "install"
+	StageWorkdir  Stage = "workdir"
+	StageInit     Stage = "init"
+	StagePlan     Stage = "plan"
+	StageShow     Stage = "show"
+	StageTimeout  Stage = "timeout"
+	StageCanceled Stage = "canceled"
+)
+
+// maxDiagnostics caps Error.Diagnostics, in bytes.
+const maxDiagnostics = 8 << 10
+
+// Error is a failed scan. Its text is short and clean enough to show in an
+// issue or a chat message: Terraform's error diagnostics without colours or
+// box drawing, capped, with the workspace's configured values (vars, env,
+// backend config) redacted.
+type Error struct {
+	Workspace string
+	Stage     Stage
+	// Diagnostics is Terraform's stderr trimmed to its "Error:" blocks, or a
+	// short description when Terraform did not run or was stopped.
+	Diagnostics string
+	// ScanID identifies the scan's directory and processes in logs.
+	ScanID string
+	// Elapsed is how long the scan ran before failing.
+	Elapsed time.Duration
+	// Err is the underlying error, for errors.Is/As (e.g.
+	// context.DeadlineExceeded).
+	Err error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("workspace %q: %s: %s", e.Workspace, e.Stage, e.Diagnostics)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
+
+// diagnostics turns Terraform's stderr into Error.Diagnostics: ANSI escapes
+// and the ╷│╵ frame removed, only "Error:" blocks kept when there are any,
+// secrets replaced, and the result capped rune-safely.
+func diagnostics(stderr string, secrets []string) string {
+	s := ansiRE.ReplaceAllString(stderr, "")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var blocks []string
+	var cur []string
+	inBlock := false
+	flush := func() {
+		if len(cur) > 0 && strings.HasPrefix(cur[0], "Error:") {
+			blocks = append(blocks, strings.TrimSpace(strings.Join(cur, "\n")))
+		}
+		cur = nil
+	}
+	for _, line := range strings.Split(s, "\n") {
+		switch {
+		case strings.HasPrefix(line, "╷"):
+			flush()
+			inBlock = true
+		case strings.HasPrefix(line, "╵"):
+			flush()
+			inBlock = false
+		case inBlock:
+			line = strings.TrimPrefix(line, "│")
+			line = strings.TrimPrefix(line, " ")
+			cur = append(cur, strings.TrimRight(line, " "))
+		case strings.HasPrefix(line, "Error: "):
+			// Unframed diagnostics (older versions, some init failures).
+			flush()
+			cur = []string{line}
+			inBlock = false
+		case len(cur) > 0:
+			cur = append(cur, strings.TrimRight(line, " "))
+		}
+	}
+	flush()
+	out := strings.TrimSpace(s)
+	if len(blocks) > 0 {
+		out = strings.Join(blocks, "\n\n")
+	}
+	out = redact(out, secrets)
+	return truncate(out, maxDiagnostics)
+}
+
+// redactMarker replaces secret values in diagnostics; it matches the
+// report's sensitive marker so readers see one convention.
+const redactMarker = "(sensitive value)"
+
+// redact replaces every occurrence of a secret. Very short values are left
+// alone: replacing "1" or "eu" would mangle the text and hide nothing.
+func redact(s string, secrets []string) string {
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, redactMarker)
+		}
+	}
+	return s
+}
+
+// truncate cuts s to at most max bytes on a rune boundary, saying so.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const note = "\n… (truncated)"
+	cut := max - len(note)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + note
+}

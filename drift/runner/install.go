@@ -1,0 +1,167 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-version"
+	install "github.com/hashicorp/hc-install"
+	"github.com/hashicorp/hc-install/fs"
+	"github.com/hashicorp/hc-install/product"
+	"github.com/hashicorp/hc-install/releases"
+	"github.com/hashicorp/hc-install/src"
+)
+
+// binary is a resolved terraform executable.
+type binary struct {
+	path    string
+	version string
+}
+
+// terraform returns the binary for a version constraint ("" = any), from the
+// Runner's memo, PATH, or the install cache (CacheDir/terraform/<version>/),
+// installing it there when allowed.
+func (r *Runner) terraform(ctx context.Context, constraint string) (binary, error) {
+	r.binMu.Lock()
+	defer r.binMu.Unlock()
+	if b, ok := r.bins[constraint]; ok {
+		return b, nil
+	}
+	b, err := r.resolve(ctx, constraint)
+	if err != nil {
+		return binary{}, err
+	}
+	r.bins[constraint] = b
+	return b, nil
+}
+
+func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error) {
+	prod := r.product()
+	var cons version.Constraints
+	if constraint != "" {
+		var err error
+		if cons, err = version.NewConstraint(constraint); err != nil {
+			return binary{}, fmt.Errorf("terraform version %q: %w", constraint, err)
+		}
+	}
+	installRoot := filepath.Join(r.opts.CacheDir, "terraform")
+	cached, err := filepath.Glob(filepath.Join(installRoot, "*"))
+	if err != nil {
+		return binary{}, err
+	}
+
+	var found src.Findable
+	if cons == nil {
+		found = &fs.AnyVersion{Product: &prod, ExtraPaths: cached}
+	} else {
+		found = &fs.Version{Product: prod, Constraints: cons, ExtraPaths: cached}
+	}
+	path, ferr := install.NewInstaller().Ensure(ctx, []src.Source{found})
+	if ferr != nil {
+		if !r.opts.AllowInstall {
+			return binary{}, fmt.Errorf("no terraform matching %q on PATH or in %s, and installing is not allowed", constraintText(constraint), installRoot)
+		}
+		if path, err = r.install(ctx, prod, constraint, cons, installRoot); err != nil {
+			return binary{}, err
+		}
+	}
+	v, err := prod.GetVersion(ctx, path)
+	if err != nil {
+		return binary{}, fmt.Errorf("terraform version of %s: %w", path, err)
+	}
+	return binary{path: path, version: v.String()}, nil
+}
+
+// install downloads a matching release into a fresh directory under
+// installRoot, then renames it to installRoot/<version> so that each version
+// has its own directory and a half-finished download is never found.
+func (r *Runner) install(ctx context.Context, prod product.Product, constraint string, cons version.Constraints, installRoot string) (string, error) {
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("install terraform %s: %w", constraintText(constraint), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.InstallTimeout)
+	defer cancel()
+	if err := os.MkdirAll(installRoot, 0o755); err != nil {
+		return fail(err)
+	}
+	tmp, err := os.MkdirTemp(installRoot, ".install-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(tmp)
+
+	// A plain client: hc-install's default retries with backoff, which turns
+	// a closed network into minutes of waiting.
+	client := &http.Client{Timeout: r.opts.InstallTimeout}
+	var inst src.Installable
+	if v, err := version.NewVersion(constraint); err == nil {
+		inst = &releases.ExactVersion{Product: prod, Version: v, InstallDir: tmp, Timeout: r.opts.InstallTimeout, HTTPClient: client}
+	} else {
+		inst = &releases.LatestVersion{Product: prod, Constraints: cons, InstallDir: tmp, Timeout: r.opts.InstallTimeout, HTTPClient: client}
+	}
+	r.opts.Logger.InfoContext(ctx, "installing terraform", "constraint", constraintText(constraint), "dir", installRoot)
+	path, err := install.NewInstaller().Install(ctx, []src.Installable{inst})
+	if err != nil {
+		if ctx.Err() != nil {
+			err = errors.Join(err, fmt.Errorf("gave up after %s", r.opts.InstallTimeout))
+		}
+		return fail(err)
+	}
+	v, err := prod.GetVersion(ctx, path)
+	if err != nil {
+		return fail(err)
+	}
+	final := filepath.Join(installRoot, v.String())
+	if err := os.Rename(tmp, final); err != nil {
+		if _, serr := os.Stat(filepath.Join(final, prod.BinaryName())); serr != nil {
+			return fail(err)
+		}
+		// Another driftd installed the same version meanwhile.
+	}
+	return filepath.Join(final, prod.BinaryName()), nil
+}
+
+func constraintText(c string) string {
+	if c == "" {
+		return "(any version)"
+	}
+	return c
+}
+
+// product is hc-install's Terraform product with a version probe that runs
+// with a minimal environment: hc-install's own passes driftd's whole
+// environment to `terraform version`.
+func (r *Runner) product() product.Product {
+	p := product.Terraform
+	env := []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
+	for _, kv := range r.opts.Environ {
+		if k, _, _ := cutEnv(kv); k == "PATH" || k == "HOME" || k == "TF_CLI_CONFIG_FILE" {
+			env = append(env, kv)
+		}
+	}
+	p.GetVersion = func(ctx context.Context, path string) (*version.Version, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path, "version", "-json")
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s version -json: %w", path, err)
+		}
+		var v struct {
+			Version *version.Version `json:"terraform_version"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil || v.Version == nil {
+			return nil, fmt.Errorf("%s version -json: unexpected output", path)
+		}
+		return v.Version, nil
+	}
+	return p
+}

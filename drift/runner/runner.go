@@ -1,0 +1,460 @@
+// Package runner runs Terraform for one scan of one workspace: it finds or
+// installs the terraform binary, prepares an isolated work directory, runs
+// init, plan -out and show -json through terraform-exec, and returns the
+// parsed plan. It never applies and never writes state; every process it
+// starts is killed when the scan ends, however it ends.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/drift/workdir"
+)
+
+// Options configure a Runner.
+type Options struct {
+	// CacheDir holds the provider plugin cache (CacheDir/plugins) and
+	// installed terraform binaries (CacheDir/terraform/<version>/).
+	// Default: $XDG_CACHE_HOME/driftd, else ~/.cache/driftd.
+	CacheDir string
+	// WorkRoot is where per-scan directories go (see workdir.Options.Root).
+	WorkRoot string
+	// Environ is driftd's own environment; scans inherit only allow-listed
+	// parts of it. Default: os.Environ().
+	Environ []string
+	// DenyEnv names the variables (or globs) driftd reads its own secrets
+	// from; they never reach Terraform.
+	DenyEnv []string
+	// KillGrace is how long terraform gets to exit after SIGINT on timeout or
+	// cancellation before it is killed. Default: 10s.
+	KillGrace time.Duration
+	// AllowInstall lets the Runner download a terraform release that is not
+	// on PATH or in the cache.
+	AllowInstall bool
+	// InstallTimeout bounds one download. Default: 2m.
+	InstallTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Spec is what the Runner needs to know about a workspace; the caller fills
+// it from the workspace's configuration.
+type Spec struct {
+	workdir.Spec
+	// TerraformVersion is a version constraint; "" accepts any version.
+	TerraformVersion string
+	// VarFiles are passed as -var-file, relative to the workspace directory
+	// unless absolute.
+	VarFiles []string
+	// BackendConfig entries are passed to init through a -backend-config
+	// file, keeping their values off the process list.
+	BackendConfig map[string]string
+	// Timeout bounds the whole scan; 0 means no limit.
+	Timeout     time.Duration
+	RefreshOnly bool
+	// Lock makes plan take the state lock (-lock=true), waiting up to
+	// LockTimeout for it.
+	Lock        bool
+	LockTimeout time.Duration
+	// Parallelism is plan's -parallelism; 0 keeps Terraform's default.
+	Parallelism int
+}
+
+// Result is a successful scan.
+type Result struct {
+	Plan             *tfjson.Plan
+	TerraformVersion string
+	Duration         time.Duration
+	// ScanID identifies the scan in logs (see workdir.Dir.ScanID).
+	ScanID string
+}
+
+// Runner runs scans. It is safe for concurrent use.
+type Runner struct {
+	opts  Options
+	cache *pluginCache
+
+	binMu sync.Mutex
+	bins  map[string]binary // by version constraint
+}
+
+// New returns a Runner, creating its cache directories.
+func New(opts Options) (*Runner, error) {
+	if opts.Environ == nil {
+		opts.Environ = os.Environ()
+	}
+	if opts.CacheDir == "" {
+		dir, err := defaultCacheDir(opts.Environ)
+		if err != nil {
+			return nil, err
+		}
+		opts.CacheDir = dir
+	}
+	if opts.KillGrace <= 0 {
+		opts.KillGrace = 10 * time.Second
+	}
+	if opts.InstallTimeout <= 0 {
+		opts.InstallTimeout = 2 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cache, err := newPluginCache(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{opts: opts, cache: cache, bins: map[string]binary{}}, nil
+}
+
+func defaultCacheDir(environ []string) (string, error) {
+	var xdg, home string
+	for _, kv := range environ {
+		switch k, v, _ := cutEnv(kv); k {
+		case "XDG_CACHE_HOME":
+			xdg = v
+		case "HOME":
+			home = v
+		}
+	}
+	if filepath.IsAbs(xdg) {
+		return filepath.Join(xdg, "driftd"), nil
+	}
+	if home == "" {
+		return "", errors.New("runner: no CacheDir given and neither XDG_CACHE_HOME nor HOME is set")
+	}
+	return filepath.Join(home, ".cache", "driftd"), nil
+}
+
+func cutEnv(kv string) (k, v string, ok bool) { return strings.Cut(kv, "=") }
+
+// scan carries one Plan call's state.
+type scan struct {
+	r       *Runner
+	spec    Spec
+	start   time.Time
+	parent  context.Context // the caller's: done means canceled
+	ctx     context.Context // parent plus spec.Timeout
+	scanID  string
+	secrets []string
+	stage   Stage
+	stderr  capBuffer
+}
+
+// Plan scans one workspace. Errors are *Error.
+func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
+	s := &scan{r: r, spec: spec, start: time.Now(), parent: ctx, ctx: ctx}
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		s.ctx, cancel = context.WithTimeout(ctx, spec.Timeout)
+		defer cancel()
+	}
+	log := r.opts.Logger.With("workspace", spec.Name)
+
+	s.stage = StageInstall
+	bin, err := r.terraform(s.ctx, spec.TerraformVersion)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+
+	s.stage = StageWorkdir
+	dir, err := workdir.Prepare(s.ctx, spec.Spec, workdir.Options{
+		Root:           r.opts.WorkRoot,
+		Environ:        r.opts.Environ,
+		DenyEnv:        r.opts.DenyEnv,
+		PluginCacheDir: r.cache.dir,
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	s.scanID = dir.ScanID
+	log = log.With("scan_id", dir.ScanID)
+	defer func() {
+		if err := dir.Close(); err != nil {
+			log.Warn("scan directory cleanup failed", "err", err)
+		}
+	}()
+	// Runs before dir.Close (defers are LIFO): nothing may still be writing
+	// into the directory when it is removed.
+	defer r.reap(s.ctx, dir.ScanID, log)()
+
+	env, vars, dropped := splitEnv(dir.Env)
+	if len(dropped) > 0 {
+		log.Warn("environment variables managed by terraform-exec were dropped", "names", dropped)
+	}
+	s.secrets = secretValues(dir.Env, spec)
+
+	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
+	if err == nil {
+		err = tf.SetEnv(env)
+	}
+	if err == nil {
+		err = tf.SetWaitDelay(r.opts.KillGrace)
+	}
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	tf.SetStderr(&s.stderr)
+
+	initOpts, err := initOptions(dir.Base(), spec)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	planOpts, err := planOptions(dir.Base(), dir.PlanFile, spec, vars)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+
+	// Issue 5 will reuse a per-workspace TF_DATA_DIR here when the lock file
+	// and backend config are unchanged, skipping most of init.
+	s.stage = StageInit
+	if err := s.init(tf, dir.Path, initOpts, log); err != nil {
+		return nil, s.fail(err)
+	}
+
+	s.stage = StagePlan
+	s.stderr.Reset()
+	t0 := time.Now()
+	if _, err := tf.Plan(s.ctx, planOpts...); err != nil {
+		return nil, s.fail(err)
+	}
+	log.Debug("plan done", "took", time.Since(t0))
+
+	s.stage = StageShow
+	s.stderr.Reset()
+	plan, err := tf.ShowPlanFile(s.ctx, dir.PlanFile)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID}
+	log.Info("scan planned", "terraform", bin.version, "took", res.Duration)
+	return res, nil
+}
+
+// init runs terraform init holding the plugin cache lock.
+func (s *scan) init(tf *tfexec.Terraform, dir string, opts []tfexec.InitOption, log *slog.Logger) error {
+	t0 := time.Now()
+	shared, done, err := s.r.cache.acquire(s.ctx, dir)
+	if err != nil {
+		return err
+	}
+	log.Debug("plugin cache locked", "shared", shared, "waited", time.Since(t0))
+	s.stderr.Reset()
+	err = tf.Init(s.ctx, opts...)
+	done(err == nil)
+	log.Debug("init done", "took", time.Since(t0))
+	return err
+}
+
+// reap makes sure no process of the scan survives it: once ctx is done it
+// waits KillGrace (terraform-exec's own SIGINT-then-kill of terraform) and
+// then kills whatever still carries the scan id, and the returned func does
+// the same when the scan ends, whatever the outcome.
+func (r *Runner) reap(ctx context.Context, scanID string, log *slog.Logger) func() {
+	needle := workdir.ScanIDEnv + "=" + scanID
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(r.opts.KillGrace + time.Second)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			if n := killScan(needle); n > 0 {
+				log.Warn("killed processes of a stopped scan", "count", n)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		if n := killScan(needle); n > 0 {
+			log.Warn("killed processes left behind by terraform", "count", n)
+		}
+	}
+}
+
+// fail turns err into an *Error for the current stage, or for a timeout or
+// cancellation when the context explains the failure.
+func (s *scan) fail(err error) *Error {
+	e := &Error{Workspace: s.spec.Name, Stage: s.stage, ScanID: s.scanID, Elapsed: time.Since(s.start), Err: err}
+	switch {
+	case s.parent.Err() != nil:
+		e.Stage = StageCanceled
+		e.Diagnostics = fmt.Sprintf("canceled after %s during %s", e.Elapsed.Round(time.Millisecond), s.stage)
+	case errors.Is(s.ctx.Err(), context.DeadlineExceeded):
+		e.Stage = StageTimeout
+		e.Diagnostics = fmt.Sprintf("timed out after %s during %s (timeout %s)", e.Elapsed.Round(time.Millisecond), s.stage, s.spec.Timeout)
+	default:
+		text := s.stderr.String()
+		if strings.TrimSpace(text) == "" || s.stage == StageInstall || s.stage == StageWorkdir {
+			text = err.Error()
+		}
+		e.Diagnostics = diagnostics(text, s.secrets)
+	}
+	return e
+}
+
+// splitEnv separates the scan environment into what terraform-exec accepts
+// through SetEnv and the TF_VAR_ entries, which it refuses there and which go
+// to a var file instead. Other names terraform-exec manages itself
+// (TF_IN_AUTOMATION, TF_INPUT: it sets the former and passes -input=false;
+// TF_LOG*, TF_CLI_ARGS*, TF_WORKSPACE ...) are dropped; dropped lists the
+// unexpected ones.
+func splitEnv(environ []string) (env, vars map[string]string, dropped []string) {
+	env = map[string]string{}
+	vars = map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := cutEnv(kv)
+		if name, ok := strings.CutPrefix(k, "TF_VAR_"); ok {
+			vars[name] = v
+			continue
+		}
+		env[k] = v
+	}
+	for _, k := range tfexec.ProhibitedEnv(env) {
+		delete(env, k)
+		if k != "TF_IN_AUTOMATION" && k != "TF_INPUT" {
+			dropped = append(dropped, k)
+		}
+	}
+	sort.Strings(dropped)
+	return env, vars, dropped
+}
+
+// initOptions builds init's options; backend config goes to a file in base.
+func initOptions(base string, spec Spec) ([]tfexec.InitOption, error) {
+	var opts []tfexec.InitOption
+	if len(spec.BackendConfig) > 0 {
+		f := filepath.Join(base, "driftd.tfbackend")
+		if err := writeBackendConfig(f, spec.BackendConfig); err != nil {
+			return nil, err
+		}
+		opts = append(opts, tfexec.BackendConfig(f))
+	}
+	return opts, nil
+}
+
+// planOptions builds plan's options. vars (from TF_VAR_ entries) go to a var
+// file in base, passed last.
+func planOptions(base, planFile string, spec Spec, vars map[string]string) ([]tfexec.PlanOption, error) {
+	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(spec.Lock)}
+	if spec.Lock && spec.LockTimeout > 0 {
+		opts = append(opts, tfexec.LockTimeout(spec.LockTimeout.String()))
+	}
+	if spec.Parallelism > 0 {
+		opts = append(opts, tfexec.Parallelism(spec.Parallelism))
+	}
+	if spec.RefreshOnly {
+		opts = append(opts, tfexec.RefreshOnly(true))
+	}
+	for _, f := range spec.VarFiles {
+		opts = append(opts, tfexec.VarFile(f))
+	}
+	if len(vars) > 0 {
+		f := filepath.Join(base, "driftd.tfvars.json")
+		b, err := json.Marshal(vars)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			return nil, fmt.Errorf("write var file: %w", err)
+		}
+		opts = append(opts, tfexec.VarFile(f))
+	}
+	return opts, nil
+}
+
+// writeBackendConfig writes entries as a .tfbackend (HCL) file of string
+// attributes.
+func writeBackendConfig(path string, cfg map[string]string) error {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		if !hclIdentRE.MatchString(k) {
+			return fmt.Errorf("backend config: invalid key %q", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, hclString(cfg[k]))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write backend config: %w", err)
+	}
+	return nil
+}
+
+// harmlessEnv are scan variables whose values are not secret and are
+// expected in diagnostics (paths, locale).
+var harmlessEnv = map[string]bool{
+	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "LANG": true, "TZ": true, "TMPDIR": true,
+	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "TF_CLI_CONFIG_FILE": true, "TF_DATA_DIR": true,
+	"TF_PLUGIN_CACHE_DIR": true, "TF_IN_AUTOMATION": true, "TF_INPUT": true, "CHECKPOINT_DISABLE": true,
+	workdir.ScanIDEnv: true,
+}
+
+// secretValues lists the values to redact from diagnostics: every scan
+// variable but the harmless ones (credentials passed through pass_env, vars,
+// proxies with passwords, ...) and the backend config.
+func secretValues(environ []string, spec Spec) []string {
+	var out []string
+	for _, kv := range environ {
+		k, v, _ := cutEnv(kv)
+		if !harmlessEnv[k] && !strings.HasPrefix(k, "LC_") {
+			out = append(out, v)
+		}
+	}
+	for _, v := range spec.BackendConfig {
+		out = append(out, v)
+	}
+	// Longest first, so that a secret containing another is replaced whole.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// capBuffer keeps the first capBufferMax bytes written to it; Terraform's
+// diagnostics come first and a runaway stderr must not grow without bound.
+type capBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+const capBufferMax = 256 << 10
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := capBufferMax - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (c *capBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func (c *capBuffer) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Reset()
+}
