@@ -2,9 +2,10 @@
 // of every scan, the last full report of each workspace, and the reporters'
 // bookkeeping (issue numbers, thread ids).
 //
-// Every write is one bbolt transaction, fsync'd before it returns, so a crash
-// (kill -9, power loss) at any moment leaves a file that opens and holds every
-// scan whose SaveReport had returned.
+// Every write is one bbolt transaction, fsync'd before it returns, so a
+// process crash (kill -9) at any moment leaves a file that opens and holds
+// every scan whose SaveReport had returned; after power loss the same holds
+// as far as the disk honours fsync.
 //
 // Layout (schema version 1):
 //
