@@ -17,7 +17,7 @@ import (
 const (
 	// nodeBudget bounds the nodes visited through aliases, so that a small
 	// file of nested aliases ("billion laughs") cannot exhaust memory.
-	nodeBudget = 1 << 20
+	nodeBudget = 100_000
 	// maxErrors keeps a pathological file from producing an unbounded report.
 	maxErrors = 200
 )

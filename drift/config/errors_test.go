@@ -1,0 +1,248 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// testEnv is the environment the testdata/conf.*.yml cases see.
+func testEnv(name string) (string, bool) {
+	v, ok := map[string]string{
+		"SET":   "https://hooks.example.com/abc",
+		"TOKEN": "tok",
+	}[name]
+	return v, ok
+}
+
+// TestParseErrors checks the exact messages for every malformed case in
+// testdata: one file per case, in the spirit of Alertmanager's config tests.
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	abs, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string][]string{
+		"bad_cron": {
+			`11:15: workspaces[2].schedule: invalid cron expression "61 * * * *": end of range (61) above maximum (59): 61`,
+		},
+		"bad_duration": {
+			`7:14: workspaces[1].timeout: expected a duration like "15m", got "fast"`,
+			`9:19: workspaces[1].lock_timeout: must not be negative, got "-5s"`,
+		},
+		"bad_name": {
+			`3:11: workspaces[0].name: invalid name "App_One": use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`,
+			`5:11: workspaces[1].name: invalid name "-lead": use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`,
+		},
+		"bad_version_constraint": {
+			`5:24: workspaces[0].terraform_version: invalid version constraint "~> one": malformed constraint: ~> one`,
+		},
+		"comments_only": {
+			`1:1: empty configuration: expected a mapping with "version" and "workspaces"`,
+		},
+		"duplicate_key": {
+			`6:5: workspaces[0].timeout: duplicate key (first at line 5)`,
+		},
+		"duplicate_names": {
+			`6:11: workspaces[1].name: duplicate workspace name "app" (first at line 3)`,
+		},
+		"empty": {
+			`1:1: empty configuration: expected a mapping with "version" and "workspaces"`,
+		},
+		"empty_ignore": {
+			`6:9: workspaces[0].ignore[0]: ignore rule needs at least one of address, type or attributes`,
+			`7:9: workspaces[0].ignore[1]: ignore rule needs at least one of address, type or attributes`,
+		},
+		"github_no_credentials": {
+			`7:5: reporters.github: missing required field "repository"`,
+			`7:5: reporters.github: missing credentials: set token_env, token_file or app`,
+			`7:13: reporters.github.labels: must not be empty: driftd finds its issues by label`,
+			`8:22: reporters.github.max_open_issues: must be 0 (unlimited) or more, got -1`,
+		},
+		"github_token_and_app": {
+			`7:17: reporters.github.repository: expected "owner/repo", got "acme"`,
+			`9:5: reporters.github.app: set either a token (token_env or token_file) or app, not both`,
+			`10:7: reporters.github.app: missing required field "installation_id"`,
+			`10:15: reporters.github.app.app_id: must be a positive integer, got 0`,
+			`11:7: reporters.github.app.private_key: secrets cannot be written inline; use private_key_env or private_key_file`,
+		},
+		"inline_secret": {
+			`8:5: reporters.github.token: secrets cannot be written inline; use token_env or token_file`,
+		},
+		"lock_timeout_without_lock": {
+			`5:19: workspaces[0].lock_timeout: has no effect unless lock is true`,
+		},
+		"merge_key": {
+			`2:1: base: unknown field`,
+			`5:5: workspaces[0]: merge keys (<<) are not supported; put shared workspace settings in defaults`,
+		},
+		"missing_dir": {
+			`4:10: workspaces[0].dir: directory testdata/does-not-exist does not exist`,
+			`6:10: workspaces[1].dir: testdata/conf.missing_dir.yml is not a directory`,
+			`7:5: workspaces[2]: missing required field "dir"`,
+		},
+		"missing_env_secret": {
+			`7:16: reporters.slack.token_env: environment variable SLACK_BOT_TOKEN is not set`,
+		},
+		"name_in_defaults": {
+			`3:3: defaults.name: name cannot be set in defaults`,
+			`4:3: defaults.dir: dir cannot be set in defaults`,
+		},
+		"no_workspaces": {
+			`2:13: workspaces: no workspaces defined`,
+		},
+		"not_mapping": {
+			`1:1: the top level must be a mapping with "version" and "workspaces", got a list`,
+		},
+		"owners_pass_env": {
+			`5:24: workspaces[0].owners[1]: invalid owner "not a login": want a GitHub login or org/team`,
+			`5:39: workspaces[0].owners[2]: invalid owner "org/team/extra": want a GitHub login or org/team`,
+			`6:25: workspaces[0].pass_env[1]: invalid variable name or glob "["`,
+			`6:30: workspaces[0].pass_env[2]: must not be empty`,
+		},
+		"parallelism_range": {
+			`3:16: defaults.parallelism: must be between 1 and 256, got 0`,
+			`7:18: workspaces[0].parallelism: must be between 1 and 256, got 300`,
+		},
+		"slack_token_without_channel": {
+			`7:5: reporters.slack: missing required field "channel" (a bot token needs a channel)`,
+		},
+		"slack_webhook_with_channel": {
+			`8:5: reporters.slack.channel: has no effect with a webhook URL (the webhook posts to its own channel); remove it or use a bot token`,
+			`9:14: reporters.slack.api_url: expected an http(s) URL, got "not a url"`,
+			`10:13: reporters.slack.digest: expected true or false, got "yes"`,
+		},
+		"syntax": {
+			`4: invalid YAML: did not find expected ',' or ']'`,
+		},
+		"tabs": {
+			`4: invalid YAML: found a tab character that violates indentation (tabs are not allowed in indentation; use spaces)`,
+		},
+		"two_documents": {
+			`5:1: a second YAML document: the configuration must be a single document`,
+		},
+		"two_secret_sources": {
+			`9:5: reporters.github.token_file: set only one of token_env and token_file`,
+		},
+		"unknown_defaults": {
+			`3:3: defaults.timout: unknown field (did you mean "timeout"?)`,
+		},
+		"unknown_github": {
+			`9:5: reporters.github.label: unknown field (did you mean "labels"?)`,
+		},
+		"unknown_ignore": {
+			`6:9: workspaces[0].ignore[0].adress: unknown field (did you mean "address"?)`,
+		},
+		"unknown_notify": {
+			`7:22: reporters.slack.webhook_url_env: environment variable HOOK is not set`,
+			`9:7: reporters.slack.notify.resolve: unknown field (did you mean "resolved"?)`,
+		},
+		"unknown_top": {
+			`5:1: reporter: unknown field (did you mean "reporters"?)`,
+		},
+		"unknown_webhook": {
+			`8:7: reporters.webhooks[0].header: unknown field (did you mean "headers"?)`,
+		},
+		"unknown_workspace": {
+			`5:5: workspaces[0].refresh-only: unknown field (did you mean "refresh_only"?)`,
+			`6:5: workspaces[0].scheduel: unknown field (did you mean "schedule"?)`,
+		},
+		"unset_var": {
+			`4:10: workspaces[0].dir: environment variable WORKSPACES_ROOT is not set`,
+			`8:16: workspaces[0].env.MISSING: environment variable UNSET_VAR is not set`,
+			`9:15: workspaces[0].env.BROKEN: unterminated ${ (write $${ for a literal ${)`,
+		},
+		"var_file_missing": {
+			`3:15: defaults.var_files[0]: var file "common.tfvars" does not exist in testdata`,
+			`9:44: workspaces[1].var_files[1]: var file "other.tfvars" does not exist in testdata`,
+		},
+		"vars": {
+			`7:16: workspaces[0].vars.nothing: null is not a value Terraform can take; leave the variable out instead`,
+			`8:7: workspaces[0].vars["bad name"]: invalid variable name: use letters, digits, _ and -, starting with a letter or _`,
+			`9:13: workspaces[0].vars.huge: infinity and NaN are not values Terraform can take`,
+		},
+		"version_2": {
+			`1:10: version: unsupported version 2: this driftd reads version 1`,
+		},
+		"version_missing": {
+			`1:1: version: missing; add "version: 1" at the top`,
+		},
+		"webhooks": {
+			`8:12: reporters.webhooks[0].url: the value is not an http(s) URL`,
+			`9:7: reporters.webhooks[0].secret: secrets cannot be written inline; use secret_env or secret_file`,
+			`10:13: reporters.webhooks[1].name: duplicate webhook name "hook" (first at line 7)`,
+			`11:7: reporters.webhooks[1].url: set only one of url, url_env and url_file`,
+			`13:7: reporters.webhooks[2]: missing required field "url" (or url_env, url_file)`,
+			`14:9: reporters.webhooks[2].headers["Bad Header"]: invalid HTTP header name`,
+		},
+		"workspaces_not_list": {
+			`2:13: workspaces: expected a list, got "app"`,
+		},
+		"wrong_types": {
+			`5:18: workspaces[0].parallelism: expected an integer, got "ten"`,
+			`6:19: workspaces[0].refresh_only: expected true or false, got "yes"`,
+			`7:24: workspaces[0].terraform_version: expected a string, got 1.5 (quote it to make it a string)`,
+			`8:13: workspaces[0].owners: expected a list, got "alice"`,
+			`10:10: workspaces[0].env.A: expected a string, got a list`,
+		},
+	}
+
+	files, err := filepath.Glob("testdata/conf.*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "conf."), ".yml")
+		if _, ok := tests[name]; !ok {
+			t.Errorf("%s has no expected errors in the table", f)
+		}
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			file := "testdata/conf." + name + ".yml"
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Parse(file, data, testEnv)
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", cfg)
+			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is %T, want Errors", err)
+			}
+			for i := range want {
+				want[i] = file + ":" + want[i]
+			}
+			got := strings.ReplaceAll(err.Error(), abs, "testdata")
+			if got != strings.Join(want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+			}
+			if len(errs) != len(want) {
+				t.Errorf("got %d errors, want %d", len(errs), len(want))
+			}
+		})
+	}
+}
+
+func TestErrorRendering(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  Error
+		want string
+	}{
+		{Error{File: "w.yaml", Line: 3, Column: 5, Path: "defaults.timeout", Msg: "bad"}, "w.yaml:3:5: defaults.timeout: bad"},
+		{Error{File: "w.yaml", Line: 4, Msg: "invalid YAML: x"}, "w.yaml:4: invalid YAML: x"},
+		{Error{File: "w.yaml", Msg: "too many errors"}, "w.yaml: too many errors"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
