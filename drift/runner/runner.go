@@ -296,9 +296,11 @@ func (s *scan) fail(err error) *Error {
 	switch {
 	case s.parent.Err() != nil:
 		e.Stage = StageCanceled
+		e.Err = errors.Join(s.parent.Err(), err)
 		e.Diagnostics = fmt.Sprintf("canceled after %s during %s", e.Elapsed.Round(time.Millisecond), s.stage)
 	case errors.Is(s.ctx.Err(), context.DeadlineExceeded):
 		e.Stage = StageTimeout
+		e.Err = errors.Join(context.DeadlineExceeded, err)
 		e.Diagnostics = fmt.Sprintf("timed out after %s during %s (timeout %s)", e.Elapsed.Round(time.Millisecond), s.stage, s.spec.Timeout)
 	default:
 		text := s.stderr.String()

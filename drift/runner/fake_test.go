@@ -1,0 +1,296 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeTerraform is a shell script standing in for terraform 1.99.0 (a
+// version not on PATH, so the Runner finds it in its install cache). It
+// records each subcommand's argv and environment in $FAKE_LOG and, with
+// FAKE_HANG=1, makes plan ignore SIGINT and hang with a child process that
+// holds terraform's stderr open: the worst case for process cleanup.
+const fakeTerraform = `#!/bin/sh
+cmd="$1"
+[ "$cmd" = version ] && { echo '{"terraform_version":"1.99.0","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}'; exit 0; }
+printf '%s\n' "$@" > "$FAKE_LOG/$cmd.args"
+env > "$FAKE_LOG/$cmd.env"
+case "$cmd" in
+plan)
+  for a; do case "$a" in -out=*) : > "${a#-out=}";; -var-file=*) cat "${a#-var-file=}" >> "$FAKE_LOG/varfiles";; esac; done
+  if [ "$FAKE_HANG" = 1 ]; then trap '' INT; sleep 3600; fi
+  ;;
+init)
+  for a; do case "$a" in -backend-config=*) cat "${a#-backend-config=}" > "$FAKE_LOG/backend";; esac; done ;;
+show) echo '{"format_version":"1.2","terraform_version":"1.99.0"}' ;;
+esac
+`
+
+func fakeRunner(t *testing.T, environ []string, opts Options) (*Runner, string) {
+	t.Helper()
+	cache := t.TempDir()
+	bin := filepath.Join(cache, "terraform", "1.99.0", "terraform")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte(fakeTerraform), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts.CacheDir = cache
+	opts.WorkRoot = t.TempDir()
+	opts.Environ = environ
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, bin
+}
+
+func readLines(t *testing.T, p string) []string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func TestPlanArgvAndEnv(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "GITHUB_TOKEN=ghp_driftd", "SLACK_TOKEN=xoxb-driftd",
+		"DRIFTD_WEBHOOK_SECRET=whsec", "AWS_PROFILE=prod", "UNLISTED=1", "TF_LOG=trace"}
+	r, bin := fakeRunner(t, environ, Options{})
+
+	tests := []struct {
+		name     string
+		spec     Spec
+		wantPlan []string // in order, among plan's args
+		noPlan   []string
+		wantInit []string
+	}{
+		{
+			name:     "defaults",
+			spec:     Spec{TerraformVersion: "1.99.0"},
+			wantPlan: []string{"plan", "-input=false", "-lock=false"},
+			noPlan:   []string{"-refresh-only", "-lock=true", "-var"},
+			wantInit: []string{"init", "-input=false"},
+		},
+		{
+			name: "everything",
+			spec: Spec{
+				TerraformVersion: ">= 1.99, < 2",
+				VarFiles:         []string{"prod.tfvars", "/abs/common.tfvars"},
+				BackendConfig:    map[string]string{"bucket": "b", "key": "p/${x}"},
+				RefreshOnly:      true, Lock: true, LockTimeout: 90 * time.Second, Parallelism: 3,
+			},
+			wantPlan: []string{"-lock-timeout=1m30s", "-var-file=prod.tfvars", "-var-file=/abs/common.tfvars", "-lock=true", "-parallelism=3", "-refresh-only"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logDir := filepath.Join(logDir, strings.ReplaceAll(tt.name, " ", "_"))
+			if err := os.Mkdir(logDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			spec := tt.spec
+			spec.Spec = Spec{}.Spec
+			spec.Name, spec.Dir = "ws", ws
+			spec.PassEnv = []string{"AWS_*", "GITHUB_*"}
+			spec.Env = map[string]string{"FAKE_LOG": logDir}
+			spec.Vars = map[string]string{"db_password": "vars-secret-value"}
+			res, err := r.Plan(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.TerraformVersion != "1.99.0" || res.Plan == nil || res.ScanID == "" {
+				t.Errorf("result = %+v", res)
+			}
+			plan := readLines(t, filepath.Join(logDir, "plan.args"))
+			if !containsInOrder(plan, tt.wantPlan) {
+				t.Errorf("plan argv %q lacks %q", plan, tt.wantPlan)
+			}
+			for _, a := range tt.noPlan {
+				if slices.Contains(plan, a) {
+					t.Errorf("plan argv %q has %q", plan, a)
+				}
+			}
+			var last string
+			for _, a := range plan {
+				if strings.HasPrefix(a, "-var-file=") {
+					last = a
+				}
+			}
+			if !strings.HasSuffix(last, "driftd.tfvars.json") {
+				// The vars file must come last among var files: it is the highest-precedence source.
+				t.Errorf("driftd's var file is not last: %q", plan)
+			}
+			if init := readLines(t, filepath.Join(logDir, "init.args")); !containsInOrder(init, tt.wantInit) {
+				t.Errorf("init argv %q lacks %q", init, tt.wantInit)
+			}
+			for _, cmd := range []string{"init", "plan", "show"} {
+				argv, _ := os.ReadFile(filepath.Join(logDir, cmd+".args"))
+				env, _ := os.ReadFile(filepath.Join(logDir, cmd+".env"))
+				all := string(argv) + string(env)
+				for _, secret := range []string{"ghp_driftd", "xoxb-driftd", "whsec", "vars-secret-value", "UNLISTED"} {
+					if strings.Contains(all, secret) {
+						t.Errorf("%s: %q reached terraform's argv or environment", cmd, secret)
+					}
+				}
+				for _, want := range []string{"AWS_PROFILE=prod", "DRIFTD_SCAN_ID=" + res.ScanID, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
+					"TF_PLUGIN_CACHE_DIR=" + filepath.Join(r.opts.CacheDir, "plugins")} {
+					if !strings.Contains(string(env), want+"\n") {
+						t.Errorf("%s env lacks %s", cmd, want)
+					}
+				}
+				if strings.Contains(string(env), "TF_LOG=trace") {
+					t.Errorf("%s: driftd's TF_LOG leaked", cmd)
+				}
+			}
+			if vf, _ := os.ReadFile(filepath.Join(logDir, "varfiles")); !strings.Contains(string(vf), `"db_password":"vars-secret-value"`) {
+				t.Errorf("var file = %q", vf)
+			}
+			if len(tt.spec.BackendConfig) > 0 {
+				if b, _ := os.ReadFile(filepath.Join(logDir, "backend")); string(b) != "bucket = \"b\"\nkey = \"p/$${x}\"\n" {
+					t.Errorf("backend file = %q", b)
+				}
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(r.opts.WorkRoot); len(entries) != 0 {
+		t.Errorf("scan directories left behind: %v", entries)
+	}
+	_ = bin
+}
+
+func containsInOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+// TestTimeoutKillsStubbornTree: terraform ignores SIGINT and a child holds its
+// stderr open, so neither terraform-exec's SIGINT nor its kill after
+// KillGrace ends the run; the scan id sweep must.
+func TestTimeoutKillsStubbornTree(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{KillGrace: 500 * time.Millisecond})
+	start := time.Now()
+	_, err := r.Plan(context.Background(), Spec{
+		Spec:             Spec{}.Spec,
+		TerraformVersion: "1.99.0",
+		Timeout:          1 * time.Second,
+	}.with(ws, map[string]string{"FAKE_LOG": t.TempDir(), "FAKE_HANG": "1"}))
+	var e *Error
+	if !errors.As(err, &e) || e.Stage != StageTimeout {
+		t.Fatalf("err = %v, want a timeout *Error", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err does not wrap DeadlineExceeded: %v", err)
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if !strings.Contains(e.Error(), "timed out after") || !strings.Contains(e.Error(), "during plan") {
+		t.Errorf("message = %q", e.Error())
+	}
+	if pids := scanPIDs(t, e.ScanID); len(pids) > 0 {
+		t.Errorf("processes of scan %s survive: %v", e.ScanID, pids)
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{KillGrace: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	logDir := t.TempDir()
+	go func() {
+		// Cancel once plan is running.
+		for {
+			if _, err := os.Stat(filepath.Join(logDir, "plan.env")); err == nil {
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	_, err := r.Plan(ctx, Spec{TerraformVersion: "1.99.0"}.with(ws, map[string]string{"FAKE_LOG": logDir, "FAKE_HANG": "1"}))
+	var e *Error
+	if !errors.As(err, &e) || e.Stage != StageCanceled || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "during plan") {
+		t.Fatalf("err = %v, want a canceled *Error", err)
+	}
+	if pids := scanPIDs(t, e.ScanID); len(pids) > 0 {
+		t.Errorf("processes of scan %s survive: %v", e.ScanID, pids)
+	}
+}
+
+func TestBinaryNotFound(t *testing.T) {
+	t.Parallel()
+	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	_, err := r.Plan(context.Background(), Spec{TerraformVersion: "0.12.31"}.with(t.TempDir(), nil))
+	var e *Error
+	if !errors.As(err, &e) || e.Stage != StageInstall || !strings.Contains(e.Error(), "0.12.31") || !strings.Contains(e.Error(), "not allowed") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestInstallFailsFast: the network is closed in CI; a download must fail
+// with the version and the cause, quickly.
+func TestInstallFailsFast(t *testing.T) {
+	t.Parallel()
+	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{AllowInstall: true, InstallTimeout: 20 * time.Second})
+	for _, c := range []string{"1.5.7", "~> 1.6.0"} {
+		start := time.Now()
+		_, err := r.Plan(context.Background(), Spec{TerraformVersion: c}.with(t.TempDir(), nil))
+		var e *Error
+		if !errors.As(err, &e) || e.Stage != StageInstall || !strings.Contains(e.Error(), "install terraform "+c) {
+			t.Fatalf("%s: err = %v", c, err)
+		}
+		t.Logf("%s: %v (after %s)", c, err, time.Since(start).Round(time.Millisecond))
+		if time.Since(start) > 25*time.Second {
+			t.Errorf("%s: install took %s", c, time.Since(start))
+		}
+		if m, _ := filepath.Glob(filepath.Join(r.opts.CacheDir, "terraform", ".install-*")); len(m) > 0 {
+			t.Errorf("temporary install dirs left: %v", m)
+		}
+	}
+}
+
+// with returns s for the workspace in dir with env set.
+func (s Spec) with(dir string, env map[string]string) Spec {
+	s.Name, s.Dir, s.Env = "ws", dir, env
+	return s
+}
+
+// scanPIDs lists processes whose environment carries the scan id.
+func scanPIDs(t *testing.T, scanID string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var pids []string
+	for _, e := range entries {
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && strings.Contains(string(env), "DRIFTD_SCAN_ID="+scanID+"\x00") {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
