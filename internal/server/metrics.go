@@ -1,0 +1,148 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/driftd/driftd/drift"
+)
+
+// statuses are every value driftd_workspace_status's status label takes, so
+// that a workspace always exports all of them (1 for the current, 0 else) and
+// a query never has to tell "0" from "absent".
+var statuses = []drift.Status{drift.StatusClean, drift.StatusDrifted, drift.StatusError}
+
+// Metrics are driftd's Prometheus metrics. The daemon updates them as scans
+// run and reporters deliver; the server exposes them on /metrics. Methods are
+// safe for concurrent use.
+type Metrics struct {
+	reg prometheus.Gatherer
+
+	drifted      *prometheus.GaugeVec
+	pending      *prometheus.GaugeVec
+	status       *prometheus.GaugeVec
+	lastScan     *prometheus.GaugeVec
+	lastDuration *prometheus.GaugeVec
+	scans        *prometheus.CounterVec
+	scanErrors   *prometheus.CounterVec
+	deliveries   *prometheus.CounterVec
+	failures     *prometheus.CounterVec
+	inFlight     prometheus.Gauge
+}
+
+// NewMetrics registers driftd's metrics on reg, which /metrics then serves.
+// Use a registry of its own per daemon (prometheus.NewRegistry), not the
+// global one; add Go and process collectors to it if you want them.
+func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
+	ws := []string{"workspace"}
+	m := &Metrics{
+		reg: reg,
+		drifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_workspace_drifted_resources",
+			Help: "Resources changed outside Terraform, as of the last conclusive scan.",
+		}, ws),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_workspace_pending_changes",
+			Help: "Resources with changes in code not yet applied, as of the last conclusive scan.",
+		}, ws),
+		status: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_workspace_status",
+			Help: "Outcome of the workspace's last scan: 1 for the current status, 0 for the others.",
+		}, []string{"workspace", "status"}),
+		lastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_workspace_last_scan_timestamp_seconds",
+			Help: "Unix time at which the workspace's last scan started.",
+		}, ws),
+		lastDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_workspace_last_scan_duration_seconds",
+			Help: "Wall time of the workspace's last scan.",
+		}, ws),
+		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_scans_total",
+			Help: "Scans finished, by workspace and outcome.",
+		}, []string{"workspace", "status"}),
+		scanErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_scan_errors_total",
+			Help: "Scans that failed.",
+		}, ws),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_reporter_deliveries_total",
+			Help: "Reports handed to a reporter, successful or not.",
+		}, []string{"reporter"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftd_reporter_failures_total",
+			Help: "Reports a reporter failed to deliver.",
+		}, []string{"reporter"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftd_scans_in_flight",
+			Help: "Scans running now.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{
+		m.drifted, m.pending, m.status, m.lastScan, m.lastDuration,
+		m.scans, m.scanErrors, m.deliveries, m.failures, m.inFlight,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Observe records a finished scan. A failed scan updates status, time and
+// counters but leaves the drifted and pending gauges alone: it says nothing
+// about drift, and alerts on drift should not flap with a flaky backend.
+func (m *Metrics) Observe(r *drift.Report) {
+	ws := r.Workspace
+	for _, s := range statuses {
+		v := 0.0
+		if s == r.Status {
+			v = 1
+		}
+		m.status.WithLabelValues(ws, string(s)).Set(v)
+	}
+	if r.Status != drift.StatusError {
+		m.drifted.WithLabelValues(ws).Set(float64(len(r.Drift)))
+		m.pending.WithLabelValues(ws).Set(float64(len(r.Pending)))
+	}
+	if !r.StartedAt.IsZero() {
+		m.lastScan.WithLabelValues(ws).Set(float64(r.StartedAt.UnixNano()) / 1e9)
+	}
+	m.lastDuration.WithLabelValues(ws).Set(r.Duration.Seconds())
+	m.scans.WithLabelValues(ws, string(r.Status)).Inc()
+	// Touching the error counter on every scan exports it as 0 from the
+	// first scan on, so rate() works before the first failure.
+	errs := m.scanErrors.WithLabelValues(ws)
+	if r.Status == drift.StatusError {
+		errs.Inc()
+	}
+}
+
+// ScanStarted counts a scan as in flight; pair it with ScanFinished.
+func (m *Metrics) ScanStarted() { m.inFlight.Inc() }
+
+// ScanFinished counts a scan as no longer in flight.
+func (m *Metrics) ScanFinished() { m.inFlight.Dec() }
+
+// Delivered records one delivery attempt by a reporter; err is its outcome.
+func (m *Metrics) Delivered(reporter string, err error) {
+	m.deliveries.WithLabelValues(reporter).Inc()
+	f := m.failures.WithLabelValues(reporter)
+	if err != nil {
+		f.Inc()
+	}
+}
+
+// Forget drops every series of a workspace, for workspaces removed from the
+// config on reload, so that they stop showing (and alerting) forever.
+func (m *Metrics) Forget(workspace string) {
+	l := prometheus.Labels{"workspace": workspace}
+	m.drifted.DeletePartialMatch(l)
+	m.pending.DeletePartialMatch(l)
+	m.status.DeletePartialMatch(l)
+	m.lastScan.DeletePartialMatch(l)
+	m.lastDuration.DeletePartialMatch(l)
+	m.scans.DeletePartialMatch(l)
+	m.scanErrors.DeletePartialMatch(l)
+}

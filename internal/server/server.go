@@ -1,0 +1,227 @@
+// Package server is driftd's HTTP face: health and readiness probes,
+// Prometheus metrics, a JSON API over the scan history, an endpoint that
+// triggers a scan, and a server-rendered status page. It reads only what the
+// store and the scheduler hand it; reports are already redacted, and the
+// server never shows anything that is not in a report or a scan summary.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/store"
+)
+
+// History is the scan history the server reads; *store.Store satisfies it.
+type History interface {
+	Workspaces(ctx context.Context) ([]store.Summary, error)
+	Scans(ctx context.Context, workspace string, limit int) ([]store.Scan, error)
+	LastReport(ctx context.Context, workspace string) (*drift.Report, error)
+}
+
+// Scheduler is the part of the scheduler the server asks about upcoming and
+// running scans and asks to scan now; *schedule.Scheduler satisfies it.
+type Scheduler interface {
+	Next(name string) (time.Time, bool)
+	Running() []string
+	Trigger(ctx context.Context, name string) (done <-chan struct{}, joined bool, err error)
+}
+
+// Options configure a Server. History and Scheduler are required.
+type Options struct {
+	History   History
+	Scheduler Scheduler
+	// Metrics are served on /metrics. Nil means a fresh, empty set that
+	// nobody updates, which only tests want.
+	Metrics *Metrics
+	// Workspaces returns the configured workspace names, so that those never
+	// scanned show too and those removed from the config do not. Nil lists
+	// every workspace the history knows.
+	Workspaces func() []string
+	// Links returns the URL of a workspace's open GitHub issue, or "".
+	// May be nil.
+	Links func(workspace string) string
+	// Ready says whether the daemon can do its job (config loaded, store
+	// open, scheduler running); its error is shown by /readyz. Nil means
+	// always ready.
+	Ready func() error
+	// TriggerToken is the bearer token POST .../scan requires. Empty
+	// disables the endpoint.
+	TriggerToken string
+	// ChartScans is how many recent scans the workspace page charts;
+	// 0 means 30.
+	ChartScans int
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Server serves driftd's HTTP endpoints.
+type Server struct {
+	opts    Options
+	metrics *Metrics
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns a Server; it starts nothing. Serve its Handler with an
+// http.Server that sets ReadHeaderTimeout.
+func New(opts Options) (*Server, error) {
+	if opts.History == nil {
+		return nil, errors.New("server: History is required")
+	}
+	if opts.Scheduler == nil {
+		return nil, errors.New("server: Scheduler is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ChartScans <= 0 {
+		opts.ChartScans = 30
+	}
+	m := opts.Metrics
+	if m == nil {
+		var err error
+		if m, err = NewMetrics(prometheus.NewRegistry()); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{opts: opts, metrics: m, log: opts.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's routes.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+	}))
+	s.mux.HandleFunc("GET /api/v1/workspaces", s.apiWorkspaces)
+	s.mux.HandleFunc("GET /api/v1/workspaces/{name}", s.apiWorkspace)
+	s.mux.HandleFunc("GET /api/v1/workspaces/{name}/scans", s.apiScans)
+	s.mux.HandleFunc("POST /api/v1/workspaces/{name}/scan", s.apiTrigger)
+	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.mux.HandleFunc("GET /workspaces/{name}", s.workspacePage)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// errNotFound marks a workspace that is neither configured nor, without a
+// configured list, in the history.
+var errNotFound = errors.New("unknown workspace")
+
+// stateNever is the status of a workspace with no scan yet.
+const stateNever = "never_scanned"
+
+// workspace is where one workspace stands: the JSON API's shape and the
+// status page's row.
+type workspace struct {
+	Name string `json:"name"`
+	// Status is the last scan's drift.Status, or "never_scanned".
+	Status        string      `json:"status"`
+	Running       bool        `json:"running"`
+	LastScan      *store.Scan `json:"last_scan,omitempty"`
+	DriftingSince time.Time   `json:"drifting_since,omitzero"`
+	LastClean     time.Time   `json:"last_clean,omitzero"`
+	NextScan      time.Time   `json:"next_scan,omitzero"`
+	IssueURL      string      `json:"issue_url,omitempty"`
+}
+
+// workspaces returns every workspace the server shows, sorted by name.
+func (s *Server) workspaces(ctx context.Context) ([]workspace, error) {
+	sums, err := s.opts.History.Workspaces(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read workspaces: %w", err)
+	}
+	byName := make(map[string]store.Summary, len(sums))
+	var names []string
+	for _, sum := range sums {
+		byName[sum.Workspace] = sum
+		names = append(names, sum.Workspace)
+	}
+	if s.opts.Workspaces != nil {
+		names = s.opts.Workspaces()
+	}
+	running := make(map[string]bool)
+	for _, n := range s.opts.Scheduler.Running() {
+		running[n] = true
+	}
+	out := make([]workspace, 0, len(names))
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		var sum *store.Summary
+		if v, ok := byName[n]; ok {
+			sum = &v
+		}
+		out = append(out, s.describe(n, sum, running[n]))
+	}
+	sortByName(out)
+	return out, nil
+}
+
+// workspace returns one workspace, or errNotFound.
+func (s *Server) workspace(ctx context.Context, name string) (workspace, error) {
+	all, err := s.workspaces(ctx)
+	if err != nil {
+		return workspace{}, err
+	}
+	for _, w := range all {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	return workspace{}, errNotFound
+}
+
+func (s *Server) describe(name string, sum *store.Summary, running bool) workspace {
+	w := workspace{Name: name, Status: stateNever, Running: running}
+	if sum != nil {
+		last := sum.Last
+		w.Status = string(last.Status)
+		w.LastScan = &last
+		w.DriftingSince = sum.DriftingSince
+		w.LastClean = sum.LastClean
+	}
+	if next, ok := s.opts.Scheduler.Next(name); ok {
+		w.NextScan = next
+	}
+	if s.opts.Links != nil {
+		w.IssueURL = safeURL(s.opts.Links(name))
+	}
+	return w
+}
