@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,11 +37,7 @@ func (m *Mirrors) run(ctx context.Context, red *redactor, env []string, stdout i
 	if err == nil {
 		return "", nil
 	}
-	msg := strings.TrimSpace(stderr.String())
-	if len(msg) > maxStderr {
-		msg = msg[:maxStderr] + "…"
-	}
-	msg = red.redact(msg)
+	msg := red.redact(oneLine(stderr.String()))
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return msg, fmt.Errorf("timed out after %s: %w", m.timeout, ctxErr)
@@ -139,6 +136,29 @@ func (m *Mirrors) writeTree(ctx context.Context, red *redactor, env []string, mi
 		}
 	}
 	return nil
+}
+
+// boilerplate is what git adds to every failed fetch over ssh or file.
+var boilerplate = []string{
+	"fatal: Could not read from remote repository.",
+	"Please make sure you have the correct access rights",
+	"and the repository exists.",
+}
+
+// oneLine turns git's stderr into one line fit for an error message.
+func oneLine(stderr string) string {
+	var lines []string
+	for l := range strings.Lines(stderr) {
+		l = strings.TrimSpace(l)
+		if l != "" && !slices.Contains(boilerplate, l) {
+			lines = append(lines, l)
+		}
+	}
+	msg := strings.Join(lines, "; ")
+	if len(msg) > maxStderr {
+		msg = strings.ToValidUTF8(msg[:maxStderr], "") + "…"
+	}
+	return msg
 }
 
 // withText adds git's message to err unless err already is that message.

@@ -278,3 +278,18 @@ func TestRedact(t *testing.T) {
 		t.Errorf("redact(%q) = %q", in, got)
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	in := "fatal: '/x' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\n" +
+		"Please make sure you have the correct access rights\nand the repository exists.\n"
+	if got, want := oneLine(in), "fatal: '/x' does not appear to be a git repository"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+	if got := oneLine("a\nb\n"); got != "a; b" {
+		t.Errorf("oneLine = %q", got)
+	}
+	if got := oneLine(strings.Repeat("é", maxStderr)); len(got) > maxStderr+len("…") || !strings.HasSuffix(got, "…") {
+		t.Errorf("oneLine did not cut a long message: %d bytes", len(got))
+	}
+}
