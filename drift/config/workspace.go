@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -223,7 +224,7 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 			}
 		case "schedule":
 			if s, ok := d.str(f, false); ok {
-				if _, err := cron.ParseStandard(s); err != nil {
+				if err := checkCron(s); err != nil {
 					d.errorf(f.val, f.path, "invalid cron expression %q: %v", s, err)
 				}
 				w.Schedule = s
@@ -441,4 +442,20 @@ func (d *decoder) ignore(f field) []drift.IgnoreRule {
 		rules = append(rules, r)
 	}
 	return rules
+}
+
+// checkCron validates a schedule with robfig/cron, which panics on a time
+// zone prefix with no expression after it ("CRON_TZ=UTC") and whose parser
+// has not been written with arbitrary input in mind: recover, just in case.
+func checkCron(s string) (err error) {
+	if (strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=")) && !strings.Contains(s, " ") {
+		return errors.New("a time zone prefix needs an expression after it, e.g. \"CRON_TZ=UTC 0 6 * * *\"")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot parse: %v", r)
+		}
+	}()
+	_, err = cron.ParseStandard(s)
+	return err
 }
