@@ -1,0 +1,715 @@
+// Package github keeps one GitHub issue per drifted workspace: opened when
+// drift appears, updated (with a comment) when it changes, closed when it is
+// gone, reopened when it comes back. A failed scan never closes an issue.
+//
+// Issues are found again by a hidden marker in their body,
+//
+//	<!-- driftd:workspace=NAME fingerprint=FP -->
+//
+// among the issues carrying driftd's label, listed (never searched: the
+// search API lags behind writes) with pagination. The marker is also the
+// bookkeeping: GitHub itself is the source of truth, so a crash between
+// creating an issue and saving anything else loses nothing.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/render"
+	"github.com/driftd/driftd/reporters"
+)
+
+// MaxBodyLength is GitHub's limit on an issue body, in characters. Bodies
+// are kept under it counting bytes, which is never fewer.
+const MaxBodyLength = 65536
+
+// FailedLabel marks an issue whose workspace's last scan failed.
+const FailedLabel = "driftd: scan failed"
+
+// App authenticates as a GitHub App installation.
+type App struct {
+	AppID          int64
+	InstallationID int64
+	PrivateKey     []byte // PEM
+}
+
+// Config configures the reporter. Exactly one of Token and App is set.
+type Config struct {
+	// Repository is "owner/repo".
+	Repository string
+	// BaseURL is a GitHub Enterprise Server URL ("https://ghe.example.com/";
+	// "api/v3/" is added when missing). Empty means github.com.
+	BaseURL string
+	Token   string
+	App     *App
+	// Labels are put on every issue; the first is how driftd finds its
+	// issues again. Default ["drift"].
+	Labels []string
+	// AssignOwners assigns the workspace's owners that are users (not
+	// "org/team") to new issues.
+	AssignOwners bool
+	// MaxOpenIssues caps the driftd issues open at once; 0 means no cap.
+	MaxOpenIssues int
+	// ErrorIssues opens an issue for a failed scan when the workspace has
+	// none open. A failed scan always comments on an open issue.
+	ErrorIssues bool
+	// HTTPClient is the base client (proxies, timeouts); nil means a new
+	// client with the default transport.
+	HTTPClient *http.Client
+}
+
+// ErrTooManyIssues is returned when MaxOpenIssues keeps an issue from opening.
+var ErrTooManyIssues = errors.New("max_open_issues reached")
+
+// Reporter is the GitHub issue reporter.
+type Reporter struct {
+	cfg         Config
+	owner, repo string
+	client      *gh.Client
+	logger      *slog.Logger
+	links       sync.Map // workspace -> issue URL
+}
+
+var (
+	_ reporters.Reporter = (*Reporter)(nil)
+	_ reporters.Linker   = (*Reporter)(nil)
+)
+
+// New returns a reporter for cfg.
+func New(cfg Config, logger *slog.Logger) (*Reporter, error) {
+	owner, repo, ok := strings.Cut(cfg.Repository, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return nil, fmt.Errorf("github: repository %q: want owner/repo", cfg.Repository)
+	}
+	if len(cfg.Labels) == 0 {
+		cfg.Labels = []string{"drift"}
+	}
+	base := cfg.HTTPClient
+	if base == nil {
+		base = &http.Client{}
+	}
+	var client *gh.Client
+	var itr *ghinstallation.Transport
+	switch {
+	case cfg.App != nil && cfg.Token != "":
+		return nil, errors.New("github: set a token or an App, not both")
+	case cfg.App != nil:
+		tr := base.Transport
+		if tr == nil {
+			tr = http.DefaultTransport
+		}
+		var err error
+		itr, err = ghinstallation.New(tr, cfg.App.AppID, cfg.App.InstallationID, cfg.App.PrivateKey)
+		if err != nil {
+			// The error names the key's problem, never the key.
+			return nil, fmt.Errorf("github: app %d: private key: %w", cfg.App.AppID, err)
+		}
+		hc := *base
+		hc.Transport = itr
+		client = gh.NewClient(&hc)
+	case cfg.Token != "":
+		client = gh.NewClient(base).WithAuthToken(cfg.Token)
+	default:
+		return nil, errors.New("github: no token and no App configured")
+	}
+	if cfg.BaseURL != "" {
+		var err error
+		if client, err = client.WithEnterpriseURLs(cfg.BaseURL, cfg.BaseURL); err != nil {
+			return nil, fmt.Errorf("github: base URL: %w", err)
+		}
+		if itr != nil {
+			itr.BaseURL = strings.TrimSuffix(client.BaseURL.String(), "/")
+		}
+	}
+	return &Reporter{cfg: cfg, owner: owner, repo: repo, client: client, logger: logger}, nil
+}
+
+// Name implements reporters.Reporter.
+func (r *Reporter) Name() string { return "github" }
+
+// Link implements reporters.Linker: the URL of the workspace's issue as of
+// the last delivery.
+func (r *Reporter) Link(workspace string) string {
+	v, _ := r.links.Load(workspace)
+	s, _ := v.(string)
+	return s
+}
+
+// marker is what an issue's hidden marker says.
+type marker struct {
+	Workspace   string
+	Fingerprint string
+	Failed      bool // the last scan failed; Fingerprint is the drift before it
+}
+
+var markerRE = regexp.MustCompile(`<!-- driftd:workspace=(\S+) fingerprint=(\S*)( status=error)? -->`)
+
+func (m marker) String() string {
+	s := "<!-- driftd:workspace=" + url.PathEscape(m.Workspace) + " fingerprint=" + m.Fingerprint
+	if m.Failed {
+		s += " status=error"
+	}
+	return s + " -->"
+}
+
+func parseMarker(body string) (marker, bool) {
+	sm := markerRE.FindStringSubmatch(body)
+	if sm == nil {
+		return marker{}, false
+	}
+	ws, err := url.PathUnescape(sm[1])
+	if err != nil {
+		return marker{}, false
+	}
+	return marker{Workspace: ws, Fingerprint: sm[2], Failed: sm[3] != ""}, true
+}
+
+// found is what the issue list says about one workspace.
+type found struct {
+	open       []*gh.Issue // this workspace's open issues, lowest number first
+	lastClosed *gh.Issue   // the most recently updated closed one
+	openOthers int         // driftd issues open for other workspaces
+}
+
+func (f found) issue() *gh.Issue {
+	if len(f.open) > 0 {
+		return f.open[0]
+	}
+	return f.lastClosed
+}
+
+// prev reconstructs the previous report from the issue's marker: what
+// GitHub knows, with nothing stored elsewhere.
+func prevFrom(is *gh.Issue, workspace string) *drift.Report {
+	if is == nil {
+		return nil
+	}
+	m, _ := parseMarker(is.GetBody())
+	p := &drift.Report{SchemaVersion: drift.SchemaVersion, Workspace: workspace, Status: drift.StatusClean}
+	if is.GetState() == "open" {
+		p.Status, p.Fingerprint = drift.StatusDrifted, m.Fingerprint
+		if m.Failed {
+			p.Status = drift.StatusError
+		}
+	}
+	return p
+}
+
+// find lists driftd's issues (by label, all states, most recently updated
+// first, every page) and picks out the workspace's.
+func (r *Reporter) find(ctx context.Context, workspace string) (found, error) {
+	var f found
+	opt := &gh.IssueListByRepoOptions{
+		State: "all", Labels: r.cfg.Labels[:1], Sort: "updated", Direction: "desc",
+		ListOptions: gh.ListOptions{PerPage: 100},
+	}
+	for {
+		page, resp, err := r.client.Issues.ListByRepo(ctx, r.owner, r.repo, opt)
+		if err != nil {
+			return found{}, err
+		}
+		for _, is := range page {
+			if is.IsPullRequest() {
+				continue
+			}
+			m, ok := parseMarker(is.GetBody())
+			if !ok {
+				continue
+			}
+			open := is.GetState() == "open"
+			switch {
+			case m.Workspace != workspace:
+				if open {
+					f.openOthers++
+				}
+			case open:
+				f.open = append(f.open, is)
+			case f.lastClosed == nil:
+				f.lastClosed = is
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opt.Page = resp.NextPage
+	}
+	slices.SortFunc(f.open, func(a, b *gh.Issue) int { return a.GetNumber() - b.GetNumber() })
+	return f, nil
+}
+
+// Previous returns the previous report as GitHub knows it (status and
+// fingerprint only), or nil when the workspace has no issue: the source of
+// truth for `driftd scan` without a store.
+func (r *Reporter) Previous(ctx context.Context, workspace string) (*drift.Report, error) {
+	f, err := r.find(ctx, workspace)
+	if err != nil {
+		_, err = r.classify(err, "list issues")
+		return nil, err
+	}
+	return prevFrom(f.issue(), workspace), nil
+}
+
+// Report implements reporters.Reporter.
+func (r *Reporter) Report(ctx context.Context, cur, prev *drift.Report) (bool, error) {
+	if err := r.report(ctx, cur, prev); err != nil {
+		return r.classify(err, "")
+	}
+	return false, nil
+}
+
+func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
+	ws := cur.Workspace
+	f, err := r.find(ctx, ws)
+	if err != nil {
+		return opError{"list issues", err}
+	}
+	if len(f.open) > 1 {
+		if err := r.dedupe(ctx, f.open); err != nil {
+			return err
+		}
+		f.open = f.open[:1]
+	}
+	is := f.issue()
+	ghPrev := prevFrom(is, ws)
+	kind := reporters.Transition(cur, ghPrev)
+	var open *gh.Issue
+	if len(f.open) > 0 {
+		open = f.open[0]
+	}
+	r.logger.LogAttrs(ctx, slog.LevelDebug, "github transition", slog.String("workspace", ws), slog.String("kind", kind.String()))
+	if is != nil {
+		r.links.Store(ws, is.GetHTMLURL())
+	}
+
+	switch kind {
+	case reporters.None, reporters.StillError:
+		return nil
+	case reporters.New:
+		if open != nil { // an error issue: the scan works again and found drift
+			return r.update(ctx, open, cur, "The scan succeeds again and found drift:\n\n"+summaryLine(cur), "open")
+		}
+		if f.lastClosed != nil {
+			return r.update(ctx, f.lastClosed, cur, "Drift is back, so this issue is reopened.\n\n"+summaryLine(cur), "open")
+		}
+		return r.create(ctx, f, cur)
+	case reporters.Changed:
+		return r.update(ctx, open, cur, changeComment(cur, prev, ghPrev), "")
+	case reporters.Resolved:
+		return r.update(ctx, open, cur, fmt.Sprintf("No drift left in `%s` as of %s; closing.", ws, when(cur)), "closed")
+	case reporters.Recovered:
+		if cur.Status == drift.StatusDrifted {
+			return r.update(ctx, open, cur, "The scan succeeds again; the drift is unchanged.", "")
+		}
+		return r.update(ctx, open, cur, fmt.Sprintf("The scan of `%s` succeeds again and finds no drift; closing.", ws), "closed")
+	case reporters.Error:
+		if open != nil {
+			return r.markFailed(ctx, open, cur)
+		}
+		if !r.cfg.ErrorIssues {
+			return nil
+		}
+		if f.lastClosed != nil {
+			return r.update(ctx, f.lastClosed, cur, "The scan is failing, so this issue is reopened.", "open")
+		}
+		return r.create(ctx, f, cur)
+	}
+	return nil
+}
+
+func when(r *drift.Report) string {
+	if r.StartedAt.IsZero() {
+		return "the last scan"
+	}
+	return "the scan of " + r.StartedAt.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func summaryLine(r *drift.Report) string { return "**" + render.Summary(r) + "**" }
+
+func title(r *drift.Report) string {
+	if r.Status == drift.StatusError {
+		return "Drift scan failing for workspace " + r.Workspace
+	}
+	return "Drift detected in workspace " + r.Workspace
+}
+
+func markerFor(cur *drift.Report, prevFP string) marker {
+	if cur.Status == drift.StatusError {
+		return marker{Workspace: cur.Workspace, Fingerprint: prevFP, Failed: true}
+	}
+	return marker{Workspace: cur.Workspace, Fingerprint: cur.Fingerprint}
+}
+
+// create opens a new issue, then makes sure it is the only open one for
+// the workspace: a racing scan may have opened another meanwhile.
+func (r *Reporter) create(ctx context.Context, f found, cur *drift.Report) error {
+	if max := r.cfg.MaxOpenIssues; max > 0 && f.openOthers >= max {
+		return fmt.Errorf("%w: %d driftd issues are open in %s/%s (max_open_issues %d); not opening one for workspace %s",
+			ErrTooManyIssues, f.openOthers, r.owner, r.repo, max, cur.Workspace)
+	}
+	req := &gh.IssueRequest{
+		Title:  gh.String(title(cur)),
+		Body:   gh.String(issueBody(cur, markerFor(cur, ""))),
+		Labels: &r.cfg.Labels,
+	}
+	if cur.Status == drift.StatusError {
+		labels := append(slices.Clone(r.cfg.Labels), FailedLabel)
+		req.Labels = &labels
+	}
+	if r.cfg.AssignOwners {
+		if as := assignees(cur.Owners); len(as) > 0 {
+			req.Assignees = &as
+		}
+	}
+	created, _, err := r.client.Issues.Create(ctx, r.owner, r.repo, req)
+	if err != nil {
+		return opError{"create issue", err}
+	}
+	r.links.Store(cur.Workspace, created.GetHTMLURL())
+	r.logger.LogAttrs(ctx, slog.LevelInfo, "github issue opened", slog.String("workspace", cur.Workspace), slog.Int("issue", created.GetNumber()))
+
+	again, err := r.find(ctx, cur.Workspace)
+	if err != nil {
+		return opError{"list issues", err}
+	}
+	if len(again.open) < 2 {
+		return nil
+	}
+	if err := r.dedupe(ctx, again.open); err != nil {
+		return err
+	}
+	keep := again.open[0]
+	if keep.GetNumber() == created.GetNumber() {
+		return nil
+	}
+	// Ours lost: bring the survivor up to date with this scan.
+	r.links.Store(cur.Workspace, keep.GetHTMLURL())
+	_, _, err = r.client.Issues.Edit(ctx, r.owner, r.repo, keep.GetNumber(), &gh.IssueRequest{Title: req.Title, Body: req.Body})
+	if err != nil {
+		return opError{"edit issue", err}
+	}
+	return nil
+}
+
+// dedupe keeps the lowest-numbered open issue and closes the others as its
+// duplicates. Every scan that sees duplicates does the same, so racing
+// scans agree.
+func (r *Reporter) dedupe(ctx context.Context, open []*gh.Issue) error {
+	keep := open[0].GetNumber()
+	for _, d := range open[1:] {
+		n := d.GetNumber()
+		msg := fmt.Sprintf("Duplicate of #%d: driftd keeps one issue per workspace.", keep)
+		if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &msg}); err != nil {
+			return opError{"comment on issue", err}
+		}
+		if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, n, &gh.IssueRequest{State: gh.String("closed"), StateReason: gh.String("not_planned")}); err != nil {
+			return opError{"close duplicate issue", err}
+		}
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "github duplicate issue closed", slog.Int("issue", n), slog.Int("kept", keep))
+	}
+	return nil
+}
+
+// update comments on is, then rewrites its title, body and failed label,
+// and sets its state ("" keeps it). The comment goes first: if the edit
+// fails, a retry sees the old marker and acts again rather than never.
+func (r *Reporter) update(ctx context.Context, is *gh.Issue, cur *drift.Report, comment, state string) error {
+	n := is.GetNumber()
+	if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &comment}); err != nil {
+		return opError{"comment on issue", err}
+	}
+	req := &gh.IssueRequest{}
+	if cur.Status != drift.StatusClean {
+		prevFP := "" // the drift known before a failure, if this issue shows it
+		if m, ok := parseMarker(is.GetBody()); ok && is.GetState() == "open" {
+			prevFP = m.Fingerprint
+		}
+		req.Title = gh.String(title(cur))
+		req.Body = gh.String(issueBody(cur, markerFor(cur, prevFP)))
+	}
+	labels := labelNames(is)
+	if cur.Status != drift.StatusError && slices.Contains(labels, FailedLabel) {
+		labels = slices.DeleteFunc(labels, func(l string) bool { return l == FailedLabel })
+		req.Labels = &labels
+	}
+	if cur.Status == drift.StatusError && !slices.Contains(labels, FailedLabel) {
+		labels = append(labels, FailedLabel)
+		req.Labels = &labels
+	}
+	if state != "" && state != is.GetState() {
+		req.State = gh.String(state)
+		if state == "closed" {
+			req.StateReason = gh.String("completed")
+		}
+	}
+	if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, n, req); err != nil {
+		return opError{"edit issue", err}
+	}
+	r.links.Store(cur.Workspace, is.GetHTMLURL())
+	r.logger.LogAttrs(ctx, slog.LevelInfo, "github issue updated", slog.String("workspace", cur.Workspace), slog.Int("issue", n), slog.String("state", or(state, is.GetState())))
+	return nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// markFailed records a failed scan on an open issue without touching the
+// drift it shows: a comment with the error, the failed label, and the
+// marker's status, so that the next failure stays quiet.
+func (r *Reporter) markFailed(ctx context.Context, is *gh.Issue, cur *drift.Report) error {
+	errText, cut := reporters.TruncateBytes(strings.TrimSpace(cur.Error), 10000)
+	if cut {
+		errText += "\n(cut)"
+	}
+	comment := fmt.Sprintf("The last scan of `%s` failed (%s). This issue stays open until a scan succeeds.\n\n%s", cur.Workspace, when(cur), fenced(errText))
+	n := is.GetNumber()
+	if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &comment}); err != nil {
+		return opError{"comment on issue", err}
+	}
+	m, _ := parseMarker(is.GetBody())
+	m.Failed = true
+	body := markerRE.ReplaceAllLiteralString(is.GetBody(), m.String())
+	labels := labelNames(is)
+	if !slices.Contains(labels, FailedLabel) {
+		labels = append(labels, FailedLabel)
+	}
+	if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, n, &gh.IssueRequest{Body: &body, Labels: &labels}); err != nil {
+		return opError{"edit issue", err}
+	}
+	return nil
+}
+
+func fenced(s string) string {
+	fence := "```"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	return fence + "text\n" + s + "\n" + fence
+}
+
+func labelNames(is *gh.Issue) []string {
+	var out []string
+	for _, l := range is.Labels {
+		out = append(out, l.GetName())
+	}
+	return out
+}
+
+// assignees are the owners that are GitHub users: teams ("org/team")
+// cannot be assigned.
+func assignees(owners []string) []string {
+	var out []string
+	for _, o := range owners {
+		o = strings.TrimPrefix(o, "@")
+		if o != "" && !strings.Contains(o, "/") && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// changeComment says what changed between the drift the issue showed and
+// cur. prev (from the store) gives the resource list when it is the same
+// drift the issue showed; otherwise only counts are known.
+func changeComment(cur, prev, ghPrev *drift.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The drift changed (%s): %s.\n", when(cur), render.Summary(cur))
+	if prev == nil || prev.Fingerprint != ghPrev.Fingerprint || len(prev.Drift) == 0 {
+		return b.String()
+	}
+	was := map[string]bool{}
+	for _, c := range prev.Drift {
+		was[c.Address] = true
+	}
+	var added, changed []string
+	for _, c := range cur.Drift {
+		if was[c.Address] {
+			changed = append(changed, c.Address)
+			delete(was, c.Address)
+		} else {
+			added = append(added, c.Address)
+		}
+	}
+	var gone []string
+	for _, c := range prev.Drift {
+		if was[c.Address] {
+			gone = append(gone, c.Address)
+		}
+	}
+	list := func(head string, xs []string) {
+		if len(xs) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n%s\n", head)
+		for i, x := range xs {
+			if i == 20 {
+				fmt.Fprintf(&b, "- %s\n", reporters.MoreResources(len(xs)-i))
+				break
+			}
+			fmt.Fprintf(&b, "- `%s`\n", x)
+		}
+	}
+	list("Newly drifted:", added)
+	list("No longer drifted:", gone)
+	list("Still drifted:", changed)
+	return b.String()
+}
+
+// issueBody is the issue body for r: the hidden marker, then the report's
+// markdown, listing fewer resources (and then fewer attributes) until it
+// fits under MaxBodyLength, with a note of what was cut.
+func issueBody(r *drift.Report, m marker) string {
+	head := m.String() + "\n"
+	full := render.Markdown(r, render.MarkdownOptions{})
+	if len(head)+len(full) < MaxBodyLength {
+		return head + full
+	}
+	total := len(r.Drift) + len(r.Pending)
+	note := func(shown int) string {
+		return fmt.Sprintf("> [!NOTE]\n> This report was cut to fit GitHub's %d-character limit on issue bodies: %d of %d resources shown. Run `driftd check` for the full diff.\n\n", MaxBodyLength, shown, total)
+	}
+	fits := func(n, attrs int) (string, bool) {
+		s := head + note(n) + render.Markdown(r, render.MarkdownOptions{MaxResources: n, MaxAttributes: attrs})
+		return s, len(s) < MaxBodyLength
+	}
+	// Largest resource count that fits: sizes grow with n.
+	lo, hi := 0, total-1 // lo fits-candidate bound; search in [1, total-1]
+	best := ""
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if s, ok := fits(mid, 0); ok {
+			lo, best = mid, s
+		} else {
+			hi = mid - 1
+		}
+	}
+	if best != "" {
+		return best
+	}
+	for _, attrs := range []int{100, 10, 1} {
+		if s, ok := fits(1, attrs); ok {
+			return s
+		}
+	}
+	// One resource's attributes, or a scan error, too long even so.
+	s, _ := reporters.TruncateBytes(head+note(min(total, 1))+full, MaxBodyLength-200)
+	return s + "\n\n_(cut to fit GitHub's limit)_\n"
+}
+
+// opError names the API operation that failed.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e opError) Error() string { return e.op + ": " + e.err.Error() }
+func (e opError) Unwrap() error { return e.err }
+
+// classify turns an API error into a clear message naming the repository
+// and, for permission problems, the permission needed; and says whether a
+// retry may help, with the delay GitHub asked for.
+func (r *Reporter) classify(err error, op string) (bool, error) {
+	if err == nil {
+		return false, nil
+	}
+	repo := r.owner + "/" + r.repo
+	var oe opError
+	if op == "" && errors.As(err, &oe) {
+		op = oe.op
+	}
+	if op == "" {
+		op = "request"
+	}
+	wrap := func(retry bool, format string, args ...any) (bool, error) {
+		e := fmt.Errorf("github: %s in %s: "+format, append([]any{op, repo}, args...)...)
+		return retry, reporters.Redact(e, r.cfg.Token)
+	}
+	var rl *gh.RateLimitError
+	var ab *gh.AbuseRateLimitError
+	var er *gh.ErrorResponse
+	switch {
+	case errors.Is(err, ErrTooManyIssues):
+		return false, err
+	case errors.As(err, &rl):
+		after := time.Until(rl.Rate.Reset.Time)
+		retry, e := wrap(true, "primary rate limit exhausted, resets in %s: %w", after.Round(time.Second), err)
+		return retry, reporters.WithRetryAfter(e, after)
+	case errors.As(err, &ab):
+		after := time.Minute // GitHub's advice when it names no delay
+		if ab.RetryAfter != nil {
+			after = *ab.RetryAfter
+		}
+		retry, e := wrap(true, "secondary rate limit, retry after %s: %w", after, err)
+		return retry, reporters.WithRetryAfter(e, after)
+	case errors.As(err, &er) && er.Response != nil:
+		code := er.Response.StatusCode
+		msg := er.Message
+		switch {
+		case code == http.StatusTooManyRequests:
+			after := retryAfterHeader(er.Response.Header)
+			retry, e := wrap(true, "too many requests (429): %s", msg)
+			return retry, reporters.WithRetryAfter(e, after)
+		case code >= 500:
+			return wrap(true, "GitHub server error (%d)", code)
+		case code == http.StatusUnauthorized:
+			return wrap(false, "bad credentials (401: %s): the token or GitHub App installation is invalid or expired", msg)
+		case code == http.StatusForbidden:
+			return wrap(false, "permission denied (403: %s): the token or GitHub App installation needs the \"issues: write\" permission on %s", msg, repo)
+		case code == http.StatusNotFound:
+			return wrap(false, "not found (404: %s): %s does not exist or the token cannot see it; it needs \"issues: write\" (and \"metadata: read\") on %s", msg, repo, repo)
+		case code == http.StatusUnprocessableEntity:
+			return wrap(false, "rejected (422: %s%s): check that the labels and assignees are valid and the token has \"issues: write\" on %s", msg, details(er), repo)
+		default:
+			return wrap(false, "unexpected response (%d: %s)", code, msg)
+		}
+	case errors.Is(err, context.Canceled):
+		return wrap(false, "%w", err)
+	default:
+		// Network errors and timeouts: worth another go.
+		return wrap(true, "%w", err)
+	}
+}
+
+func details(er *gh.ErrorResponse) string {
+	var parts []string
+	for _, e := range er.Errors {
+		switch {
+		case e.Message != "":
+			parts = append(parts, e.Message)
+		case e.Field != "":
+			parts = append(parts, e.Field+" "+e.Code)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}
+
+func retryAfterHeader(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h.Get("Retry-After")); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return time.Minute
+}

@@ -1,0 +1,298 @@
+// Package reportertest is the contract every reporter must meet, run from
+// each reporter's tests (as Litestream's replica client suite and
+// Alertmanager's secret-leak checks): transitions are acted on once,
+// repeats stay quiet, and no secret (a drifted sensitive value, a token, a
+// webhook URL) appears in a request, a log line or an error where it must
+// not.
+package reportertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/reporters"
+)
+
+// DriftSecret is what the contract report's sensitive attributes held
+// before drift redacted them. Reporters only ever see drift.SensitiveMarker
+// in its place, so finding DriftSecret anywhere means a reporter
+// re-introduced it from elsewhere (its config, an error, a log).
+const DriftSecret = "hunter2-contract-Zq8v"
+
+// Setup builds the reporter under test, sending its HTTP requests through
+// client and logging to logger. It is called once per subtest; the
+// reporter should talk to a fresh fake.
+type Setup func(t *testing.T, client *http.Client, logger *slog.Logger) reporters.Reporter
+
+// Options tune the contract.
+type Options struct {
+	// Secrets are the reporter's own credentials (token, webhook URL,
+	// signing key). Requests may carry them where the destination needs
+	// them; log lines and errors never.
+	Secrets []string
+}
+
+// Run runs the contract against the reporter setup builds.
+func Run(t *testing.T, setup Setup, opt Options) {
+	t.Helper()
+	forbidden := append([]string{DriftSecret}, opt.Secrets...)
+
+	t.Run("lifecycle", func(t *testing.T) {
+		rec := &Recorder{}
+		var logs syncBuffer
+		r := setup(t, rec.Client(), Logger(&logs))
+		if r.Name() == "" {
+			t.Fatal("Name() is empty")
+		}
+		ctx := context.Background()
+		steps := []struct {
+			name  string
+			cur   *drift.Report
+			quiet bool // a repeat: no request may change anything
+		}{
+			{"new drift", Drifted("one"), false},
+			{"same drift", Drifted("one"), true},
+			{"changed drift", Drifted("two"), false},
+			{"scan failed", Failed(), false},
+			{"scan failed again", Failed(), true},
+			{"resolved", Clean(), false},
+			{"still clean", Clean(), true},
+		}
+		var prev *drift.Report
+		for _, s := range steps {
+			before := rec.Mutations()
+			retry, err := r.Report(ctx, s.cur, prev)
+			if err != nil {
+				t.Fatalf("%s: Report: %v (retry %v)", s.name, err, retry)
+			}
+			if s.quiet && rec.Mutations() != before {
+				t.Errorf("%s: a repeat sent %d changing requests", s.name, rec.Mutations()-before)
+			}
+			prev = s.cur
+		}
+		if rec.Mutations() == 0 {
+			t.Error("no request changed anything over a whole lifecycle")
+		}
+		var sawMarker bool
+		for _, req := range rec.Requests() {
+			if req.Contains(drift.SensitiveMarker) {
+				sawMarker = true
+			}
+			for _, s := range []string{DriftSecret} {
+				if req.Contains(s) {
+					t.Errorf("request %s %s carries the drifted secret", req.Method, redactURL(req.URL, opt.Secrets))
+				}
+			}
+		}
+		if !sawMarker {
+			t.Errorf("no request showed the sensitive attribute as %q", drift.SensitiveMarker)
+		}
+		assertClean(t, "log", logs.String(), forbidden)
+	})
+
+	for _, mode := range []failMode{failNetwork, failServer} {
+		t.Run("failure/"+mode.String(), func(t *testing.T) {
+			rec := &Recorder{fail: mode}
+			var logs syncBuffer
+			r := setup(t, rec.Client(), Logger(&logs))
+			retry, err := r.Report(context.Background(), Drifted("one"), nil)
+			if err == nil {
+				t.Fatal("Report succeeded against a failing destination")
+			}
+			if !retry {
+				t.Errorf("%s failure not marked for retry: %v", mode, err)
+			}
+			assertClean(t, "error", err.Error(), forbidden)
+			assertClean(t, "log", logs.String(), forbidden)
+		})
+	}
+}
+
+func assertClean(t *testing.T, what, text string, forbidden []string) {
+	t.Helper()
+	for _, s := range forbidden {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s contains a secret (%d chars): %s", what, len(s), strings.ReplaceAll(text, s, "<SECRET>"))
+		}
+	}
+}
+
+func redactURL(u string, secrets []string) string {
+	for _, s := range secrets {
+		if s != "" {
+			u = strings.ReplaceAll(u, s, "<SECRET>")
+		}
+	}
+	return u
+}
+
+// Logger returns a JSON logger at debug level writing to w, so that every
+// log line a reporter could write is checked.
+func Logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Drifted is the contract's drifted report: a database whose password (a
+// sensitive attribute, already redacted) and tags drifted. tag varies the
+// fingerprint.
+func Drifted(tag string) *drift.Report {
+	return &drift.Report{
+		SchemaVersion:    drift.SchemaVersion,
+		Workspace:        "contract",
+		Status:           drift.StatusDrifted,
+		StartedAt:        time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC),
+		Duration:         12 * time.Second,
+		TerraformVersion: "1.11.4",
+		Owners:           []string{"alice", "platform/sre"},
+		Drift: []drift.ResourceChange{{
+			Address: "aws_db_instance.main", Type: "aws_db_instance", Name: "main", Action: drift.ActionUpdate,
+			Attributes: []drift.AttributeChange{
+				{Path: "password", Before: drift.SensitiveMarker, After: drift.SensitiveMarker, Sensitive: true},
+				{Path: `tags["env"]`, Before: "prod", After: tag},
+			},
+		}},
+		Fingerprint: "fp-" + tag,
+	}
+}
+
+// Failed is the contract's failed scan, whose error mentions a redacted value.
+func Failed() *drift.Report {
+	return &drift.Report{
+		SchemaVersion: drift.SchemaVersion, Workspace: "contract", Status: drift.StatusError,
+		StartedAt: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC),
+		Error:     "Error: creating DB instance: invalid password " + drift.SensitiveMarker,
+	}
+}
+
+// Clean is the contract's clean scan.
+func Clean() *drift.Report {
+	return &drift.Report{
+		SchemaVersion: drift.SchemaVersion, Workspace: "contract", Status: drift.StatusClean,
+		StartedAt: time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC),
+	}
+}
+
+type failMode int
+
+const (
+	failNone failMode = iota
+	failNetwork
+	failServer
+)
+
+func (m failMode) String() string {
+	return [...]string{"none", "network", "server"}[m]
+}
+
+// Request is one request a Recorder saw.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   string
+}
+
+// Contains reports whether s appears in the request's URL, headers or body,
+// raw or URL-decoded (form bodies).
+func (r Request) Contains(s string) bool {
+	var all strings.Builder
+	all.WriteString(r.URL + "\n" + r.Body + "\n")
+	for k, vs := range r.Header {
+		all.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
+	}
+	text := all.String()
+	if strings.Contains(text, s) {
+		return true
+	}
+	dec, err := url.QueryUnescape(text)
+	return err == nil && strings.Contains(dec, s)
+}
+
+// Recorder records every request sent through its Client, and can make
+// them fail.
+type Recorder struct {
+	fail failMode
+	mu   sync.Mutex
+	reqs []Request
+}
+
+// Client returns an HTTP client that records through r.
+func (r *Recorder) Client() *http.Client {
+	return &http.Client{Transport: r, Timeout: 10 * time.Second}
+}
+
+// Requests returns what was sent so far.
+func (r *Recorder) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.reqs...)
+}
+
+// Mutations counts the requests other than GET and HEAD.
+func (r *Recorder) Mutations() int {
+	n := 0
+	for _, q := range r.Requests() {
+		if q.Method != http.MethodGet && q.Method != http.MethodHead {
+			n++
+		}
+	}
+	return n
+}
+
+// RoundTrip implements http.RoundTripper.
+func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, Request{Method: req.Method, URL: req.URL.String(), Header: req.Header.Clone(), Body: string(body)})
+	r.mu.Unlock()
+	switch r.fail {
+	case failNetwork:
+		// http.Client wraps this in a *url.Error carrying the full URL,
+		// which for a webhook is the credential.
+		return nil, errors.New("dial tcp 192.0.2.1:443: connect: connection refused")
+	case failServer:
+		return &http.Response{
+			StatusCode: http.StatusServiceUnavailable,
+			Status:     "503 Service Unavailable",
+			Header:     http.Header{"Content-Type": {"text/plain"}},
+			Body:       io.NopCloser(strings.NewReader("upstream unavailable")),
+			Request:    req,
+		}, nil
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
