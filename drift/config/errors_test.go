@@ -107,6 +107,10 @@ func TestParseErrors(t *testing.T) {
 			`3:16: defaults.parallelism: must be between 1 and 256, got 0`,
 			`7:18: workspaces[0].parallelism: must be between 1 and 256, got 300`,
 		},
+		"secret_files": {
+			`8:17: reporters.github.token_file: cannot read secret file: testdata is not a regular file`,
+			`10:17: reporters.slack.token_file: secret file testdata/empty-secret is empty`,
+		},
 		"slack_token_without_channel": {
 			`7:5: reporters.slack: missing required field "channel" (a bot token needs a channel)`,
 		},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -361,7 +362,7 @@ func (d *decoder) secret(fs map[string]field, base string) (Secret, bool) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(d.baseDir, p)
 		}
-		b, err := os.ReadFile(p)
+		b, err := readSecretFile(p)
 		if err != nil {
 			d.errorf(ff.val, ff.path, "cannot read secret file: %v", err)
 			return "", true
@@ -379,4 +380,28 @@ func (d *decoder) secret(fs map[string]field, base string) (Secret, bool) {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// maxSecretFile bounds what a *_file key reads; PEM keys are a few KiB.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a regular file (symlinks followed, as Kubernetes
+// mounts secrets), so that a mistaken /dev/stdin or FIFO cannot hang startup.
+func readSecretFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	if fi.Size() > maxSecretFile {
+		return nil, fmt.Errorf("%s is larger than %d KiB", p, maxSecretFile>>10)
+	}
+	return io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 }
