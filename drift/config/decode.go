@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -175,7 +176,8 @@ func (d *decoder) yamlError(err error) {
 	d.errs = append(d.errs, e)
 }
 
-// tabLine returns the line, at or just around near, whose indentation holds a tab.
+// tabLine returns the line near the reported one (yaml.v3 is off by one
+// for some errors) whose indentation holds a tab, or 0.
 func (d *decoder) tabLine(near int) int {
 	lines := bytes.Split(d.data, []byte("\n"))
 	for _, l := range []int{near, near - 1, near + 1} {
@@ -277,7 +279,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, special m
 			out[name] = p
 			continue
 		}
-		if !contains(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			d.errorf(p.key, p.path, "unknown field%s", suggest(name, allowed))
 			continue
 		}
@@ -494,15 +496,6 @@ func (d *decoder) strList(f field, expand bool) ([]string, []field, bool) {
 		fields = append(fields, it)
 	}
 	return out, fields, good
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns ` (did you mean "x"?)` for the allowed key closest to a

@@ -36,6 +36,7 @@ func TestParseErrors(t *testing.T) {
 		"bad_name": {
 			`3:11: workspaces[0].name: invalid name "App_One": use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`,
 			`5:11: workspaces[1].name: invalid name "-lead": use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`,
+			`7:11: workspaces[2].name: name longer than 128 characters`,
 		},
 		"bad_version_constraint": {
 			`5:24: workspaces[0].terraform_version: invalid version constraint "~> one": malformed constraint: ~> one`,

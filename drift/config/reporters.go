@@ -55,7 +55,7 @@ func (d *decoder) github(f field) *GitHub {
 	g := &GitHub{Labels: []string{"drift"}, AssignOwners: true, MaxOpenIssues: DefaultMaxOpenIssues, Timeout: DefaultReporterTimeout}
 	if r, ok := fs["repository"]; !ok {
 		d.errorf(d.resolve(f.val), f.path, `missing required field "repository"`)
-	} else if s, ok := d.str(r, true); ok {
+	} else if s, ok := d.str(r, false); ok {
 		if !repoRE.MatchString(s) {
 			d.errorf(r.val, r.path, `expected "owner/repo", got %q`, s)
 		}
@@ -95,7 +95,7 @@ func (d *decoder) github(f field) *GitHub {
 			if v < 0 || v > 1<<31-1 {
 				d.errorf(r.val, r.path, "must be 0 (unlimited) or more, got %d", v)
 			}
-			g.MaxOpenIssues = int(max(v, 0))
+			g.MaxOpenIssues = int(v)
 		}
 	}
 	if r, ok := fs["error_issues"]; ok {

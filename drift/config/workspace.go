@@ -20,6 +20,8 @@ import (
 	"github.com/driftd/driftd/drift"
 )
 
+const maxNameLen = 128
+
 var (
 	topFields = []string{"version", "defaults", "workspaces", "reporters"}
 	// workspaceFields starts with name and dir: defaults allow the rest.
@@ -136,8 +138,11 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 		case "name":
 			st.name = &f
 			if s, ok := d.str(f, false); ok {
-				if !nameRE.MatchString(s) {
+				switch {
+				case !nameRE.MatchString(s):
 					d.errorf(f.val, f.path, `invalid name %q: use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`, s)
+				case len(s) > maxNameLen: // names become directory names
+					d.errorf(f.val, f.path, "name longer than %d characters", maxNameLen)
 				}
 				w.Name = s
 			}
@@ -207,7 +212,7 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 				if v < 1 || v > 256 {
 					d.errorf(f.val, f.path, "must be between 1 and 256, got %d", v)
 				}
-				w.Parallelism = int(max(min(v, 256), 1))
+				w.Parallelism = int(v)
 			}
 		case "ignore":
 			w.Ignore = d.ignore(f)
