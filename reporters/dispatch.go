@@ -146,8 +146,12 @@ func (d *Dispatcher) Deliver(ctx context.Context, cur, prev *drift.Report) []Res
 func (d *Dispatcher) DeliverAll(ctx context.Context, ds []Delivery) []Result {
 	ds = append([]Delivery(nil), ds...)
 	var linkMu sync.Mutex
-	for i := range ds {
-		ds[i].Links = Links{}
+	for i := range ds { // copies: Linkers add to them
+		l := Links{}
+		for k, v := range ds[i].Links {
+			l[k] = v
+		}
+		ds[i].Links = l
 	}
 	var linkers []Linker
 	for _, r := range d.reporters {

@@ -1,0 +1,389 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/reporters"
+	"github.com/driftd/driftd/reporters/reportertest"
+	"github.com/driftd/driftd/reporters/slack/slacktest"
+)
+
+const token = "xoxb-1111-2222-testtokenvalue"
+
+func rep(ws string, st drift.Status, fp string, addrs ...string) *drift.Report {
+	r := &drift.Report{SchemaVersion: drift.SchemaVersion, Workspace: ws, Status: st, Fingerprint: fp,
+		StartedAt: time.Date(2026, 2, 1, 3, 0, 0, 0, time.UTC)}
+	for _, a := range addrs {
+		r.Drift = append(r.Drift, drift.ResourceChange{Address: a, Action: drift.ActionUpdate,
+			Attributes: []drift.AttributeChange{{Path: `tags["env"]`, Before: "prod", After: "dev"}}})
+	}
+	if st == drift.StatusError {
+		r.Error = "Error: No valid credential sources found"
+	}
+	return r
+}
+
+type mode string
+
+const (
+	webhookMode mode = "webhook"
+	tokenMode   mode = "token"
+)
+
+func newReporter(t *testing.T, srv *slacktest.Server, m mode, state reporters.State, logs *bytes.Buffer, notify reporters.Notify) *Reporter {
+	t.Helper()
+	cfg := Config{Notify: notify}
+	if m == webhookMode {
+		cfg.WebhookURL = srv.WebhookURL()
+	} else {
+		cfg.Token, cfg.Channel, cfg.APIURL = token, "#infra", srv.APIURL()
+	}
+	r, err := New(cfg, reportertest.Logger(logs), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func headerText(m slacktest.Message) string {
+	for _, b := range m.Blocks {
+		if b["type"] == "header" {
+			return b["text"].(map[string]any)["text"].(string)
+		}
+	}
+	return ""
+}
+
+func TestTransitionsSendRepeatsDont(t *testing.T) {
+	t.Parallel()
+	for _, m := range []mode{webhookMode, tokenMode} {
+		t.Run(string(m), func(t *testing.T) {
+			t.Parallel()
+			srv := slacktest.NewServer(t, token)
+			var logs bytes.Buffer
+			r := newReporter(t, srv, m, &reporters.MemState{}, &logs, reporters.NotifyAll)
+			steps := []struct {
+				cur    *drift.Report
+				header string // "" = nothing sent
+				thread int    // token mode: index of the message replied to, -1 top-level
+			}{
+				{rep("prod", drift.StatusClean, ""), "", 0},
+				{rep("prod", drift.StatusDrifted, "a", "aws_s3_bucket.logs"), ":warning: Drift detected in prod", -1},
+				{rep("prod", drift.StatusDrifted, "a", "aws_s3_bucket.logs"), "", 0},
+				{rep("prod", drift.StatusDrifted, "b", "aws_s3_bucket.logs", "aws_iam_role.ci"), ":arrows_counterclockwise: Drift changed in prod", 0},
+				{rep("prod", drift.StatusError, ""), ":x: Drift scan failed for prod", 0},
+				{rep("prod", drift.StatusError, ""), "", 0},
+				{rep("prod", drift.StatusDrifted, "b", "aws_s3_bucket.logs", "aws_iam_role.ci"), ":white_check_mark: Drift scan of prod works again", 0},
+				{rep("prod", drift.StatusClean, ""), ":white_check_mark: Drift resolved in prod", 0},
+				{rep("prod", drift.StatusClean, ""), "", 0},
+				{rep("prod", drift.StatusDrifted, "c", "aws_s3_bucket.logs"), ":warning: Drift detected in prod", -1},
+			}
+			var prev *drift.Report
+			for i, s := range steps {
+				before := len(srv.Messages())
+				if _, err := r.Report(context.Background(), s.cur, prev); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				prev = s.cur
+				msgs := srv.Messages()
+				if s.header == "" {
+					if len(msgs) != before {
+						t.Fatalf("step %d: repeat sent %q", i, headerText(msgs[len(msgs)-1]))
+					}
+					continue
+				}
+				if len(msgs) != before+1 {
+					t.Fatalf("step %d: %d messages sent, want 1", i, len(msgs)-before)
+				}
+				got := msgs[len(msgs)-1]
+				if headerText(got) != s.header || got.Via != string(map[mode]string{webhookMode: "webhook", tokenMode: "api"}[m]) {
+					t.Errorf("step %d: %s message %q, want %q", i, got.Via, headerText(got), s.header)
+				}
+				if m == tokenMode {
+					want := ""
+					if s.thread >= 0 {
+						want = msgs[s.thread].TS
+					}
+					if got.ThreadTS != want || got.Channel != "#infra" {
+						t.Errorf("step %d: thread %q channel %q, want thread %q", i, got.ThreadTS, got.Channel, want)
+					}
+				}
+			}
+			// The last New started a new thread after the resolution.
+			if m == tokenMode {
+				msgs := srv.Messages()
+				if last := msgs[len(msgs)-1]; last.ThreadTS != "" {
+					t.Errorf("new drift after resolution replied in %q", last.ThreadTS)
+				}
+			}
+			for _, s := range []string{token, srv.WebhookURL(), srv.WebhookPath} {
+				if strings.Contains(logs.String(), s) {
+					t.Errorf("log carries a secret")
+				}
+			}
+		})
+	}
+}
+
+func TestRestartDoesNotNotifyTwice(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	state := &reporters.MemState{}
+	var logs bytes.Buffer
+	cur := rep("prod", drift.StatusDrifted, "a", "x.y")
+	if _, err := newReporter(t, srv, tokenMode, state, &logs, reporters.NotifyAll).Report(context.Background(), cur, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A new process with the same store, and no prev (first scan after restart).
+	if _, err := newReporter(t, srv, tokenMode, state, &logs, reporters.NotifyAll).Report(context.Background(), cur, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+}
+
+func TestNotifyFlags(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	var logs bytes.Buffer
+	r := newReporter(t, srv, webhookMode, &reporters.MemState{}, &logs, reporters.Notify{Resolved: true})
+	var prev *drift.Report
+	for _, cur := range []*drift.Report{
+		rep("prod", drift.StatusDrifted, "a", "x.y"), rep("prod", drift.StatusDrifted, "b", "x.y"),
+		rep("prod", drift.StatusError, ""), rep("prod", drift.StatusClean, ""),
+	} {
+		if _, err := r.Report(context.Background(), cur, prev); err != nil {
+			t.Fatal(err)
+		}
+		prev = cur
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || headerText(msgs[0]) != ":white_check_mark: Drift resolved in prod" {
+		t.Fatalf("messages %+v", msgs)
+	}
+}
+
+func TestLinksToIssue(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	var logs bytes.Buffer
+	r := newReporter(t, srv, webhookMode, &reporters.MemState{}, &logs, reporters.NotifyAll)
+	ctx := reporters.WithLinks(context.Background(), reporters.Links{"github": "https://github.com/acme/infra/issues/7"})
+	if _, err := r.Report(ctx, rep("prod", drift.StatusDrifted, "a", "x.y"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if j := srv.Messages()[0].BlocksJSON(); !strings.Contains(j, "<https://github.com/acme/infra/issues/7|GitHub issue>") {
+		t.Errorf("no issue link in %s", j)
+	}
+}
+
+// checkLimits checks a received message against Block Kit's documented
+// limits.
+func checkLimits(t *testing.T, m slacktest.Message) {
+	t.Helper()
+	if len(m.Blocks) > MaxBlocks {
+		t.Errorf("%d blocks, Slack allows %d", len(m.Blocks), MaxBlocks)
+	}
+	total := 0
+	for i, b := range m.Blocks {
+		text := func(o any) string {
+			s, _ := o.(map[string]any)["text"].(string)
+			return s
+		}
+		switch b["type"] {
+		case "header":
+			if n := utf8.RuneCountInString(text(b["text"])); n > MaxHeaderText {
+				t.Errorf("block %d: header of %d characters", i, n)
+			}
+		case "section":
+			n := utf8.RuneCountInString(text(b["text"]))
+			total += n
+			if n > MaxSectionText {
+				t.Errorf("block %d: section text of %d characters", i, n)
+			}
+		case "context":
+			if els, _ := b["elements"].([]any); len(els) > 10 {
+				t.Errorf("block %d: %d context elements", i, len(els))
+			}
+		}
+	}
+	if total > maxMessageText+MaxSectionText {
+		t.Errorf("message text totals %d characters", total)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	var logs bytes.Buffer
+	r := newReporter(t, srv, tokenMode, &reporters.MemState{}, &logs, reporters.NotifyAll)
+	big := rep(strings.Repeat("very-long-workspace-name-", 10), drift.StatusDrifted, "big")
+	for i := range 120 {
+		rc := drift.ResourceChange{Address: fmt.Sprintf("aws_instance.web[%d]", i), Action: drift.ActionUpdate}
+		for j := range 30 {
+			rc.Attributes = append(rc.Attributes, drift.AttributeChange{Path: fmt.Sprintf("tags[\"k%d\"]", j), Before: strings.Repeat("é", 200), After: "<b>&x"})
+		}
+		big.Drift = append(big.Drift, rc)
+	}
+	failed := rep("prod", drift.StatusError, "")
+	failed.Error = strings.Repeat("Error: something failed ``` badly\n", 500)
+	for _, cur := range []*drift.Report{big, failed} {
+		if _, err := r.Report(context.Background(), cur, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	for _, m := range msgs {
+		checkLimits(t, m)
+	}
+	j := msgs[0].BlocksJSON()
+	if !strings.Contains(j, "more resources") || !strings.Contains(j, "and 20 more attributes") {
+		t.Errorf("cut message does not say what it left out")
+	}
+	if strings.Contains(j, "<b>") || !strings.Contains(j, "&lt;b&gt;&amp;x") {
+		t.Errorf("values not escaped for mrkdwn")
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mode      mode
+		fault     slacktest.Fault
+		wantRetry bool
+		wantAfter time.Duration
+		wantText  string
+	}{
+		{webhookMode, slacktest.RateLimited, true, time.Second, "rate limited"},
+		{tokenMode, slacktest.RateLimited, true, time.Second, "rate limited"},
+		{webhookMode, slacktest.ServerError, true, 0, "500"},
+		{tokenMode, slacktest.ServerError, true, 0, "500"},
+		{webhookMode, slacktest.InvalidAuth, false, 0, "403"},
+		{tokenMode, slacktest.InvalidAuth, false, 0, "invalid_auth: the bot token is invalid or revoked"},
+		{tokenMode, slacktest.ChannelNotFound, false, 0, "invite the bot to channel #infra"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.mode, tt.fault), func(t *testing.T) {
+			t.Parallel()
+			srv := slacktest.NewServer(t, token)
+			srv.Fail(tt.fault)
+			var logs bytes.Buffer
+			state := &reporters.MemState{}
+			r := newReporter(t, srv, tt.mode, state, &logs, reporters.NotifyAll)
+			cur := rep("prod", drift.StatusDrifted, "a", "x.y")
+			retry, err := r.Report(context.Background(), cur, nil)
+			if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("retry %v err %v; want retry %v, text %q", retry, err, tt.wantRetry, tt.wantText)
+			}
+			if after, ok := reporters.RetryAfter(err); (tt.wantAfter > 0) != ok || after != tt.wantAfter {
+				t.Errorf("delay %v %v, want %v", after, ok, tt.wantAfter)
+			}
+			for _, s := range []string{token, srv.WebhookPath} {
+				if strings.Contains(err.Error()+logs.String(), s) {
+					t.Errorf("secret in error or log: %v", err)
+				}
+			}
+			// Nothing was recorded, so the retry sends.
+			if _, err := r.Report(context.Background(), cur, nil); err != nil {
+				t.Fatal(err)
+			}
+			if len(srv.Messages()) != 1 {
+				t.Errorf("retry sent %d messages", len(srv.Messages()))
+			}
+		})
+	}
+}
+
+func TestDigest(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	var logs bytes.Buffer
+	d, err := NewDigest(Config{WebhookURL: srv.WebhookURL(), Notify: reporters.NotifyAll}, reportertest.Logger(&logs), &reporters.MemState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := []reporters.Delivery{
+		{Cur: rep("a", drift.StatusDrifted, "1", "x.y"), Links: reporters.Links{"github": "https://gh/1"}},
+		{Cur: rep("b", drift.StatusClean, "")},
+		{Cur: rep("c", drift.StatusError, "")},
+	}
+	for i := range 74 { // more than one message's blocks can list
+		run = append(run, reporters.Delivery{Cur: rep(fmt.Sprintf("ws%d", i), drift.StatusDrifted, "1", "x.y")})
+	}
+	res := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}).DeliverAll(context.Background(), run)
+	if len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("results %+v", res)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want one digest", len(msgs))
+	}
+	checkLimits(t, msgs[0])
+	j := msgs[0].BlocksJSON()
+	if !strings.Contains(j, "Drift scan: 76 of 77 workspaces changed") || !strings.Contains(j, "Drift detected in a") ||
+		!strings.Contains(j, "<https://gh/1|GitHub issue>") || !strings.Contains(j, "more workspaces") || strings.Contains(j, "Drift report for b") {
+		t.Errorf("digest: %s", j)
+	}
+	// The same run again: nothing changed, nothing sent.
+	reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}).DeliverAll(context.Background(), run)
+	if len(srv.Messages()) != 1 {
+		t.Errorf("repeat run sent a digest")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "slack: set webhook_url, or token and channel"},
+		{Config{WebhookURL: "https://hooks/x", Token: "t"}, "slack: set webhook_url or token, not both"},
+		{Config{Token: "t"}, "slack: a token needs a channel"},
+		{Config{Name: "slack[2]", WebhookURL: "hooks.slack.com/services/SECRET"}, "slack[2]: webhook_url is not an http(s) URL"},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg, slog.New(slog.DiscardHandler), &reporters.MemState{})
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("New(%+v) = %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	for _, m := range []mode{webhookMode, tokenMode} {
+		t.Run(string(m), func(t *testing.T) {
+			t.Parallel()
+			var secrets []string
+			reportertest.Run(t, func(t *testing.T, client *http.Client, logger *slog.Logger) reporters.Reporter {
+				srv := slacktest.NewServer(t, token)
+				cfg := Config{Notify: reporters.NotifyAll, HTTPClient: client}
+				if m == webhookMode {
+					cfg.WebhookURL = srv.WebhookURL()
+				} else {
+					cfg.Token, cfg.Channel, cfg.APIURL = token, "C123", srv.APIURL()
+				}
+				secrets = append(secrets, srv.WebhookPath)
+				r, err := New(cfg, logger, &reporters.MemState{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}, reportertest.Options{Secrets: []string{token, "/services/T0000/B0000/XXXXsecretXXXX"}})
+		})
+	}
+}
