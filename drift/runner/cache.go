@@ -23,17 +23,26 @@ import (
 //     init links the cached package and writes nothing to the cache;
 //   - with a lock file and the package missing (or not matching), init
 //     installs into the cache;
-//   - without a lock file, init installs the package into the cache again
-//     on every run, even when it is already there, unless
-//     TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE is set.
+//   - without a lock file, init installs the package into the cache again on
+//     every run, even when it is already there, unless
+//     TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE is set. That reinstall
+//     removes the package directory for a moment, and a plan of another
+//     workspace starting its provider from the cache then fails with "could
+//     not read package directory" (seen in TestPluginCacheConcurrency).
 //
-// So an init may share the cache only when it has a lock file whose
-// provider set is known to be cached: a marker named after the lock file's
-// hash, written after an init of that lock file succeeded while holding the
-// cache exclusively. Every other init takes the cache exclusively. driftd does
-// not set TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE: it would let
-// lockless workspaces use cached packages without checking them against the
-// origin's signed checksums.
+// So every scan sets TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE=1: an
+// init never rewrites a package that is already cached, and plans, which
+// only read the cache, need no lock. What the variable "breaks" is the lock
+// file init writes for a workspace that has none (it records only the
+// cached package's checksum); driftd throws that file away with the scan's
+// copy. A package is still verified against its origin's checksums when it
+// first enters the cache.
+//
+// Inits that may write (a provider set not known to be cached, or no lock
+// file to tell) take the cache lock exclusively. An init of a lock file
+// whose provider set is known to be cached (a marker named after the lock
+// file's hash, written after such an init succeeded while holding the lock
+// exclusively) takes it shared, so cached inits run in parallel.
 type pluginCache struct {
 	dir     string // TF_PLUGIN_CACHE_DIR
 	markers string // one empty file per provider set known to be cached

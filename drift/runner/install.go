@@ -84,7 +84,7 @@ func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error)
 // has its own directory and a half-finished download is never found.
 func (r *Runner) install(ctx context.Context, prod product.Product, constraint string, cons version.Constraints, installRoot string) (string, error) {
 	fail := func(err error) (string, error) {
-		return "", fmt.Errorf("install terraform %s: %w", constraintText(constraint), err)
+		return "", fmt.Errorf("download terraform %s: %w", constraintText(constraint), err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.InstallTimeout)
 	defer cancel()

@@ -194,6 +194,8 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if len(dropped) > 0 {
 		log.Warn("environment variables managed by terraform-exec were dropped", "names", dropped)
 	}
+	// See pluginCache: no init may rewrite a package that plans are using.
+	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
 	s.secrets = secretValues(dir.Env, spec)
 
 	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
@@ -301,7 +303,7 @@ func (s *scan) fail(err error) *Error {
 	case errors.Is(s.ctx.Err(), context.DeadlineExceeded):
 		e.Stage = StageTimeout
 		e.Err = errors.Join(context.DeadlineExceeded, err)
-		e.Diagnostics = fmt.Sprintf("timed out after %s during %s (timeout %s)", e.Elapsed.Round(time.Millisecond), s.stage, s.spec.Timeout)
+		e.Diagnostics = fmt.Sprintf("timed out after %s during %s (stopped after %s)", s.spec.Timeout, s.stage, e.Elapsed.Round(time.Millisecond))
 	default:
 		text := s.stderr.String()
 		if strings.TrimSpace(text) == "" || s.stage == StageInstall || s.stage == StageWorkdir {

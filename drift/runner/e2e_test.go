@@ -1,0 +1,332 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/internal/testbed"
+	"github.com/driftd/driftd/internal/testbed/provider"
+)
+
+// These tests run the real terraform binary against the testbed provider,
+// installed from a local filesystem mirror (no network).
+
+func testbedRunner(t *testing.T, env *testbed.Env, opts Options) *Runner {
+	t.Helper()
+	if opts.CacheDir == "" {
+		opts.CacheDir = t.TempDir()
+	}
+	opts.WorkRoot = t.TempDir()
+	opts.Environ = append(env.Environ(), "GITHUB_TOKEN=ghp_must_not_leak")
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testbedSpec(ws *testbed.Workspace) Spec {
+	return Spec{Spec: Spec{}.Spec}.withTestbed(ws)
+}
+
+func (s Spec) withTestbed(ws *testbed.Workspace) Spec {
+	s.Name, s.Dir = ws.Name, ws.Dir
+	s.PassEnv = []string{"TESTBED_*"}
+	return s
+}
+
+// listTree lists every path under dir (relative) with its size, so that an
+// added, removed or grown file shows.
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		size := int64(0)
+		if fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		out = append(out, rel+" "+fi.Mode().String()+" "+string(rune('0'+size%10)))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const objectTF = `
+resource "testbed_object" "web" {
+  name    = "web"
+  content = "hello"
+  tags    = { env = "dev" }
+}
+`
+
+// TestReadOnly scans a local-state workspace with drift and checks that
+// nothing in the workspace changed: state byte-identical, no state lock
+// file, no .terraform/ or lock file added.
+func TestReadOnly(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "readonly", objectTF)
+	if err := env.SetAttribute("web", "content", "changed outside"); err != nil {
+		t.Fatal(err)
+	}
+	// The testbed's own apply ran init in the workspace; start from a tree
+	// without its artefacts, as a fresh checkout would be.
+	for _, p := range []string{".terraform", ".terraform.lock.hcl"} {
+		if err := os.RemoveAll(filepath.Join(ws.Dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, err := os.ReadFile(ws.StatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := listTree(t, ws.Dir)
+	r := testbedRunner(t, env, Options{})
+
+	for _, tt := range []struct {
+		name string
+		spec Spec
+	}{
+		{"default", testbedSpec(ws)},
+		{"lock", Spec{Lock: true, LockTimeout: 5 * time.Second}.withTestbed(ws)},
+		{"refresh-only", Spec{RefreshOnly: true, Lock: true}.withTestbed(ws)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := r.Plan(t.Context(), tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.TerraformVersion == "" || res.Duration <= 0 {
+				t.Errorf("result = %+v", res)
+			}
+			if !hasDrift(res.Plan, "testbed_object.web") {
+				t.Errorf("no drift for testbed_object.web in plan")
+			}
+			after, err := os.ReadFile(ws.StatePath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(state, after) {
+				t.Error("state file changed")
+			}
+			if _, err := os.Stat(filepath.Join(ws.Dir, ".terraform.tfstate.lock.info")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("state lock info left: %v", err)
+			}
+			if got := listTree(t, ws.Dir); !slices.Equal(before, got) {
+				t.Errorf("workspace tree changed:\nbefore %v\nafter  %v", before, got)
+			}
+		})
+	}
+	if o, err := env.Object("web"); err != nil || o["content"] != "changed outside" {
+		t.Errorf("object changed by a scan: %v, %v", o, err)
+	}
+	if entries, _ := os.ReadDir(r.opts.WorkRoot); len(entries) != 0 {
+		t.Errorf("scan directories left: %v", entries)
+	}
+}
+
+func hasDrift(p *tfjson.Plan, addr string) bool {
+	for _, rc := range p.ResourceDrift {
+		if rc.Address == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTimeoutKillsProviders: a provider read that takes an hour, a 3s
+// timeout. The scan must fail as a timeout soon after, and no process of the
+// scan (terraform, the provider) may survive.
+func TestTimeoutKillsProviders(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "slow", objectTF)
+	r := testbedRunner(t, env, Options{KillGrace: 2 * time.Second})
+	// A first scan fills the plugin cache so that init is quick.
+	if _, err := r.Plan(t.Context(), testbedSpec(ws)); err != nil {
+		t.Fatal(err)
+	}
+	// On a loaded machine init alone may take 3s; the timeout grows until
+	// it strikes during plan, while the provider sleeps in its read.
+	for timeout := 3 * time.Second; ; timeout *= 2 {
+		spec := Spec{Timeout: timeout}.withTestbed(ws)
+		spec.Env = map[string]string{provider.EnvReadLatency: "1h"}
+		start := time.Now()
+		_, err := r.Plan(t.Context(), spec)
+		took := time.Since(start)
+		var e *Error
+		if !errors.As(err, &e) || e.Stage != StageTimeout {
+			t.Fatalf("err = %v, want a timeout", err)
+		}
+		t.Logf("%v (returned after %s)", err, took.Round(time.Millisecond))
+		if took > timeout+2*time.Second+5*time.Second {
+			t.Errorf("timeout took %s", took)
+		}
+		if pids := scanPIDs(t, e.ScanID); len(pids) > 0 {
+			t.Errorf("processes of scan %s survive: %v", e.ScanID, pids)
+		}
+		if strings.Contains(e.Diagnostics, "during plan") || timeout > 20*time.Second {
+			break
+		}
+	}
+}
+
+// TestPluginCacheConcurrency: ten workspaces, half with a dependency lock
+// file and half without, planned 4 at a time against one initially empty
+// plugin cache, three times over.
+func TestPluginCacheConcurrency(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	var wss []*testbed.Workspace
+	for i := range 10 {
+		name := "cache" + string(rune('a'+i))
+		ws, err := env.NewWorkspace(name, strings.ReplaceAll(objectTF, `"web"`, `"`+name+`"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wss = append(wss, ws)
+	}
+	if err := forEach(t.Context(), wss, 4, func(ctx context.Context, i int, ws *testbed.Workspace) error {
+		if err := ws.Apply(ctx); err != nil {
+			return err
+		}
+		if i%2 == 0 {
+			return nil
+		}
+		for _, p := range []string{".terraform", ".terraform.lock.hcl"} {
+			if err := os.RemoveAll(filepath.Join(ws.Dir, p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := testbedRunner(t, env, Options{})
+	for round := range 3 {
+		err := forEach(t.Context(), wss, 4, func(ctx context.Context, _ int, ws *testbed.Workspace) error {
+			res, err := r.Plan(ctx, Spec{Timeout: 2 * time.Minute}.withTestbed(ws))
+			if err == nil && res.Plan == nil {
+				err = errors.New("no plan")
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if m, _ := os.ReadDir(r.cache.markers); len(m) != 1 {
+		t.Errorf("provider set markers = %v, want one (all lock files are alike)", m)
+	}
+}
+
+// forEach runs f over items, n at a time, and joins the errors.
+func forEach[T any](ctx context.Context, items []T, n int, f func(context.Context, int, T) error) error {
+	sem := make(chan struct{}, n)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(ctx, i, it); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func TestProviderFailure(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "failing", objectTF)
+	r := testbedRunner(t, env, Options{})
+	spec := testbedSpec(ws)
+	spec.Env = map[string]string{provider.EnvFail: provider.FailConfigure}
+	_, err := r.Plan(t.Context(), spec)
+	var e *Error
+	if !errors.As(err, &e) || e.Stage != StagePlan {
+		t.Fatalf("err = %v, want a plan *Error", err)
+	}
+	if !strings.HasPrefix(e.Diagnostics, "Error: "+provider.FailSummary) || strings.ContainsAny(e.Diagnostics, "│╷╵\x1b") {
+		t.Errorf("diagnostics not clean:\n%s", e.Diagnostics)
+	}
+}
+
+const varsTF = `
+variable "region" {
+  type = string
+}
+variable "token" {
+  type = string
+  validation {
+    condition     = !startswith(var.token, "forbidden")
+    error_message = "The token ${var.token} is not accepted."
+  }
+}
+resource "terraform_data" "t" {
+  input = length(var.token)
+}
+output "region" {
+  value = var.region
+}
+`
+
+// TestVars: vars reach Terraform (through driftd's var file) and their values
+// never appear in an error.
+func TestVars(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws, err := env.NewWorkspace("vars", varsTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testbedRunner(t, env, Options{})
+	spec := testbedSpec(ws)
+	spec.Vars = map[string]string{"region": "eu-west-1", "token": "fine-token-1234"}
+	res, err := r.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oc := res.Plan.OutputChanges["region"]; oc == nil || oc.After != "eu-west-1" {
+		t.Errorf("output region = %+v", oc)
+	}
+
+	spec.Vars = map[string]string{"region": "eu-west-1", "token": "forbidden-token-5678"}
+	_, err = r.Plan(t.Context(), spec)
+	var e *Error
+	if !errors.As(err, &e) || e.Stage != StagePlan {
+		t.Fatalf("err = %v, want a plan *Error", err)
+	}
+	if strings.Contains(err.Error(), "forbidden-token-5678") || !strings.Contains(err.Error(), "(sensitive value)") {
+		t.Errorf("var value not redacted:\n%s", err)
+	}
+}
