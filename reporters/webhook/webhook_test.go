@@ -1,0 +1,199 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/reporters"
+	"github.com/driftd/driftd/reporters/reportertest"
+)
+
+const secret = "whsec-test-signing-key"
+
+// receiver is a webhook receiver that checks signatures as a real one would.
+type receiver struct {
+	*httptest.Server
+	mu      sync.Mutex
+	events  []Payload
+	headers []http.Header
+	status  []int // answers for the next requests, then 204
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if len(rc.status) > 0 {
+			code := rc.status[0]
+			rc.status = rc.status[1:]
+			if code == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "3")
+			}
+			w.WriteHeader(code)
+			return
+		}
+		if !Verify(secret, body, r.Header.Get(SignatureHeader)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p Payload
+		if err := json.Unmarshal(body, &p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rc.events = append(rc.events, p)
+		rc.headers = append(rc.headers, r.Header.Clone())
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) url() string { return rc.URL + "/hooks/drift?api_key=K3Y" }
+
+func rep(st drift.Status, fp string) *drift.Report {
+	r := &drift.Report{SchemaVersion: drift.SchemaVersion, Workspace: "prod", Status: st, Fingerprint: fp, StartedAt: time.Date(2026, 2, 1, 3, 0, 0, 0, time.UTC)}
+	if st == drift.StatusDrifted {
+		r.Drift = []drift.ResourceChange{{Address: "aws_s3_bucket.logs", Action: drift.ActionUpdate}}
+	}
+	if st == drift.StatusError {
+		r.Error = "Error: boom"
+	}
+	return r
+}
+
+func newReporter(t *testing.T, url string, notify reporters.Notify, logs io.Writer) *Reporter {
+	t.Helper()
+	r, err := New(Config{Name: "pd", URL: url, Secret: secret, Headers: map[string]string{"Authorization": "Token hdr-secret"}, Notify: notify},
+		reportertest.Logger(logs), &reporters.MemState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestTransitionsAreSignedAndSentOnce(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	var logs bytes.Buffer
+	r := newReporter(t, rc.url(), reporters.NotifyAll, &logs)
+	ctx := reporters.WithLinks(context.Background(), reporters.Links{"github": "https://gh/1"})
+	var prev *drift.Report
+	for _, cur := range []*drift.Report{
+		rep(drift.StatusClean, ""), rep(drift.StatusDrifted, "a"), rep(drift.StatusDrifted, "a"), rep(drift.StatusDrifted, "b"),
+		rep(drift.StatusError, ""), rep(drift.StatusError, ""), rep(drift.StatusDrifted, "b"), rep(drift.StatusClean, ""),
+	} {
+		if _, err := r.Report(ctx, cur, prev); err != nil {
+			t.Fatal(err)
+		}
+		prev = cur
+	}
+	var got []string
+	for _, e := range rc.events {
+		got = append(got, e.Event)
+	}
+	if want := "new changed error recovered resolved"; strings.Join(got, " ") != want {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	first := rc.events[0]
+	if first.Report.Workspace != "prod" || first.Report.Fingerprint != "a" || first.Links["github"] != "https://gh/1" {
+		t.Errorf("payload %+v", first)
+	}
+	h := rc.headers[0]
+	if h.Get(EventHeader) != "new" || h.Get("Authorization") != "Token hdr-secret" || h.Get("Content-Type") != "application/json" {
+		t.Errorf("headers %v", h)
+	}
+	if strings.Contains(logs.String(), "K3Y") || strings.Contains(logs.String(), "hdr-secret") || strings.Contains(logs.String(), secret) {
+		t.Errorf("secret in logs: %s", logs.String())
+	}
+}
+
+func TestSignature(t *testing.T) {
+	t.Parallel()
+	// Known answer: HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog").
+	got := Sign("key", []byte("The quick brown fox jumps over the lazy dog"))
+	if want := "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"; got != want {
+		t.Errorf("Sign = %s, want %s", got, want)
+	}
+	if Verify("key", []byte("tampered"), got) {
+		t.Error("Verify accepted a tampered body")
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status    int
+		wantRetry bool
+		wantAfter time.Duration
+	}{
+		{http.StatusInternalServerError, true, 0},
+		{http.StatusTooManyRequests, true, 3 * time.Second},
+		{http.StatusNotFound, false, 0},
+	}
+	for _, tt := range tests {
+		rc := newReceiver(t)
+		rc.status = []int{tt.status}
+		var logs bytes.Buffer
+		r := newReporter(t, rc.url(), reporters.NotifyAll, &logs)
+		retry, err := r.Report(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+		if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), "webhook[pd]: receiver answered") {
+			t.Errorf("%d: retry %v err %v", tt.status, retry, err)
+		}
+		if after, ok := reporters.RetryAfter(err); after != tt.wantAfter || ok != (tt.wantAfter > 0) {
+			t.Errorf("%d: delay %v %v", tt.status, after, ok)
+		}
+		// Not recorded as sent: the retry sends.
+		if _, err := r.Report(context.Background(), rep(drift.StatusDrifted, "a"), nil); err != nil || len(rc.events) != 1 {
+			t.Errorf("%d: retry: %v, %d events", tt.status, err, len(rc.events))
+		}
+	}
+	// Unreachable: the error names neither the URL nor its key.
+	rc := newReceiver(t)
+	url := rc.url()
+	rc.Close()
+	var logs bytes.Buffer
+	retry, err := newReporter(t, url, reporters.NotifyAll, &logs).Report(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+	if err == nil || !retry || strings.Contains(err.Error(), "K3Y") || strings.Contains(err.Error(), "/hooks/") {
+		t.Errorf("unreachable: retry %v err %v", retry, err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	for cfg, want := range map[*Config]string{
+		{URL: "ftp://x/SECRET"}:               "webhook: url is not an http(s) URL",
+		{Name: "dd", URL: "not a url SECRET"}: "webhook[dd]: url is not an http(s) URL",
+		{URL: "https://x", Headers: map[string]string{"x-driftd-signature": "v"}}: `webhook: header "x-driftd-signature" cannot be set`,
+	} {
+		_, err := New(*cfg, slog.New(slog.DiscardHandler), &reporters.MemState{})
+		if err == nil || err.Error() != want {
+			t.Errorf("New(%+v) = %v, want %q", cfg, err, want)
+		}
+	}
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	reportertest.Run(t, func(t *testing.T, client *http.Client, logger *slog.Logger) reporters.Reporter {
+		rc := newReceiver(t)
+		r, err := New(Config{URL: rc.URL + "/hooks/SECRETPATH", Secret: secret, Headers: map[string]string{"X-Api-Key": "hdr-secret"},
+			Notify: reporters.NotifyAll, HTTPClient: client}, logger, &reporters.MemState{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}, reportertest.Options{Secrets: []string{"/hooks/SECRETPATH", secret, "hdr-secret"}})
+}
