@@ -75,7 +75,7 @@ func newChart(scans []store.Scan) *chart {
 		c.YTicks = append(c.YTicks, tick{Y: fmtF(bottom - plotH*float64(v)/float64(top)), Label: strconv.Itoa(v)})
 	}
 	slot := plotW / float64(n)
-	barW := min(slot*0.7, 36)
+	barW := min(slot*0.62, 32)
 	for i := range n {
 		sc := scans[n-1-i]
 		cx := float64(chartLeft) + slot*(float64(i)+0.5)
