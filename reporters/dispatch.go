@@ -194,9 +194,30 @@ func (d *Dispatcher) DeliverAll(ctx context.Context, ds []Delivery) []Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// After a delivery fails for good on a retryable error (an
+			// outage, a long rate limit), the rest of the run is not
+			// attempted: it would only wait out the same failure. Nothing
+			// is lost; the next run delivers what this one could not.
+			var down error
+			deliver := func(i int) {
+				if down != nil {
+					res := Result{Reporter: r.Name(), Workspace: ds[i].Cur.Workspace, Err: fmt.Errorf("not attempted after an earlier failure in this run: %w", down)}
+					d.record(res)
+					if d.observe != nil {
+						d.observe(res)
+					}
+					add(res)
+					return
+				}
+				res, retryable := d.deliverOne(ctx, r, snapshot(i))
+				if res.Err != nil && retryable {
+					down = res.Err
+				}
+				add(res)
+			}
 			if l, ok := r.(Linker); ok {
 				for i := range ds {
-					add(d.deliverOne(ctx, r, snapshot(i)))
+					deliver(i)
 					linkMu.Lock()
 					if u := l.Link(ds[i].Cur.Workspace); u != "" {
 						ds[i].Links[r.Name()] = u
@@ -217,14 +238,15 @@ func (d *Dispatcher) DeliverAll(ctx context.Context, ds []Delivery) []Result {
 				for i := range ds {
 					batch[i] = snapshot(i)
 				}
-				add(d.attempt(ctx, r, "", func(ctx context.Context) (bool, error) {
+				res, _ := d.attempt(ctx, r, "", func(ctx context.Context) (bool, error) {
 					return b.ReportBatch(ctx, batch)
-				}))
+				})
+				add(res)
 				return
 			}
 			for i := range ds {
 				<-linked[i]
-				add(d.deliverOne(ctx, r, snapshot(i)))
+				deliver(i)
 			}
 		}()
 	}
@@ -232,23 +254,26 @@ func (d *Dispatcher) DeliverAll(ctx context.Context, ds []Delivery) []Result {
 	return results
 }
 
-func (d *Dispatcher) deliverOne(ctx context.Context, r Reporter, dl Delivery) Result {
+func (d *Dispatcher) deliverOne(ctx context.Context, r Reporter, dl Delivery) (Result, bool) {
 	return d.attempt(ctx, r, dl.Cur.Workspace, func(ctx context.Context) (bool, error) {
 		return r.Report(WithLinks(ctx, dl.Links), dl.Cur, dl.Prev)
 	})
 }
 
 // attempt runs call until it succeeds, fails for good, or runs out of
-// attempts, waiting per the backoff or the server's requested delay.
-func (d *Dispatcher) attempt(ctx context.Context, r Reporter, workspace string, call func(context.Context) (bool, error)) Result {
+// attempts, waiting per the backoff or the server's requested delay. It
+// reports whether the last failure was retryable.
+func (d *Dispatcher) attempt(ctx context.Context, r Reporter, workspace string, call func(context.Context) (bool, error)) (Result, bool) {
 	name := r.Name()
 	start := time.Now()
 	res := Result{Reporter: name, Workspace: workspace}
+	var retry bool
 	for n := 0; ; n++ {
 		res.Attempts = n + 1
-		retry, err := d.call(ctx, call)
+		var err error
+		retry, err = d.call(ctx, call)
 		if err == nil {
-			res.Err = nil
+			res.Err, retry = nil, false
 			break
 		}
 		res.Err = err
@@ -285,7 +310,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r Reporter, workspace string, 
 	if d.observe != nil {
 		d.observe(res)
 	}
-	return res
+	return res, retry
 }
 
 // call runs one attempt under the per-attempt timeout, turning a panic into

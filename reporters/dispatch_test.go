@@ -215,3 +215,28 @@ func TestDispatcherLinksReachOthers(t *testing.T) {
 		t.Errorf("batch reporter got single deliveries: %d", len(digest.calls))
 	}
 }
+
+func TestDispatcherStopsReporterAfterOutage(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("503")
+	down := &fake{name: "down", retry: true, errs: []error{boom, boom, boom, boom}}
+	up := &fake{name: "up"}
+	var s sleeps
+	var logs bytes.Buffer
+	d := newTestDispatcher([]Reporter{down, up}, &s, &logs)
+	res := d.DeliverAll(context.Background(), []Delivery{
+		{Cur: rep(drift.StatusDrifted, "a")}, {Cur: rep(drift.StatusDrifted, "b")}, {Cur: rep(drift.StatusDrifted, "c")},
+	})
+	if len(res) != 6 || len(down.calls) != 4 || len(up.calls) != 3 {
+		t.Fatalf("%d results, down called %d times, up %d", len(res), len(down.calls), len(up.calls))
+	}
+	c := d.Counts()
+	if c["down"].Failed != 3 || c["up"].Delivered != 3 {
+		t.Errorf("counts %+v", c)
+	}
+	for _, r := range res {
+		if r.Reporter == "down" && r.Attempts == 0 && !strings.Contains(r.Err.Error(), "not attempted") {
+			t.Errorf("skipped result %+v", r)
+		}
+	}
+}
