@@ -117,6 +117,9 @@ func writeMarkdownChanges(b *strings.Builder, cs []drift.ResourceChange, budget 
 		b.WriteString("\n")
 		var lines []string
 		for _, c := range shown {
+			if len(c.Attributes) == 0 {
+				continue // the table says all there is
+			}
 			lines = append(lines, fmt.Sprintf("# %s %s", c.Address, verb(c.Action)))
 			attrs := c.Attributes
 			if maxAttrs > 0 && len(attrs) > maxAttrs {
@@ -129,7 +132,9 @@ func writeMarkdownChanges(b *strings.Builder, cs []drift.ResourceChange, budget 
 				lines = append(lines, fmt.Sprintf("  … and %s more", plural(len(c.Attributes)-len(attrs), "attribute")))
 			}
 		}
-		writeFenced(b, "diff", strings.Join(lines, "\n"))
+		if len(lines) > 0 {
+			writeFenced(b, "diff", strings.Join(lines, "\n"))
+		}
 	}
 	return len(cs) - len(shown)
 }

@@ -1,0 +1,187 @@
+// Command driftd finds Terraform drift: objects changed outside Terraform,
+// kept apart from code merged but not applied.
+//
+//	driftd scan [NAME...]   scan the workspaces of a config file
+//	driftd check DIR        scan one directory, no config file needed
+//	driftd validate         check a config file
+//	driftd version
+//
+// Exit codes follow terraform plan -detailed-exitcode: 0 clean, 2 drift
+// found, 1 error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes.
+const (
+	exitClean = 0
+	exitError = 1
+	exitDrift = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(newApp(os.Stdout, os.Stderr, os.Environ()).run(ctx, os.Args[1:]))
+}
+
+// app is one invocation of the CLI; tests build their own.
+type app struct {
+	stdout, stderr io.Writer
+	environ        []string
+	now            func() time.Time
+	// interactive says whether stderr is a terminal: progress and colour.
+	interactive bool
+}
+
+func newApp(stdout, stderr io.Writer, environ []string) *app {
+	return &app{
+		stdout:      stdout,
+		stderr:      stderr,
+		environ:     environ,
+		now:         time.Now,
+		interactive: isTerminal(stderr),
+	}
+}
+
+const usage = `Usage: driftd <command> [flags]
+
+Commands:
+  scan [NAME...]   scan all (or the named) workspaces of --config
+  check DIR        scan one Terraform directory
+  validate         check a config file and list every error
+  version          print the version
+
+Exit codes: 0 clean, 2 drift found, 1 error.
+Run 'driftd <command> -h' for a command's flags.
+`
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitError
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	code := exitClean
+	switch cmd {
+	case "scan":
+		code, err = a.scan(ctx, rest)
+	case "check":
+		code, err = a.check(ctx, rest)
+	case "validate":
+		code, err = a.validate(rest)
+	case "version", "--version", "-version":
+		fmt.Fprintf(a.stdout, "driftd %s\n", buildVersion())
+	case "help", "-h", "--help":
+		fmt.Fprint(a.stdout, usage)
+	default:
+		fmt.Fprintf(a.stderr, "driftd: unknown command %q\n\n%s", cmd, usage)
+		return exitError
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitClean
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "driftd %s: %v\n", cmd, err)
+		return exitError
+	}
+	return code
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
+
+// logFlags are the flags every command that logs shares.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet, defLevel string) {
+	fs.StringVar(&l.level, "log-level", defLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&l.format, "log-format", "auto", "log format: text, json, auto (json unless on a terminal)")
+}
+
+func (l *logFlags) logger(a *app) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(l.format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+	case "auto":
+		if a.interactive {
+			return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text, json or auto, got %q", l.format)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// newFlagSet makes a flag set that reports errors instead of exiting.
+func (a *app) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "Usage: driftd %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseInterleaved parses flags that may follow positional arguments
+// (`driftd check ./dir --output json`), which the flag package alone stops at.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

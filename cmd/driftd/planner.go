@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/drift/config"
+	"github.com/driftd/driftd/drift/runner"
+	"github.com/driftd/driftd/drift/scan"
+	"github.com/driftd/driftd/drift/workdir"
+)
+
+// planner builds the runner and adapts it to scan.PlanFunc.
+func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.PlanFunc, error) {
+	var deny []string
+	if cfg != nil {
+		deny = nil // TEMP
+	}
+	r, err := runner.New(runner.Options{
+		CacheDir:     f.cacheDir,
+		WorkRoot:     f.workDir,
+		Environ:      a.environ,
+		DenyEnv:      deny,
+		AllowInstall: f.install,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, ws config.Workspace) (*tfjson.Plan, error) {
+		res, err := r.Plan(ctx, runnerSpec(ws))
+		if err != nil {
+			return nil, err
+		}
+		return res.Plan, nil
+	}, nil
+}
+
+func runnerSpec(ws config.Workspace) runner.Spec {
+	return runner.Spec{
+		Spec: workdir.Spec{
+			Name:    ws.Name,
+			Dir:     ws.Dir,
+			PassEnv: ws.PassEnv,
+			Env:     ws.Env,
+			Vars:    ws.Vars,
+		},
+		TerraformVersion: ws.TerraformVersion,
+		VarFiles:         ws.VarFiles,
+		BackendConfig:    ws.BackendConfig,
+		Timeout:          ws.Timeout,
+		RefreshOnly:      ws.RefreshOnly,
+		Lock:             ws.Lock,
+		LockTimeout:      ws.LockTimeout,
+		Parallelism:      ws.Parallelism,
+	}
+}

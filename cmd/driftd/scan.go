@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/config"
+	"github.com/driftd/driftd/drift/render"
+	"github.com/driftd/driftd/drift/scan"
+)
+
+// scanFlags are shared by scan and check.
+type scanFlags struct {
+	output        string
+	failOnPending bool
+	cacheDir      string
+	workDir       string
+	install       bool
+	log           logFlags
+}
+
+func (f *scanFlags) register(a *app, fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+}) {
+	fs.StringVar(&f.output, "output", "text", "output format: text, json, markdown")
+	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there are pending (unapplied) changes")
+	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin and terraform install cache (default: the user cache dir)")
+	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made (default: the temp dir)")
+	fs.BoolVar(&f.install, "install-terraform", true, "download the terraform version a workspace asks for when none is found")
+}
+
+func (f *scanFlags) validate() error {
+	switch f.output {
+	case "text", "json", "markdown":
+		return nil
+	}
+	return fmt.Errorf("--output: want text, json or markdown, got %q", f.output)
+}
+
+func (a *app) getenv(name string) string {
+	prefix := name + "="
+	for _, kv := range a.environ {
+		if strings.HasPrefix(kv, prefix) {
+			return kv[len(prefix):]
+		}
+	}
+	return ""
+}
+
+func (a *app) defaultConfigPath() string {
+	if p := a.getenv("DRIFTD_CONFIG"); p != "" {
+		return p
+	}
+	return "workspaces.yaml"
+}
+
+func (a *app) scan(ctx context.Context, args []string) (int, error) {
+	fs := a.newFlagSet("scan", "scan [flags] [NAME...]")
+	configPath := fs.String("config", a.defaultConfigPath(), "config file ($DRIFTD_CONFIG)")
+	concurrency := fs.Int("concurrency", 4, "workspaces scanned at once")
+	var f scanFlags
+	f.register(a, fs)
+	f.log.register(fs, "warn")
+	names, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitError, err
+	}
+	if err := f.validate(); err != nil {
+		return exitError, err
+	}
+	if *concurrency < 1 {
+		return exitError, fmt.Errorf("--concurrency must be at least 1, got %d", *concurrency)
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return exitError, err
+	}
+	wss, err := cfg.Select(names)
+	if err != nil {
+		return exitError, err
+	}
+	reports, err := a.runScans(ctx, f, cfg, wss, *concurrency)
+	if err != nil {
+		return exitError, err
+	}
+	return exitCode(reports, f.failOnPending), nil
+}
+
+func (a *app) check(ctx context.Context, args []string) (int, error) {
+	fs := a.newFlagSet("check", "check [flags] DIR")
+	var f scanFlags
+	f.register(a, fs)
+	f.log.register(fs, "warn")
+	refreshOnly := fs.Bool("refresh-only", false, "plan with -refresh-only: report drift only, ignore the code")
+	timeout := fs.Duration("timeout", config.DefaultTimeout, "give up on the scan after this long")
+	lock := fs.Bool("lock", false, "take the state lock while planning")
+	tfVersion := fs.String("terraform-version", "", "terraform version constraint (default: any on PATH)")
+	var varFiles, vars, passEnv multiFlag
+	fs.Var(&varFiles, "var-file", "a -var-file for terraform, relative to DIR (repeatable)")
+	fs.Var(&vars, "var", "NAME=VALUE terraform variable (repeatable)")
+	fs.Var(&passEnv, "pass-env", "name or glob of an environment variable terraform may see, e.g. AWS_* (repeatable)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitError, err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitError, errors.New("want exactly one directory")
+	}
+	if err := f.validate(); err != nil {
+		return exitError, err
+	}
+	if st, err := os.Stat(pos[0]); err != nil || !st.IsDir() {
+		return exitError, fmt.Errorf("%s is not a directory", pos[0])
+	}
+	ws := config.Check(pos[0])
+	ws.RefreshOnly, ws.Timeout, ws.Lock, ws.TerraformVersion = *refreshOnly, *timeout, *lock, *tfVersion
+	ws.VarFiles, ws.PassEnv = varFiles, passEnv
+	for _, kv := range vars {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return exitError, fmt.Errorf("--var %q: want NAME=VALUE", kv)
+		}
+		if ws.Vars == nil {
+			ws.Vars = map[string]string{}
+		}
+		ws.Vars[k] = v
+	}
+	reports, err := a.runScans(ctx, f, nil, []config.Workspace{ws}, 1)
+	if err != nil {
+		return exitError, err
+	}
+	return exitCode(reports, f.failOnPending), nil
+}
+
+// runScans scans, prints and (in later steps) delivers reports.
+func (a *app) runScans(ctx context.Context, f scanFlags, cfg *config.Config, wss []config.Workspace, concurrency int) ([]*drift.Report, error) {
+	log, err := f.log.logger(a)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := a.planner(f, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &scan.Scanner{Plan: plan, Logger: log, Now: a.now}
+	if a.interactive {
+		p := startProgress(a.stderr, len(wss), a.now)
+		s.OnEvent = p.event
+		defer p.close()
+	}
+	reports := s.All(ctx, wss, concurrency)
+	if s.OnEvent != nil {
+		// Stop the progress line before the report is printed.
+		s.OnEvent = nil
+	}
+	return reports, a.print(f.output, reports)
+}
+
+func (a *app) print(format string, reports []*drift.Report) error {
+	switch format {
+	case "json":
+		return render.JSON(a.stdout, reports, a.now())
+	case "markdown":
+		return writeMarkdown(a.stdout, reports)
+	}
+	return render.Text(a.stdout, reports, render.TextOptions{Color: isTerminal(a.stdout)})
+}
+
+func writeMarkdown(w io.Writer, reports []*drift.Report) error {
+	for i, r := range reports {
+		if i > 0 {
+			if _, err := io.WriteString(w, "\n---\n\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := io.WriteString(w, render.Markdown(r, render.MarkdownOptions{})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exitCode follows terraform plan -detailed-exitcode: an error anywhere is
+// 1, else drift anywhere is 2, else 0.
+func exitCode(reports []*drift.Report, failOnPending bool) int {
+	code := exitClean
+	for _, r := range reports {
+		switch {
+		case r.Status == drift.StatusError:
+			return exitError
+		case r.Status == drift.StatusDrifted, failOnPending && len(r.Pending) > 0:
+			code = exitDrift
+		}
+	}
+	return code
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

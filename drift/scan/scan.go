@@ -1,0 +1,124 @@
+// Package scan runs one scan of a workspace, or a bounded fleet of them,
+// and always comes back with a report: a workspace that fails, hangs or
+// panics yields an error report of its own and the others finish.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/config"
+)
+
+// PlanFunc produces the JSON plan of a workspace (drift/runner in
+// production).
+type PlanFunc func(ctx context.Context, ws config.Workspace) (*tfjson.Plan, error)
+
+// Event tells a progress display what a scan is doing.
+type Event struct {
+	Workspace string
+	Started   time.Time
+	// Report is nil when the scan starts and set when it ends.
+	Report *drift.Report
+}
+
+// Scanner turns workspaces into reports.
+type Scanner struct {
+	Plan   PlanFunc
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// OnEvent, when set, is called as each scan starts and ends, from the
+	// scan's goroutine.
+	OnEvent func(Event)
+}
+
+func (s *Scanner) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Scanner) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// One scans a workspace. It never returns nil.
+func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
+	start := s.now()
+	opts := drift.Options{
+		Workspace:   ws.Name,
+		Owners:      ws.Owners,
+		RefreshOnly: ws.RefreshOnly,
+		Ignore:      ws.Ignore,
+		StartedAt:   start,
+	}
+	log := s.logger().With("workspace", ws.Name)
+	if s.OnEvent != nil {
+		s.OnEvent(Event{Workspace: ws.Name, Started: start})
+	}
+	log.Info("scan started", "dir", ws.Dir)
+
+	plan, err := s.plan(ctx, ws)
+	var r *drift.Report
+	if err != nil {
+		r = drift.Failed(opts, err, nil)
+	} else {
+		r = drift.Analyze(plan, opts)
+	}
+	r.Duration = s.now().Sub(start)
+
+	log.Info("scan finished", "status", r.Status, "drifted", len(r.Drift), "pending", len(r.Pending),
+		"ignored", r.Ignored, "duration", r.Duration.Round(time.Millisecond).String())
+	if r.Status == drift.StatusError {
+		log.Warn("scan failed", "error", r.Error)
+	}
+	if s.OnEvent != nil {
+		s.OnEvent(Event{Workspace: ws.Name, Started: start, Report: r})
+	}
+	return r
+}
+
+// plan calls Plan, turning a panic into an error so that one workspace's
+// bad plan cannot take the others down.
+func (s *Scanner) plan(ctx context.Context, ws config.Workspace) (plan *tfjson.Plan, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger().Error("scan panicked", "workspace", ws.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			plan, err = nil, fmt.Errorf("internal error while scanning: %v", v)
+		}
+	}()
+	return s.Plan(ctx, ws)
+}
+
+// All scans workspaces, at most concurrency at a time, and returns their
+// reports in the order of wss.
+func (s *Scanner) All(ctx context.Context, wss []config.Workspace, concurrency int) []*drift.Report {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	reports := make([]*drift.Report, len(wss))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, ws := range wss {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			reports[i] = s.One(ctx, ws)
+		}()
+	}
+	wg.Wait()
+	return reports
+}

@@ -1,0 +1,183 @@
+// Package daemon is driftd serve: it scans every workspace on its own
+// schedule, keeps what it saw in the store, tells reporters about
+// transitions, and reloads its configuration without dropping a scan.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/config"
+	"github.com/driftd/driftd/drift/schedule"
+	"github.com/driftd/driftd/drift/store"
+)
+
+// Scanner scans one workspace and always returns a report.
+type Scanner interface {
+	One(ctx context.Context, ws config.Workspace) *drift.Report
+}
+
+// Deliverer hands a report and the previous one to the reporters.
+type Deliverer interface {
+	Deliver(ctx context.Context, cur, prev *drift.Report)
+}
+
+// Observer is told about scans, for metrics.
+type Observer interface {
+	ScanStarted()
+	ScanFinished()
+	Observe(r *drift.Report)
+	Forget(workspace string)
+}
+
+// Setup is what a configuration turns into; Build makes one from a config
+// so that a reload can swap all of it at once.
+type Setup struct {
+	Config  *config.Config
+	Scanner Scanner
+	Deliver Deliverer
+}
+
+// Options configure a Daemon.
+type Options struct {
+	Store     *store.Store
+	Scheduler schedule.Options
+	Observer  Observer
+	Logger    *slog.Logger
+}
+
+// Daemon holds the running configuration and runs scans for the scheduler.
+type Daemon struct {
+	store *store.Store
+	sched *schedule.Scheduler
+	obs   Observer
+	log   *slog.Logger
+
+	mu     sync.RWMutex
+	setup  Setup
+	byName map[string]config.Workspace
+}
+
+// New returns a daemon for setup; call Run.
+func New(setup Setup, opts Options) (*Daemon, error) {
+	d := &Daemon{store: opts.Store, obs: opts.Observer, log: opts.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	so := opts.Scheduler
+	so.Logger = d.log
+	so.OnPanic = d.recordPanic
+	sched, err := schedule.New(d.scan, so)
+	if err != nil {
+		return nil, err
+	}
+	d.sched = sched
+	if err := d.Apply(setup); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Scheduler is the daemon's scheduler, for the HTTP server.
+func (d *Daemon) Scheduler() *schedule.Scheduler { return d.sched }
+
+// Workspaces lists the configured workspace names.
+func (d *Daemon) Workspaces() []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	names := make([]string, 0, len(d.byName))
+	for n := range d.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Apply switches to a new setup (start-up or reload). Running scans finish
+// with the setup they started with.
+func (d *Daemon) Apply(setup Setup) error {
+	jobs := make([]schedule.Job, 0, len(setup.Config.Workspaces))
+	byName := make(map[string]config.Workspace, len(setup.Config.Workspaces))
+	for _, ws := range setup.Config.Workspaces {
+		jobs = append(jobs, schedule.Job{Name: ws.Name, Schedule: ws.Schedule})
+		byName[ws.Name] = ws
+	}
+	if err := d.sched.SetJobs(jobs); err != nil {
+		return fmt.Errorf("apply config: %w", err)
+	}
+	d.mu.Lock()
+	old := d.byName
+	d.setup, d.byName = setup, byName
+	d.mu.Unlock()
+	if d.obs != nil {
+		for name := range old {
+			if _, ok := byName[name]; !ok {
+				d.obs.Forget(name)
+			}
+		}
+	}
+	return nil
+}
+
+// Run schedules scans until ctx is done, then returns; running scans go on
+// under the scheduler's ScanContext (see Drain).
+func (d *Daemon) Run(ctx context.Context) error {
+	return d.sched.Run(ctx)
+}
+
+// Drain waits for running scans until ctx is done.
+func (d *Daemon) Drain(ctx context.Context) error {
+	return d.sched.Wait(ctx)
+}
+
+// scan is the scheduler's ScanFunc: scan, store, observe, deliver. The
+// report is stored before reporters see it, so a reporter's failure never
+// loses it.
+func (d *Daemon) scan(ctx context.Context, name string, trigger schedule.Trigger) {
+	d.mu.RLock()
+	setup := d.setup
+	ws, ok := d.byName[name]
+	d.mu.RUnlock()
+	if !ok {
+		return
+	}
+	log := d.log.With("workspace", name, "trigger", string(trigger))
+	if d.obs != nil {
+		d.obs.ScanStarted()
+		defer d.obs.ScanFinished()
+	}
+	prev, err := d.store.LastReport(ctx, name)
+	if err != nil {
+		log.Error("reading previous report", "error", err)
+	}
+	r := setup.Scanner.One(ctx, ws)
+	d.record(ctx, log, r)
+	if setup.Deliver != nil && !errors.Is(ctx.Err(), context.Canceled) {
+		setup.Deliver.Deliver(ctx, r, prev)
+	}
+}
+
+func (d *Daemon) record(ctx context.Context, log *slog.Logger, r *drift.Report) {
+	// Saving must outlive a cancelled scan context: the scan finished.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := d.store.SaveReport(saveCtx, r); err != nil {
+		log.Error("saving report", "error", err)
+	}
+	if d.obs != nil {
+		d.obs.Observe(r)
+	}
+}
+
+// recordPanic stores an error report for a scan that panicked outside the
+// scanner's own recovery.
+func (d *Daemon) recordPanic(name string, v any) {
+	r := drift.Failed(drift.Options{Workspace: name, StartedAt: time.Now()}, fmt.Errorf("internal error: %v", v), nil)
+	d.record(context.Background(), d.log.With("workspace", name), r)
+}
