@@ -266,3 +266,36 @@ func TestSimulatedFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestDataSource(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	env.Workspace(t, "owner", fullTF)
+	reader := env.Workspace(t, "reader", `
+data "testbed_object" "web" {
+  name = "web"
+}
+
+output "summary" {
+  value = {
+    tier  = data.testbed_object.web.settings.tier
+    port  = data.testbed_object.web.rule[0].port
+    env   = data.testbed_object.web.tags["env"]
+    ports = data.testbed_object.web.ports
+  }
+}
+
+output "secret" {
+  value     = data.testbed_object.web.secret
+  sensitive = true
+}
+`)
+	out, err := reader.Run(t.Context(), "output", "-json", "summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"env":"dev","port":443,"ports":[80,443],"tier":"gold"}`
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("summary = %s, want %s", got, want)
+	}
+}

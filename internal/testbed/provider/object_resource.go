@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -162,18 +161,7 @@ func (r *objectResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.client.readLatency > 0 {
-		t := time.NewTimer(r.client.readLatency)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			resp.Diagnostics.AddError("testbed: read cancelled", ctx.Err().Error())
-			return
-		}
-	}
-	if r.client.failRead {
-		resp.Diagnostics.AddError(FailSummary, "Read fails because fail (or "+EnvFail+") is \"read\".")
+	if r.client.simulateRead(ctx, &resp.Diagnostics); resp.Diagnostics.HasError() {
 		return
 	}
 	o, err := r.client.store.get(state.ID.ValueString())

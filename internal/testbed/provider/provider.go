@@ -146,5 +146,5 @@ func (p *testbedProvider) Resources(context.Context) []func() resource.Resource 
 }
 
 func (p *testbedProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{newObjectDataSource}
 }
