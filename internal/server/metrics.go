@@ -94,6 +94,20 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 // counters but leaves the drifted and pending gauges alone: it says nothing
 // about drift, and alerts on drift should not flap with a flaky backend.
 func (m *Metrics) Observe(r *drift.Report) {
+	m.Restore(r)
+	m.scans.WithLabelValues(r.Workspace, string(r.Status)).Inc()
+	// Touching the error counter on every scan exports it as 0 from the
+	// first scan on, so rate() works before the first failure.
+	errs := m.scanErrors.WithLabelValues(r.Workspace)
+	if r.Status == drift.StatusError {
+		errs.Inc()
+	}
+}
+
+// Restore sets a workspace's gauges from a report without counting a scan:
+// at start-up, from the store's last report, so that /metrics tells the
+// truth before the first scan of this run.
+func (m *Metrics) Restore(r *drift.Report) {
 	ws := r.Workspace
 	for _, s := range statuses {
 		v := 0.0
@@ -110,13 +124,6 @@ func (m *Metrics) Observe(r *drift.Report) {
 		m.lastScan.WithLabelValues(ws).Set(float64(r.StartedAt.UnixNano()) / 1e9)
 	}
 	m.lastDuration.WithLabelValues(ws).Set(r.Duration.Seconds())
-	m.scans.WithLabelValues(ws, string(r.Status)).Inc()
-	// Touching the error counter on every scan exports it as 0 from the
-	// first scan on, so rate() works before the first failure.
-	errs := m.scanErrors.WithLabelValues(ws)
-	if r.Status == drift.StatusError {
-		errs.Inc()
-	}
 }
 
 // ScanStarted counts a scan as in flight; pair it with ScanFinished.

@@ -88,3 +88,22 @@ func TestMetricsOwnRegistry(t *testing.T) {
 		t.Errorf("fresh registry: %v", err)
 	}
 }
+
+func TestMetricsRestore(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, openEstate(t), nil)
+	ts.metrics.Restore(fixture(t, "network"))
+	_, body := ts.get(t, "/metrics")
+	for _, want := range []string{
+		`driftd_workspace_drifted_resources{workspace="network"} 3`,
+		`driftd_workspace_status{status="drifted",workspace="network"} 1`,
+		`driftd_workspace_last_scan_duration_seconds{workspace="network"} 41.2`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "driftd_scans_total{") {
+		t.Error("Restore counted a scan")
+	}
+}
