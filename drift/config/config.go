@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/driftd/driftd/drift"
 )
@@ -35,6 +36,10 @@ type Config struct {
 	// Workspaces have the defaults section merged in, in file order.
 	Workspaces []Workspace
 	Reporters  Reporters
+	// Server holds the daemon's settings, defaults filled in.
+	Server Server
+
+	secretEnv []string
 }
 
 // Workspace is one Terraform root module to scan.
@@ -42,12 +47,15 @@ type Workspace struct {
 	// Name matches [a-z0-9][a-z0-9._-]* and is unique in the file.
 	Name string
 	// Dir is absolute; relative paths in the file are resolved against the
-	// config file's directory.
+	// config file's directory. It is "" when Git is set.
 	Dir string
+	// Git, when set, is where the code comes from instead of Dir.
+	Git *GitSource
 	// TerraformVersion is a version constraint ("~> 1.5"); "" means any
 	// terraform found on PATH.
 	TerraformVersion string
-	// VarFiles are relative to Dir, as terraform takes them.
+	// VarFiles are relative to Dir (or to Git.Path in the checkout), as
+	// terraform takes them. With Git they are not checked at load time.
 	VarFiles []string
 	// Vars are -var values. Non-string YAML values (lists, maps, numbers,
 	// bools) are JSON-encoded, which Terraform parses as HCL.
@@ -174,6 +182,13 @@ func Parse(filename string, data []byte, env func(string) (string, bool)) (*Conf
 	return cfg, nil
 }
 
+// SecretEnv returns the names of the environment variables the
+// configuration read secrets from (every *_env key, and ${VAR} references in
+// webhook URLs), sorted. Terraform must never see them.
+func (c *Config) SecretEnv() []string {
+	return slices.Clone(c.secretEnv)
+}
+
 // Select returns the named workspaces in file order, or all of them when
 // names is empty. Unknown names are an error that lists the known ones.
 func (c *Config) Select(names []string) ([]Workspace, error) {
@@ -214,15 +229,45 @@ func (c *Config) Select(names []string) ([]Workspace, error) {
 }
 
 // Check returns a Workspace for `driftd check DIR`: dir with every default,
-// named after its base name. It does not look at the file system.
+// named after its base name made valid (see CheckName). It does not look
+// at the file system.
 func Check(dir string) Workspace {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
 	w := builtinDefaults()
-	w.Name = filepath.Base(dir)
+	w.Name = CheckName(filepath.Base(dir))
 	w.Dir = dir
 	return w
+}
+
+// CheckName makes a valid workspace name of s: lowercase, each run of
+// characters a name cannot hold replaced by "-", trimmed of what a name
+// cannot start or end with, at most 128 bytes; "workspace" when nothing is
+// left.
+func CheckName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			b.WriteRune(r)
+			dash = false
+			continue
+		}
+		if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	name := b.String()
+	if len(name) > maxNameLen {
+		name = name[:maxNameLen]
+	}
+	name = strings.TrimRight(strings.TrimLeft(name, "._-"), "._-")
+	if name == "" {
+		return "workspace"
+	}
+	return name
 }
 
 func builtinDefaults() Workspace {

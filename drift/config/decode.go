@@ -50,6 +50,8 @@ type decoder struct {
 	errs    Errors
 	budget  int
 	data    []byte
+	// secretEnv collects the variables secrets were read from.
+	secretEnv []string
 }
 
 // field is a mapping value with the key it came from and its path.
@@ -431,6 +433,27 @@ func expandEnv(s string, env func(string) (string, bool)) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// envRefs returns the names of the ${NAME} references in s, skipping $${.
+func envRefs(s string) []string {
+	var names []string
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			i += 2
+		case strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				return names
+			}
+			if name := s[i+2 : i+2+end]; envNameRE.MatchString(name) {
+				names = append(names, name)
+			}
+			i += end + 2
+		}
+	}
+	return names
 }
 
 func (d *decoder) boolean(f field) (bool, bool) {

@@ -83,7 +83,7 @@ func TestParseErrors(t *testing.T) {
 		"missing_dir": {
 			`4:10: workspaces[0].dir: directory testdata/does-not-exist does not exist`,
 			`6:10: workspaces[1].dir: testdata/conf.missing_dir.yml is not a directory`,
-			`7:5: workspaces[2]: missing required field "dir"`,
+			`7:5: workspaces[2]: missing required field "dir" (or "git")`,
 		},
 		"missing_env_secret": {
 			`7:16: reporters.slack.token_env: environment variable SLACK_BOT_TOKEN is not set`,

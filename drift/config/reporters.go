@@ -262,6 +262,8 @@ func (d *decoder) webhookURL(it field, fs map[string]field) Secret {
 				d.errorf(n, r.path, "expected a string, got %s", kind(n))
 			} else if s, ok := d.expand(n, r.path, n.Value); ok {
 				v = Secret(s)
+				// The URL is a secret, so are the variables it is made of.
+				d.secretEnv = append(d.secretEnv, envRefs(n.Value)...)
 			}
 		}
 	}
@@ -340,6 +342,7 @@ func (d *decoder) secret(fs map[string]field, base string) (Secret, bool) {
 			d.errorf(fe.val, fe.path, "invalid environment variable name %q", name)
 			return "", true
 		}
+		d.secretEnv = append(d.secretEnv, name)
 		v, ok := d.env(name)
 		if !ok {
 			d.errorf(fe.val, fe.path, "environment variable %s is not set", name)

@@ -23,10 +23,10 @@ import (
 const maxNameLen = 128
 
 var (
-	topFields = []string{"version", "defaults", "workspaces", "reporters"}
-	// workspaceFields starts with name and dir: defaults allow the rest.
+	topFields = []string{"version", "defaults", "workspaces", "reporters", "server"}
+	// workspaceFields starts with name, dir and git: defaults allow the rest.
 	workspaceFields = []string{
-		"name", "dir", "terraform_version", "var_files", "vars", "backend_config", "env",
+		"name", "dir", "git", "terraform_version", "var_files", "vars", "backend_config", "env",
 		"pass_env", "timeout", "refresh_only", "lock", "lock_timeout", "parallelism",
 		"ignore", "owners", "schedule",
 	}
@@ -44,7 +44,10 @@ type wsState struct {
 	varFiles    []field // parallel to w.VarFiles
 	lockTimeout *field
 	name, dir   *field
+	git         *field
 	dirOK       bool
+	// schedule is where the schedule was written; nil for the built-in one.
+	schedule *field
 }
 
 func (s *wsState) clone() *wsState {
@@ -81,6 +84,7 @@ func (d *decoder) parse(data []byte) *Config {
 		d.workspace(f.val, f.path, defaults, true)
 	}
 
+	var states []*wsState
 	f, ok := fs["workspaces"]
 	if !ok {
 		d.errorf(root, "workspaces", "missing; list the workspaces to scan")
@@ -103,12 +107,21 @@ func (d *decoder) parse(data []byte) *Config {
 				}
 			}
 			cfg.Workspaces = append(cfg.Workspaces, st.w)
+			states = append(states, st)
 		}
 	}
 
 	if f, ok := fs["reporters"]; ok {
 		cfg.Reporters = d.reporters(f)
 	}
+	cfg.Server = defaultServer()
+	if f, ok := fs["server"]; ok {
+		if j := d.server(f, &cfg.Server); j != nil {
+			d.checkJitter(*j, cfg.Server.Jitter, states)
+		}
+	}
+	slices.Sort(d.secretEnv)
+	cfg.secretEnv = slices.Compact(d.secretEnv)
 	return cfg
 }
 
@@ -118,10 +131,11 @@ func (d *decoder) parse(data []byte) *Config {
 func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) bool {
 	allowed, special := workspaceFields, map[string]string(nil)
 	if defaults {
-		allowed = workspaceFields[2:]
+		allowed = workspaceFields[3:]
 		special = map[string]string{
 			"name": "name cannot be set in defaults",
 			"dir":  "dir cannot be set in defaults",
+			"git":  "git cannot be set in defaults",
 		}
 	}
 	fs, ok := d.mapping(n, p, allowed, special)
@@ -151,6 +165,9 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 			if s, ok := d.str(f, true); ok {
 				w.Dir, st.dirOK = d.directory(f, s)
 			}
+		case "git":
+			st.git = &f
+			w.Git = d.gitSource(f)
 		case "terraform_version":
 			if s, ok := d.str(f, false); ok {
 				if s != "" {
@@ -233,6 +250,7 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 					d.errorf(f.val, f.path, "invalid cron expression %q: %v", s, err)
 				}
 				w.Schedule = s
+				st.schedule = &f
 			}
 		}
 	}
@@ -270,8 +288,13 @@ func (d *decoder) checkWorkspace(it field, st *wsState) {
 	if st.name == nil {
 		d.errorf(it.val, it.path, `missing required field "name"`)
 	}
-	if st.dir == nil {
-		d.errorf(it.val, it.path, `missing required field "dir"`)
+	switch {
+	case st.dir == nil && st.git == nil:
+		d.errorf(it.val, it.path, `missing required field "dir" (or "git")`)
+	case st.dir != nil && st.git != nil:
+		d.errorf(st.git.key, st.git.path, "set either dir or git, not both")
+		st.dirOK = false
+		st.w.Dir = ""
 	}
 	if st.dirOK {
 		for i, vf := range st.w.VarFiles {
