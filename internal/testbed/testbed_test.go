@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +300,50 @@ output "secret" {
 	const want = `{"env":"dev","port":443,"ports":[80,443],"tier":"gold"}`
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("summary = %s, want %s", got, want)
+	}
+}
+
+func TestProviderConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		provider string
+		useRoot  bool // set the root attribute to a directory other than TESTBED_ROOT
+		wantErr  string
+	}{
+		{name: "root attribute overrides env", useRoot: true},
+		{name: "latency attribute", provider: `read_latency = "10ms"`},
+		{name: "invalid fail", provider: `fail = "sometimes"`, wantErr: "testbed: invalid fail value"},
+		{name: "invalid latency", provider: `read_latency = "soon"`, wantErr: "testbed: invalid read_latency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := testbed.New(t)
+			root := t.TempDir()
+			cfg := tt.provider
+			if tt.useRoot {
+				cfg = "root = " + strconv.Quote(root)
+			}
+			ws, err := env.NewWorkspace("config", "provider \"testbed\" {\n  "+cfg+"\n}\n"+`resource "testbed_object" "x" { name = "x" }`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ws.Apply(t.Context())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("apply error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, errEnvRoot := env.Object("x")
+			_, errAttrRoot := os.Stat(filepath.Join(root, "x.json"))
+			if inAttr, inEnv := errAttrRoot == nil, errEnvRoot == nil; inAttr != tt.useRoot || inEnv == tt.useRoot {
+				t.Errorf("object stored in root attribute dir: %v, in TESTBED_ROOT: %v; useRoot=%v", inAttr, inEnv, tt.useRoot)
+			}
+		})
 	}
 }
