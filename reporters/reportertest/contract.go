@@ -9,15 +9,20 @@ package reportertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/reporters"
@@ -46,6 +51,17 @@ type Options struct {
 func Run(t *testing.T, setup Setup, opt Options) {
 	t.Helper()
 	forbidden := append([]string{DriftSecret}, opt.Secrets...)
+
+	for _, r := range []*drift.Report{Drifted("one"), Failed(), Clean()} {
+		// Precondition: drift did its part. If this fails, the bug is in
+		// drift's redaction, not in the reporter.
+		if b, _ := json.Marshal(r); strings.Contains(string(b), DriftSecret) {
+			t.Fatalf("drift left the secret in a %s report", r.Status)
+		}
+	}
+	if r := Drifted("one"); r.Status != drift.StatusDrifted || !strings.Contains(fmt.Sprint(r.Drift), drift.SensitiveMarker) {
+		t.Fatalf("contract report lost its sensitive drift: %+v", r.Drift)
+	}
 
 	t.Run("lifecycle", func(t *testing.T) {
 		rec := &Recorder{}
@@ -159,44 +175,52 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// Drifted is the contract's drifted report: a database whose password (a
-// sensitive attribute, already redacted) and tags drifted. tag varies the
-// fingerprint.
-func Drifted(tag string) *drift.Report {
-	return &drift.Report{
-		SchemaVersion:    drift.SchemaVersion,
-		Workspace:        "contract",
-		Status:           drift.StatusDrifted,
-		StartedAt:        time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC),
-		Duration:         12 * time.Second,
+// contractPlan is a plan in which a database password (sensitive) drifted
+// to DriftSecret, and a tag (not marked sensitive) mentions it: drift
+// redacts both before a reporter sees the report.
+func contractPlan(tag string) *tfjson.Plan {
+	return &tfjson.Plan{
+		FormatVersion:    "1.2",
 		TerraformVersion: "1.11.4",
-		Owners:           []string{"alice", "platform/sre"},
-		Drift: []drift.ResourceChange{{
-			Address: "aws_db_instance.main", Type: "aws_db_instance", Name: "main", Action: drift.ActionUpdate,
-			Attributes: []drift.AttributeChange{
-				{Path: "password", Before: drift.SensitiveMarker, After: drift.SensitiveMarker, Sensitive: true},
-				{Path: `tags["env"]`, Before: "prod", After: tag},
+		ResourceDrift: []*tfjson.ResourceChange{{
+			Address: "aws_db_instance.main", Mode: tfjson.ManagedResourceMode, Type: "aws_db_instance", Name: "main",
+			ProviderName: "registry.terraform.io/hashicorp/aws",
+			Change: &tfjson.Change{
+				Actions:         tfjson.Actions{tfjson.ActionUpdate},
+				Before:          map[string]any{"password": "old-password-1234", "tags": map[string]any{"env": "prod", "note": "set by terraform"}},
+				After:           map[string]any{"password": DriftSecret, "tags": map[string]any{"env": tag, "note": "rotated by hand to " + DriftSecret}},
+				BeforeSensitive: map[string]any{"password": true},
+				AfterSensitive:  map[string]any{"password": true},
 			},
 		}},
-		Fingerprint: "fp-" + tag,
 	}
 }
 
-// Failed is the contract's failed scan, whose error mentions a redacted value.
+func analyze(plan *tfjson.Plan, day int) *drift.Report {
+	r := drift.Analyze(plan, drift.Options{
+		Workspace: "contract", Owners: []string{"alice", "platform/sre"},
+		StartedAt: time.Date(2026, 3, day, 2, 0, 0, 0, time.UTC),
+	})
+	r.Duration = 12 * time.Second
+	return r
+}
+
+// Drifted is the contract's drifted report, produced by drift.Analyze from
+// a plan whose sensitive password drifted to DriftSecret. tag varies the
+// fingerprint.
+func Drifted(tag string) *drift.Report { return analyze(contractPlan(tag), 1) }
+
+// Failed is the contract's failed scan: Terraform's error quoted the
+// secret, and drift hid it.
 func Failed() *drift.Report {
-	return &drift.Report{
-		SchemaVersion: drift.SchemaVersion, Workspace: "contract", Status: drift.StatusError,
-		StartedAt: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC),
-		Error:     "Error: creating DB instance: invalid password " + drift.SensitiveMarker,
-	}
+	plan := contractPlan("dev")
+	return drift.Failed(drift.Options{Workspace: "contract", StartedAt: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)},
+		errors.New("Error: creating DB instance: invalid password "+strconv.Quote(DriftSecret)), drift.CollectSecrets(plan))
 }
 
 // Clean is the contract's clean scan.
 func Clean() *drift.Report {
-	return &drift.Report{
-		SchemaVersion: drift.SchemaVersion, Workspace: "contract", Status: drift.StatusClean,
-		StartedAt: time.Date(2026, 3, 3, 2, 0, 0, 0, time.UTC),
-	}
+	return analyze(&tfjson.Plan{FormatVersion: "1.2", TerraformVersion: "1.11.4"}, 3)
 }
 
 type failMode int
