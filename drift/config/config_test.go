@@ -337,6 +337,10 @@ workspaces:
     dir: d
     env: {A: {x: ` + value + `}}
     vars: {b: [` + value + `, null]}
+  - name: g
+    git: {url: "https://bot:` + value + `@github.com/a/b.git", token: ` + value + `}
+  - name: h
+    git: {url: "ftp://x:` + value + `@github.com/a/b.git"}
 reporters:
   github:
     repository: a/b
