@@ -212,6 +212,7 @@ func TestExample(t *testing.T) {
 		"SLACK_WEBHOOK_URL":       "https://hooks.slack.com/services/T/B/x",
 		"INCIDENT_WEBHOOK_URL":    "https://incidents.example.com/hook",
 		"INCIDENT_WEBHOOK_SECRET": "hmac",
+		"GH_INFRA_TOKEN":          "ghp_infra",
 	})
 	cfg, err := Parse(filepath.Join(root, "workspaces.yaml"), data, env)
 	if err != nil {
@@ -221,11 +222,39 @@ func TestExample(t *testing.T) {
 	for _, w := range cfg.Workspaces {
 		names = append(names, w.Name)
 	}
-	if got := strings.Join(names, ","); got != "network,app,storage" {
+	if got := strings.Join(names, ","); got != "network,app,storage,shared-dns" {
 		t.Errorf("workspaces = %s", got)
+	}
+	if g := cfg.Workspaces[3].Git; g == nil || g.Path != "stacks/dns" || g.Token != "ghp_infra" {
+		t.Errorf("git workspace = %+v", cfg.Workspaces[3])
 	}
 	if cfg.Reporters.GitHub == nil || cfg.Reporters.Slack == nil || len(cfg.Reporters.Webhooks) != 1 {
 		t.Errorf("reporters = %+v", cfg.Reporters)
+	}
+
+	// The commented-out server section, uncommented, shows the defaults.
+	head, server, ok := strings.Cut(string(data), "\n# server:\n")
+	if !ok {
+		t.Fatal("no commented server section in the example")
+	}
+	var b strings.Builder
+	b.WriteString(head + "\nserver:\n")
+	for _, line := range strings.Split(server, "\n") {
+		b.WriteString(strings.TrimPrefix(line, "# ") + "\n")
+	}
+	env = mapEnv(map[string]string{
+		"AWS_REGION": "x", "GITHUB_TOKEN": "x", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/x",
+		"INCIDENT_WEBHOOK_URL": "https://x.example.com", "INCIDENT_WEBHOOK_SECRET": "x",
+		"GH_INFRA_TOKEN": "x", "DRIFTD_TRIGGER_TOKEN": "trigger",
+	})
+	cfg, err = Parse(filepath.Join(root, "workspaces.yaml"), []byte(b.String()), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultServer()
+	want.DataDir, want.TriggerToken = "/var/lib/driftd", "trigger"
+	if cfg.Server != want {
+		t.Errorf("example server = %+v, want %+v", cfg.Server, want)
 	}
 }
 
