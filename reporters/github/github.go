@@ -179,89 +179,100 @@ func parseMarker(body string) (marker, bool) {
 	return marker{Workspace: ws, Fingerprint: sm[2], Failed: sm[3] != ""}, true
 }
 
-// found is what the issue list says about one workspace.
+// found is what the list of open issues says about one workspace.
 type found struct {
 	open       []*gh.Issue // this workspace's open issues, lowest number first
-	lastClosed *gh.Issue   // the most recently updated closed one
 	openOthers int         // driftd issues open for other workspaces
 }
 
-func (f found) issue() *gh.Issue {
-	if len(f.open) > 0 {
-		return f.open[0]
-	}
-	return f.lastClosed
-}
-
-// prev reconstructs the previous report from the issue's marker: what
-// GitHub knows, with nothing stored elsewhere.
-func prevFrom(is *gh.Issue, workspace string) *drift.Report {
-	if is == nil {
+// prevFrom reconstructs the previous report from the workspace's open
+// issue: what GitHub knows, with nothing stored elsewhere. No open issue
+// means no drift known (nil).
+func prevFrom(open *gh.Issue, workspace string) *drift.Report {
+	if open == nil {
 		return nil
 	}
-	m, _ := parseMarker(is.GetBody())
-	p := &drift.Report{SchemaVersion: drift.SchemaVersion, Workspace: workspace, Status: drift.StatusClean}
-	if is.GetState() == "open" {
-		p.Status, p.Fingerprint = drift.StatusDrifted, m.Fingerprint
-		if m.Failed {
-			p.Status = drift.StatusError
-		}
+	m, _ := parseMarker(open.GetBody())
+	p := &drift.Report{SchemaVersion: drift.SchemaVersion, Workspace: workspace, Status: drift.StatusDrifted, Fingerprint: m.Fingerprint}
+	if m.Failed {
+		p.Status = drift.StatusError
 	}
 	return p
 }
 
-// find lists driftd's issues (by label, all states, most recently updated
-// first, every page) and picks out the workspace's.
-func (r *Reporter) find(ctx context.Context, workspace string) (found, error) {
-	var f found
+// list calls f with driftd's issues in state ("open", "closed"), most
+// recently updated first, page after page (Link headers), until f returns
+// false or the pages run out. Issues without a marker are skipped.
+func (r *Reporter) list(ctx context.Context, state string, f func(*gh.Issue, marker) bool) error {
 	opt := &gh.IssueListByRepoOptions{
-		State: "all", Labels: r.cfg.Labels[:1], Sort: "updated", Direction: "desc",
+		State: state, Labels: r.cfg.Labels[:1], Sort: "updated", Direction: "desc",
 		ListOptions: gh.ListOptions{PerPage: 100},
 	}
 	for {
 		page, resp, err := r.client.Issues.ListByRepo(ctx, r.owner, r.repo, opt)
 		if err != nil {
-			return found{}, err
+			return opError{"list issues", err}
 		}
 		for _, is := range page {
 			if is.IsPullRequest() {
 				continue
 			}
-			m, ok := parseMarker(is.GetBody())
-			if !ok {
-				continue
-			}
-			open := is.GetState() == "open"
-			switch {
-			case m.Workspace != workspace:
-				if open {
-					f.openOthers++
-				}
-			case open:
-				f.open = append(f.open, is)
-			case f.lastClosed == nil:
-				f.lastClosed = is
+			if m, ok := parseMarker(is.GetBody()); ok && !f(is, m) {
+				return nil
 			}
 		}
 		if resp.NextPage == 0 {
-			break
+			return nil
 		}
 		opt.Page = resp.NextPage
 	}
+}
+
+// find lists driftd's open issues (every page: they are few, bounded by
+// max_open_issues in practice) and picks out the workspace's.
+func (r *Reporter) find(ctx context.Context, workspace string) (found, error) {
+	var f found
+	err := r.list(ctx, "open", func(is *gh.Issue, m marker) bool {
+		if m.Workspace == workspace {
+			f.open = append(f.open, is)
+		} else {
+			f.openOthers++
+		}
+		return true
+	})
 	slices.SortFunc(f.open, func(a, b *gh.Issue) int { return a.GetNumber() - b.GetNumber() })
-	return f, nil
+	return f, err
+}
+
+// lastClosed returns the workspace's most recently updated closed issue, to
+// reopen rather than open another. Closed issues pile up over the years,
+// so they are paged through only when about to open an issue, and only
+// until the first match.
+func (r *Reporter) lastClosed(ctx context.Context, workspace string) (*gh.Issue, error) {
+	var last *gh.Issue
+	err := r.list(ctx, "closed", func(is *gh.Issue, m marker) bool {
+		if m.Workspace == workspace {
+			last = is
+			return false
+		}
+		return true
+	})
+	return last, err
 }
 
 // Previous returns the previous report as GitHub knows it (status and
-// fingerprint only), or nil when the workspace has no issue: the source of
-// truth for `driftd scan` without a store.
+// fingerprint from the open issue's marker), or nil when the workspace has
+// no open issue: the source of truth for `driftd scan` without a store.
 func (r *Reporter) Previous(ctx context.Context, workspace string) (*drift.Report, error) {
 	f, err := r.find(ctx, workspace)
 	if err != nil {
-		_, err = r.classify(err, "list issues")
+		_, err = r.classify(err, "")
 		return nil, err
 	}
-	return prevFrom(f.issue(), workspace), nil
+	if len(f.open) == 0 {
+		return nil, nil
+	}
+	return prevFrom(f.open[0], workspace), nil
 }
 
 // Report implements reporters.Reporter.
@@ -274,9 +285,10 @@ func (r *Reporter) Report(ctx context.Context, cur, prev *drift.Report) (bool, e
 
 func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 	ws := cur.Workspace
+	r.links.Delete(ws)
 	f, err := r.find(ctx, ws)
 	if err != nil {
-		return opError{"list issues", err}
+		return err
 	}
 	if len(f.open) > 1 {
 		if err := r.dedupe(ctx, f.open); err != nil {
@@ -284,29 +296,21 @@ func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 		}
 		f.open = f.open[:1]
 	}
-	is := f.issue()
-	ghPrev := prevFrom(is, ws)
-	kind := reporters.Transition(cur, ghPrev)
 	var open *gh.Issue
 	if len(f.open) > 0 {
 		open = f.open[0]
+		r.links.Store(ws, open.GetHTMLURL())
 	}
+	ghPrev := prevFrom(open, ws)
+	kind := reporters.Transition(cur, ghPrev)
 	r.logger.LogAttrs(ctx, slog.LevelDebug, "github transition", slog.String("workspace", ws), slog.String("kind", kind.String()))
-	if is != nil {
-		r.links.Store(ws, is.GetHTMLURL())
-	}
 
 	switch kind {
-	case reporters.None, reporters.StillError:
-		return nil
 	case reporters.New:
 		if open != nil { // an error issue: the scan works again and found drift
-			return r.update(ctx, open, cur, "The scan succeeds again and found drift:\n\n"+summaryLine(cur), "open")
+			return r.update(ctx, open, cur, "The scan succeeds again and found drift:\n\n"+summaryLine(cur), "")
 		}
-		if f.lastClosed != nil {
-			return r.update(ctx, f.lastClosed, cur, "Drift is back, so this issue is reopened.\n\n"+summaryLine(cur), "open")
-		}
-		return r.create(ctx, f, cur)
+		return r.openIssue(ctx, f, cur, "Drift is back, so this issue is reopened.\n\n"+summaryLine(cur))
 	case reporters.Changed:
 		return r.update(ctx, open, cur, changeComment(cur, prev, ghPrev), "")
 	case reporters.Resolved:
@@ -320,15 +324,24 @@ func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 		if open != nil {
 			return r.markFailed(ctx, open, cur)
 		}
-		if !r.cfg.ErrorIssues {
-			return nil
+		if r.cfg.ErrorIssues {
+			return r.openIssue(ctx, f, cur, "The scan is failing, so this issue is reopened.")
 		}
-		if f.lastClosed != nil {
-			return r.update(ctx, f.lastClosed, cur, "The scan is failing, so this issue is reopened.", "open")
-		}
-		return r.create(ctx, f, cur)
 	}
-	return nil
+	return nil // None, StillError
+}
+
+// openIssue reopens the workspace's last closed issue (with comment) or,
+// when it has none, creates one.
+func (r *Reporter) openIssue(ctx context.Context, f found, cur *drift.Report, comment string) error {
+	last, err := r.lastClosed(ctx, cur.Workspace)
+	if err != nil {
+		return err
+	}
+	if last != nil {
+		return r.update(ctx, last, cur, comment, "open")
+	}
+	return r.create(ctx, f, cur)
 }
 
 func when(r *drift.Report) string {
@@ -384,7 +397,7 @@ func (r *Reporter) create(ctx context.Context, f found, cur *drift.Report) error
 
 	again, err := r.find(ctx, cur.Workspace)
 	if err != nil {
-		return opError{"list issues", err}
+		return err
 	}
 	if len(again.open) < 2 {
 		return nil

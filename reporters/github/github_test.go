@@ -121,8 +121,12 @@ func TestLifecycle(t *testing.T) {
 		if !strings.HasPrefix(is.Body, "<!-- driftd:workspace=prod fingerprint=") {
 			t.Errorf("%s: body lacks the marker: %.80q", s.name, is.Body)
 		}
-		if got := r.Link("prod"); got != "https://github.example.com/acme/infra/issues/1" {
-			t.Errorf("%s: link %q", s.name, got)
+		wantLink := ""
+		if s.want.open == 1 || s.name == "resolved closes" {
+			wantLink = "https://github.example.com/acme/infra/issues/1"
+		}
+		if got := r.Link("prod"); got != wantLink {
+			t.Errorf("%s: link %q, want %q", s.name, got, wantLink)
 		}
 	}
 	if is, _ := srv.Issue(1); !strings.Contains(is.Body, "fingerprint=c -->") || is.Title != "Drift detected in workspace prod" {
@@ -156,7 +160,7 @@ func TestPrevious(t *testing.T) {
 	wants := []struct {
 		st drift.Status
 		fp string
-	}{{drift.StatusDrifted, "a"}, {drift.StatusError, "a"}, {drift.StatusClean, ""}}
+	}{{drift.StatusDrifted, "a"}, {drift.StatusError, "a"}, {"", ""}}
 	for i, cur := range steps {
 		prev, err := r.Previous(ctx, "prod")
 		if err != nil {
@@ -174,7 +178,7 @@ func TestFindsIssueAcrossPages(t *testing.T) {
 	srv := githubtest.NewServer(t, "acme", "infra", token)
 	mine := srv.AddIssue(githubtest.Issue{Title: "x", Body: marker{Workspace: "prod", Fingerprint: "a"}.String(), Labels: []string{"drift"}})
 	for i := range 230 { // updated later, so they come first
-		srv.AddIssue(githubtest.Issue{Title: "other", Body: marker{Workspace: fmt.Sprintf("ws%d", i), Fingerprint: "z"}.String(), Labels: []string{"drift"}, State: "closed"})
+		srv.AddIssue(githubtest.Issue{Title: "other", Body: marker{Workspace: fmt.Sprintf("ws%d", i), Fingerprint: "z"}.String(), Labels: []string{"drift"}})
 	}
 	srv.AddIssue(githubtest.Issue{Title: "unrelated", Body: "no marker", Labels: []string{"drift"}})
 	r := newReporter(t, srv, nil)
@@ -186,11 +190,9 @@ func TestFindsIssueAcrossPages(t *testing.T) {
 	}
 	var pages []string
 	for _, q := range srv.Requests() {
-		if q.Method == http.MethodGet {
-			pages = append(pages, q.Query.Get("page"))
-			if q.Query.Get("labels") != "drift" || q.Query.Get("state") != "all" || q.Query.Get("sort") != "updated" || q.Query.Get("direction") != "desc" {
-				t.Errorf("list query %v", q.Query)
-			}
+		pages = append(pages, q.Query.Get("page"))
+		if q.Query.Get("labels") != "drift" || q.Query.Get("state") != "open" || q.Query.Get("sort") != "updated" || q.Query.Get("direction") != "desc" {
+			t.Errorf("list query %v", q.Query)
 		}
 	}
 	if !slices.Equal(pages, []string{"", "2", "3"}) {
@@ -198,6 +200,36 @@ func TestFindsIssueAcrossPages(t *testing.T) {
 	}
 	if r.Link("prod") != fmt.Sprintf("https://github.example.com/acme/infra/issues/%d", mine) {
 		t.Errorf("link %q", r.Link("prod"))
+	}
+}
+
+func TestReopensClosedIssueFromLaterPage(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t, "acme", "infra", token)
+	closed := func(prefix string, n int) {
+		for i := range n {
+			srv.AddIssue(githubtest.Issue{Title: "other", Body: marker{Workspace: fmt.Sprintf("%s%d", prefix, i), Fingerprint: "z"}.String(), Labels: []string{"drift"}, State: "closed"})
+		}
+	}
+	closed("older", 150) // updated before ours: on pages never fetched
+	old := srv.AddIssue(githubtest.Issue{Title: "x", Body: marker{Workspace: "prod", Fingerprint: "a"}.String(), Labels: []string{"drift"}, State: "closed"})
+	closed("newer", 150) // updated after ours: pages 1 and 2
+	r := newReporter(t, srv, nil)
+	if _, err := r.Report(context.Background(), drifted("b", "x.y"), nil); err != nil {
+		t.Fatal(err)
+	}
+	is, _ := srv.Issue(old)
+	if is.State != "open" || len(srv.Issues()) != 301 || !strings.Contains(is.Comments[0], "Drift is back") {
+		t.Fatalf("issue %d: %s, %d issues, comments %q", old, is.State, len(srv.Issues()), is.Comments)
+	}
+	var closedPages []string
+	for _, q := range srv.Requests() {
+		if q.Method == http.MethodGet && q.Query.Get("state") == "closed" {
+			closedPages = append(closedPages, q.Query.Get("page"))
+		}
+	}
+	if !slices.Equal(closedPages, []string{"", "2"}) {
+		t.Errorf("closed pages fetched %q, want pages 1 and 2 only", closedPages)
 	}
 }
 
