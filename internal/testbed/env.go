@@ -160,6 +160,10 @@ func (w *Workspace) Apply(ctx context.Context) error {
 // and nothing else, and returns its stdout. The error carries stderr.
 func (w *Workspace) Run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, w.env.Terraform, args...)
+	// On cancellation let Terraform stop its providers and release the state
+	// lock, as it does on Ctrl-C, before it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = w.Dir
 	cmd.Env = w.env.Environ()
 	var stdout, stderr bytes.Buffer

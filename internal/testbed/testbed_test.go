@@ -157,11 +157,15 @@ func TestDeletedOutsideTerraform(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			p := plan(t, ws, false)
-			rc := changesByAddress(p.ResourceDrift)["testbed_object.web"]
-			if rc == nil || !rc.Change.Actions.Delete() {
-				t.Fatalf("resource_drift[testbed_object.web] = %+v, want action delete", rc)
+			var p *tfjson.Plan
+			for _, refreshOnly := range []bool{true, false} {
+				p = plan(t, ws, refreshOnly)
+				rc := changesByAddress(p.ResourceDrift)["testbed_object.web"]
+				if rc == nil || !rc.Change.Actions.Delete() {
+					t.Fatalf("refreshOnly=%v: resource_drift[testbed_object.web] = %+v, want action delete", refreshOnly, rc)
+				}
 			}
+			// The last plan was a normal one: it recreates what is gone.
 			if rc := changesByAddress(p.ResourceChanges)["testbed_object.web"]; rc == nil || !rc.Change.Actions.Create() {
 				t.Errorf("resource_changes[testbed_object.web] = %+v, want action create", rc)
 			}
