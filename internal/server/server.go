@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/driftd/driftd/drift"
@@ -35,12 +34,11 @@ type Scheduler interface {
 	Trigger(ctx context.Context, name string) (done <-chan struct{}, joined bool, err error)
 }
 
-// Options configure a Server. History and Scheduler are required.
+// Options configure a Server. History, Scheduler and Metrics are required.
 type Options struct {
 	History   History
 	Scheduler Scheduler
-	// Metrics are served on /metrics. Nil means a fresh, empty set that
-	// nobody updates, which only tests want.
+	// Metrics are served on /metrics.
 	Metrics *Metrics
 	// Workspaces returns the configured workspace names, so that those never
 	// scanned show too and those removed from the config do not. Nil lists
@@ -82,6 +80,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Scheduler == nil {
 		return nil, errors.New("server: Scheduler is required")
 	}
+	if opts.Metrics == nil {
+		return nil, errors.New("server: Metrics is required")
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -91,14 +92,7 @@ func New(opts Options) (*Server, error) {
 	if opts.ChartScans <= 0 {
 		opts.ChartScans = 30
 	}
-	m := opts.Metrics
-	if m == nil {
-		var err error
-		if m, err = NewMetrics(prometheus.NewRegistry()); err != nil {
-			return nil, err
-		}
-	}
-	s := &Server{opts: opts, metrics: m, log: opts.Logger, mux: http.NewServeMux()}
+	s := &Server{opts: opts, metrics: opts.Metrics, log: opts.Logger, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }

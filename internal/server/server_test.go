@@ -9,19 +9,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/schedule"
 	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/internal/server"
 )
 
-func TestNewRequiresHistoryAndScheduler(t *testing.T) {
+func TestNewRequiredOptions(t *testing.T) {
 	t.Parallel()
-	if _, err := server.New(server.Options{Scheduler: &fakeScheduler{}}); err == nil {
-		t.Error("New without History: no error")
+	m, err := server.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := server.New(server.Options{History: openEstate(t)}); err == nil {
-		t.Error("New without Scheduler: no error")
+	st := openEstate(t)
+	tests := map[string]server.Options{
+		"History":   {Scheduler: &fakeScheduler{}, Metrics: m},
+		"Scheduler": {History: st, Metrics: m},
+		"Metrics":   {History: st, Scheduler: &fakeScheduler{}},
+	}
+	for missing, opts := range tests {
+		if _, err := server.New(opts); err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("New without %s: err = %v", missing, err)
+		}
 	}
 }
 
