@@ -90,11 +90,15 @@ provider_installation {
 // A file lock makes concurrent callers (parallel `go test` packages) wait
 // for one build instead of racing.
 func SharedMirror(ctx context.Context) (*Mirror, error) {
+	return sharedMirrorIn(ctx, os.TempDir())
+}
+
+func sharedMirrorIn(ctx context.Context, base string) (*Mirror, error) {
 	key, err := sourceHash()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(os.TempDir(), "driftd-testbed-"+key)
+	dir := filepath.Join(base, "driftd-testbed-"+key)
 	unlock, err := lockFile(ctx, dir+".lock")
 	if err != nil {
 		return nil, fmt.Errorf("shared mirror: %w", err)
