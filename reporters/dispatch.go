@@ -78,7 +78,8 @@ type Dispatcher struct {
 // Option configures a Dispatcher.
 type Option func(*Dispatcher)
 
-// WithTimeout sets the timeout of each attempt (default 30s).
+// WithTimeout sets the timeout of each attempt (default 30s) for reporters
+// that are not Timeouters.
 func WithTimeout(d time.Duration) Option { return func(x *Dispatcher) { x.timeout = d } }
 
 // WithBackoff sets the retry policy (default DefaultBackoff).
@@ -271,7 +272,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r Reporter, workspace string, 
 	for n := 0; ; n++ {
 		res.Attempts = n + 1
 		var err error
-		retry, err = d.call(ctx, call)
+		retry, err = d.call(ctx, d.timeoutFor(r), call)
 		if err == nil {
 			res.Err, retry = nil, false
 			break
@@ -315,10 +316,10 @@ func (d *Dispatcher) attempt(ctx context.Context, r Reporter, workspace string, 
 
 // call runs one attempt under the per-attempt timeout, turning a panic into
 // an error so that one broken reporter cannot take the daemon down.
-func (d *Dispatcher) call(ctx context.Context, f func(context.Context) (bool, error)) (retry bool, err error) {
-	if d.timeout > 0 {
+func (d *Dispatcher) call(ctx context.Context, timeout time.Duration, f func(context.Context) (bool, error)) (retry bool, err error) {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	defer func() {
@@ -332,6 +333,13 @@ func (d *Dispatcher) call(ctx context.Context, f func(context.Context) (bool, er
 		retry = true
 	}
 	return retry, err
+}
+
+func (d *Dispatcher) timeoutFor(r Reporter) time.Duration {
+	if t, ok := r.(Timeouter); ok && t.Timeout() > 0 {
+		return t.Timeout()
+	}
+	return d.timeout
 }
 
 func (d *Dispatcher) record(r Result) {

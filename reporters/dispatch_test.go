@@ -240,3 +240,23 @@ func TestDispatcherStopsReporterAfterOutage(t *testing.T) {
 		}
 	}
 }
+
+type slowFake struct {
+	*fake
+	timeout time.Duration
+}
+
+func (s slowFake) Timeout() time.Duration { return s.timeout }
+
+func TestDispatcherReporterTimeout(t *testing.T) {
+	t.Parallel()
+	own := slowFake{&fake{name: "own", block: make(chan struct{})}, 20 * time.Millisecond}
+	var s sleeps
+	var logs bytes.Buffer
+	d := newTestDispatcher([]Reporter{own}, &s, &logs, WithTimeout(time.Hour), WithBackoff(Backoff{Attempts: 1}))
+	start := time.Now()
+	res := d.Deliver(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+	if !errors.Is(res[0].Err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+		t.Fatalf("result %+v after %v: the reporter's own timeout was not used", res[0], time.Since(start))
+	}
+}

@@ -10,6 +10,7 @@ package reporters
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/driftd/driftd/drift"
 )
@@ -43,6 +44,12 @@ type Linker interface {
 	// Link returns the URL of the page for workspace as of the last
 	// delivery, or "" when there is none.
 	Link(workspace string) string
+}
+
+// Timeouter is a Reporter with its own timeout per attempt, overriding the
+// Dispatcher's (zero keeps the Dispatcher's).
+type Timeouter interface {
+	Timeout() time.Duration
 }
 
 // Links maps a Linker's name to its URL for one workspace.

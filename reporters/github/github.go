@@ -68,6 +68,9 @@ type Config struct {
 	// ErrorIssues opens an issue for a failed scan when the workspace has
 	// none open. A failed scan always comments on an open issue.
 	ErrorIssues bool
+	// Timeout bounds one delivery attempt (several API calls); zero
+	// keeps the Dispatcher's.
+	Timeout time.Duration
 	// HTTPClient is the base client (proxies, timeouts); nil means a new
 	// client with the default transport.
 	HTTPClient *http.Client
@@ -86,8 +89,9 @@ type Reporter struct {
 }
 
 var (
-	_ reporters.Reporter = (*Reporter)(nil)
-	_ reporters.Linker   = (*Reporter)(nil)
+	_ reporters.Reporter  = (*Reporter)(nil)
+	_ reporters.Linker    = (*Reporter)(nil)
+	_ reporters.Timeouter = (*Reporter)(nil)
 )
 
 // New returns a reporter for cfg.
@@ -141,6 +145,9 @@ func New(cfg Config, logger *slog.Logger) (*Reporter, error) {
 
 // Name implements reporters.Reporter.
 func (r *Reporter) Name() string { return "github" }
+
+// Timeout implements reporters.Timeouter.
+func (r *Reporter) Timeout() time.Duration { return r.cfg.Timeout }
 
 // Link implements reporters.Linker: the URL of the workspace's issue as of
 // the last delivery.
@@ -332,8 +339,12 @@ func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 }
 
 // openIssue reopens the workspace's last closed issue (with comment) or,
-// when it has none, creates one.
+// when it has none, creates one; either way within max_open_issues.
 func (r *Reporter) openIssue(ctx context.Context, f found, cur *drift.Report, comment string) error {
+	if limit := r.cfg.MaxOpenIssues; limit > 0 && f.openOthers >= limit {
+		return fmt.Errorf("%w: %d driftd issues are open in %s/%s (max_open_issues %d); not opening one for workspace %s",
+			ErrTooManyIssues, f.openOthers, r.owner, r.repo, limit, cur.Workspace)
+	}
 	last, err := r.lastClosed(ctx, cur.Workspace)
 	if err != nil {
 		return err
@@ -341,7 +352,7 @@ func (r *Reporter) openIssue(ctx context.Context, f found, cur *drift.Report, co
 	if last != nil {
 		return r.update(ctx, last, cur, comment, "open")
 	}
-	return r.create(ctx, f, cur)
+	return r.create(ctx, cur)
 }
 
 func when(r *drift.Report) string {
@@ -369,11 +380,7 @@ func markerFor(cur *drift.Report, prevFP string) marker {
 
 // create opens a new issue, then makes sure it is the only open one for
 // the workspace: a racing scan may have opened another meanwhile.
-func (r *Reporter) create(ctx context.Context, f found, cur *drift.Report) error {
-	if max := r.cfg.MaxOpenIssues; max > 0 && f.openOthers >= max {
-		return fmt.Errorf("%w: %d driftd issues are open in %s/%s (max_open_issues %d); not opening one for workspace %s",
-			ErrTooManyIssues, f.openOthers, r.owner, r.repo, max, cur.Workspace)
-	}
+func (r *Reporter) create(ctx context.Context, cur *drift.Report) error {
 	req := &gh.IssueRequest{
 		Title:  gh.String(title(cur)),
 		Body:   gh.String(issueBody(cur, markerFor(cur, ""))),

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -47,6 +48,8 @@ type Config struct {
 	// APIURL is the Web API base URL; default Slack's.
 	APIURL string
 	Notify reporters.Notify
+	// Timeout bounds one delivery attempt; zero keeps the Dispatcher's.
+	Timeout time.Duration
 	// HTTPClient is the client to use; nil means a new default client.
 	HTTPClient *http.Client
 }
@@ -57,7 +60,10 @@ type Reporter struct {
 	state reporters.State
 }
 
-var _ reporters.Reporter = (*Reporter)(nil)
+var (
+	_ reporters.Reporter  = (*Reporter)(nil)
+	_ reporters.Timeouter = (*Reporter)(nil)
+)
 
 // poster is what Reporter and Digest share: config, sending, errors.
 type poster struct {
@@ -112,6 +118,9 @@ func newPoster(cfg Config, logger *slog.Logger) (poster, error) {
 
 // Name implements reporters.Reporter.
 func (p *poster) Name() string { return p.cfg.Name }
+
+// Timeout implements reporters.Timeouter.
+func (p *poster) Timeout() time.Duration { return p.cfg.Timeout }
 
 // bookkeeping is what the reporter keeps per workspace.
 type bookkeeping struct {

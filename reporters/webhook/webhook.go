@@ -50,6 +50,8 @@ type Config struct {
 	// Headers are added to every request (e.g. an API key); never logged.
 	Headers map[string]string
 	Notify  reporters.Notify
+	// Timeout bounds one delivery attempt; zero keeps the Dispatcher's.
+	Timeout time.Duration
 	// HTTPClient is the client to use; nil means a new default client.
 	HTTPClient *http.Client
 }
@@ -70,7 +72,10 @@ type Reporter struct {
 	state  reporters.State
 }
 
-var _ reporters.Reporter = (*Reporter)(nil)
+var (
+	_ reporters.Reporter  = (*Reporter)(nil)
+	_ reporters.Timeouter = (*Reporter)(nil)
+)
 
 // New returns a webhook reporter keeping its bookkeeping in state.
 func New(cfg Config, logger *slog.Logger, state reporters.State) (*Reporter, error) {
@@ -95,6 +100,9 @@ func New(cfg Config, logger *slog.Logger, state reporters.State) (*Reporter, err
 
 // Name implements reporters.Reporter.
 func (r *Reporter) Name() string { return r.name }
+
+// Timeout implements reporters.Timeouter.
+func (r *Reporter) Timeout() time.Duration { return r.cfg.Timeout }
 
 // Sign returns the signature header value for body.
 func Sign(secret string, body []byte) string {
