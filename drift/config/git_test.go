@@ -209,6 +209,7 @@ func TestMinInterval(t *testing.T) {
 		"0 6,7 * * *":                       time.Hour,
 		"CRON_TZ=Europe/Berlin 0 6 * * 1-5": 24 * time.Hour,
 		"0 0 1 * *":                         28 * 24 * time.Hour,
+		"0 0 29 2 *":                        4*365*24*time.Hour + 24*time.Hour,
 	} {
 		if got, ok := minInterval(spec); !ok || got != want {
 			t.Errorf("minInterval(%q) = %v, %v; want %v", spec, got, ok, want)

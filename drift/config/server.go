@@ -166,17 +166,28 @@ func (d *decoder) checkJitter(jf field, jitter time.Duration, states []*wsState)
 	if jitter <= 0 {
 		return
 	}
+	type interval struct {
+		gap time.Duration
+		ok  bool
+	}
+	// Most workspaces share a few schedules.
+	seen := map[string]interval{}
 	for _, st := range states {
-		gap, ok := minInterval(st.w.Schedule)
-		if !ok || jitter < gap {
+		iv, done := seen[st.w.Schedule]
+		if !done {
+			iv.gap, iv.ok = minInterval(st.w.Schedule)
+			seen[st.w.Schedule] = iv
+		}
+		if !iv.ok || jitter < iv.gap {
 			continue
 		}
-		d.errorf(jf.val, jf.path, "must be shorter than every schedule's interval: workspace %q (%q) can run every %s", st.w.Name, st.w.Schedule, gap)
+		d.errorf(jf.val, jf.path, "must be shorter than every schedule's interval: workspace %q (%q) can run every %s", st.w.Name, st.w.Schedule, iv.gap)
 	}
 }
 
 // minInterval is the shortest time between two firings of a schedule:
-// exact for @every, otherwise the shortest gap among its next 1000 firings.
+// exact for @every, otherwise the shortest gap among its next 1000 firings
+// or its firings over a year, whichever ends first.
 func minInterval(spec string) (time.Duration, bool) {
 	if checkCron(spec) != nil {
 		return 0, false
@@ -190,6 +201,7 @@ func minInterval(spec string) (time.Duration, bool) {
 	}
 	// A fixed start keeps the result (and the error message) stable.
 	t := sched.Next(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	end := t.AddDate(1, 0, 0)
 	var gap time.Duration
 	for range 1000 {
 		next := sched.Next(t)
@@ -199,7 +211,9 @@ func minInterval(spec string) (time.Duration, bool) {
 		if g := next.Sub(t); gap == 0 || g < gap {
 			gap = g
 		}
-		t = next
+		if t = next; t.After(end) {
+			break
+		}
 	}
 	return gap, gap > 0
 }
