@@ -34,7 +34,6 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"stamp":      stampUTC,
 	"day":        shortStamp,
-	"state":      rowState,
 	"label":      stateLabel,
 	"plural":     plural,
 	"marker":     func(v any) bool { return v == drift.SensitiveMarker },
@@ -110,7 +109,6 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	ws, err := s.workspace(r.Context(), name)
 	if errors.Is(err, errNotFound) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		http.Error(w, "unknown workspace "+strconv.Quote(name), http.StatusNotFound)
 		return
 	}
@@ -156,7 +154,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, dat
 
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	http.Error(w, "internal error; see driftd's log", http.StatusInternalServerError)
 }
 
