@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	tfjson "github.com/hashicorp/terraform-json"
-
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/runner"
 	"github.com/driftd/driftd/drift/scan"
@@ -16,7 +14,7 @@ import (
 func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.PlanFunc, error) {
 	var deny []string
 	if cfg != nil {
-		deny = nil // TEMP
+		deny = cfg.SecretEnv()
 	}
 	r, err := runner.New(runner.Options{
 		CacheDir:     f.cacheDir,
@@ -29,12 +27,12 @@ func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.P
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, ws config.Workspace) (*tfjson.Plan, error) {
+	return func(ctx context.Context, ws config.Workspace) (*scan.Planned, error) {
 		res, err := r.Plan(ctx, runnerSpec(ws))
 		if err != nil {
 			return nil, err
 		}
-		return res.Plan, nil
+		return &scan.Planned{Plan: res.Plan}, nil
 	}, nil
 }
 

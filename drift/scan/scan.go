@@ -19,7 +19,14 @@ import (
 
 // PlanFunc produces the JSON plan of a workspace (drift/runner in
 // production).
-type PlanFunc func(ctx context.Context, ws config.Workspace) (*tfjson.Plan, error)
+type PlanFunc func(ctx context.Context, ws config.Workspace) (*Planned, error)
+
+// Planned is what a PlanFunc produced.
+type Planned struct {
+	Plan *tfjson.Plan
+	// Commit is the git commit planned, for git sources.
+	Commit string
+}
 
 // Event tells a progress display what a scan is doing.
 type Event struct {
@@ -70,12 +77,13 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 	}
 	log.Info("scan started", "dir", ws.Dir)
 
-	plan, err := s.plan(ctx, ws)
+	planned, err := s.plan(ctx, ws)
 	var r *drift.Report
 	if err != nil {
 		r = drift.Failed(opts, err, nil)
 	} else {
-		r = drift.Analyze(plan, opts)
+		r = drift.Analyze(planned.Plan, opts)
+		r.Commit = planned.Commit
 	}
 	r.Duration = s.now().Sub(start)
 
@@ -92,14 +100,18 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 
 // plan calls Plan, turning a panic into an error so that one workspace's
 // bad plan cannot take the others down.
-func (s *Scanner) plan(ctx context.Context, ws config.Workspace) (plan *tfjson.Plan, err error) {
+func (s *Scanner) plan(ctx context.Context, ws config.Workspace) (planned *Planned, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger().Error("scan panicked", "workspace", ws.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			plan, err = nil, fmt.Errorf("internal error while scanning: %v", v)
+			planned, err = nil, fmt.Errorf("internal error while scanning: %v", v)
 		}
 	}()
-	return s.Plan(ctx, ws)
+	planned, err = s.Plan(ctx, ws)
+	if err == nil && (planned == nil || planned.Plan == nil) {
+		err = fmt.Errorf("terraform produced no plan")
+	}
+	return planned, err
 }
 
 // All scans workspaces, at most concurrency at a time, and returns their
