@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -38,9 +39,12 @@ const SignatureHeader = "X-Driftd-Signature"
 // EventHeader carries the event name.
 const EventHeader = "X-Driftd-Event"
 
+var defaultName = regexp.MustCompile(`^webhook\[[0-9]+\]$`)
+
 // Config configures one webhook.
 type Config struct {
-	// Name tells webhooks apart: the reporter is "webhook[Name]".
+	// Name tells webhooks apart: the reporter is "webhook[Name]" (or Name
+	// itself when it already has that form, as config's "webhook[0]").
 	Name string
 	// URL is where to POST; it may hold a credential, so it is never
 	// logged or put in an error.
@@ -80,7 +84,10 @@ var (
 // New returns a webhook reporter keeping its bookkeeping in state.
 func New(cfg Config, logger *slog.Logger, state reporters.State) (*Reporter, error) {
 	name := "webhook"
-	if cfg.Name != "" {
+	switch {
+	case defaultName.MatchString(cfg.Name): // config's name for unnamed webhooks
+		name = cfg.Name
+	case cfg.Name != "":
 		name = "webhook[" + cfg.Name + "]"
 	}
 	if u, err := url.Parse(cfg.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -185,6 +185,16 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+func TestName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{"": "webhook", "pd": "webhook[pd]", "webhook[3]": "webhook[3]"} {
+		r, err := New(Config{Name: name, URL: "https://x"}, slog.New(slog.DiscardHandler), &reporters.MemState{})
+		if err != nil || r.Name() != want {
+			t.Errorf("Name(%q) = %q, %v; want %q", name, r.Name(), err, want)
+		}
+	}
+}
+
 func TestContract(t *testing.T) {
 	t.Parallel()
 	reportertest.Run(t, func(t *testing.T, client *http.Client, logger *slog.Logger) reporters.Reporter {
