@@ -143,7 +143,8 @@ func (d *Dispatcher) Deliver(ctx context.Context, cur, prev *drift.Report) []Res
 // once all are done. Reporters run concurrently; each takes the deliveries
 // in order. A workspace reaches the other reporters only after every Linker
 // has handled it, with the Linkers' links attached; a BatchReporter gets the
-// whole run in one call once the Linkers are done with all of it.
+// whole run in one call once the Linkers are done with all of it. Results
+// come in no particular order.
 func (d *Dispatcher) DeliverAll(ctx context.Context, ds []Delivery) []Result {
 	ds = append([]Delivery(nil), ds...)
 	var linkMu sync.Mutex

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/render"
 	"github.com/driftd/driftd/reporters"
 	"github.com/driftd/driftd/reporters/github/githubtest"
 	"github.com/driftd/driftd/reporters/reportertest"
@@ -411,6 +412,9 @@ func bigReport() *drift.Report {
 func TestBodyCutToFit(t *testing.T) {
 	t.Parallel()
 	r := bigReport()
+	if n := len(render.Markdown(r, render.MarkdownOptions{})); n < 70000 {
+		t.Fatalf("the big report renders to only %d characters", n)
+	}
 	m := marker{Workspace: "prod", Fingerprint: "big"}
 	full := m.String() + "\n"
 	if full := issueBody(&drift.Report{}, m); len(full) > 1000 {

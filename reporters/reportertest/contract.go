@@ -225,9 +225,9 @@ func Clean() *drift.Report {
 
 type failMode int
 
+// Zero means requests go through.
 const (
-	failNone failMode = iota
-	failNetwork
+	failNetwork failMode = iota + 1
 	failServer
 )
 
