@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -12,11 +13,14 @@ import (
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/render"
 	"github.com/driftd/driftd/drift/scan"
+	"github.com/driftd/driftd/drift/store"
+	"github.com/driftd/driftd/reporters"
 )
 
 // scanFlags are shared by scan and check.
 type scanFlags struct {
 	output        string
+	storePath     string
 	failOnPending bool
 	cacheDir      string
 	workDir       string
@@ -33,6 +37,7 @@ func (f *scanFlags) register(a *app, fs interface {
 	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin and terraform install cache (default: the user cache dir)")
 	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made (default: the temp dir)")
 	fs.BoolVar(&f.install, "install-terraform", true, "download the terraform version a workspace asks for when none is found")
+	fs.StringVar(&f.storePath, "store", "", "history file (as driftd serve keeps): previous reports and reporter bookkeeping; default none, GitHub is the source of truth")
 }
 
 func (f *scanFlags) validate() error {
@@ -64,6 +69,7 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlagSet("scan", "scan [flags] [NAME...]")
 	configPath := fs.String("config", a.defaultConfigPath(), "config file ($DRIFTD_CONFIG)")
 	concurrency := fs.Int("concurrency", 4, "workspaces scanned at once")
+	noReport := fs.Bool("no-report", false, "print only; deliver to no reporter")
 	var f scanFlags
 	f.register(a, fs)
 	f.log.register(fs, "warn")
@@ -85,7 +91,11 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	reports, err := a.runScans(ctx, f, cfg, wss, *concurrency)
+	report := cfg
+	if *noReport {
+		report = nil
+	}
+	reports, err := a.runScans(ctx, f, cfg, report, wss, *concurrency)
 	if err != nil {
 		return exitError, err
 	}
@@ -97,6 +107,8 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	var f scanFlags
 	f.register(a, fs)
 	f.log.register(fs, "warn")
+	configPath := fs.String("config", "", "config file whose reporters --report delivers to")
+	report := fs.Bool("report", false, "deliver the report to the reporters of --config (default: print only)")
 	refreshOnly := fs.Bool("refresh-only", false, "plan with -refresh-only: report drift only, ignore the code")
 	timeout := fs.Duration("timeout", config.DefaultTimeout, "give up on the scan after this long")
 	lock := fs.Bool("lock", false, "take the state lock while planning")
@@ -132,15 +144,26 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 		}
 		ws.Vars[k] = v
 	}
-	reports, err := a.runScans(ctx, f, nil, []config.Workspace{ws}, 1)
+	var cfg *config.Config
+	if *report {
+		if *configPath == "" {
+			return exitError, errors.New("--report needs --config (the reporters to deliver to)")
+		}
+		if cfg, err = config.Load(*configPath); err != nil {
+			return exitError, err
+		}
+	}
+	reports, err := a.runScans(ctx, f, cfg, cfg, []config.Workspace{ws}, 1)
 	if err != nil {
 		return exitError, err
 	}
 	return exitCode(reports, f.failOnPending), nil
 }
 
-// runScans scans, prints and (in later steps) delivers reports.
-func (a *app) runScans(ctx context.Context, f scanFlags, cfg *config.Config, wss []config.Workspace, concurrency int) ([]*drift.Report, error) {
+// runScans scans, prints, and delivers the reports to the reporters of
+// report (none when nil). cfg, when set, is the config the workspaces come
+// from.
+func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Config, wss []config.Workspace, concurrency int) ([]*drift.Report, error) {
 	log, err := f.log.logger(a)
 	if err != nil {
 		return nil, err
@@ -150,17 +173,62 @@ func (a *app) runScans(ctx context.Context, f scanFlags, cfg *config.Config, wss
 		return nil, err
 	}
 	s := &scan.Scanner{Plan: plan, Logger: log, Now: a.now}
+	var p *progress
 	if a.interactive {
-		p := startProgress(a.stderr, len(wss), a.now)
+		p = startProgress(a.stderr, len(wss), a.now)
 		s.OnEvent = p.event
-		defer p.close()
 	}
 	reports := s.All(ctx, wss, concurrency)
-	if s.OnEvent != nil {
-		// Stop the progress line before the report is printed.
-		s.OnEvent = nil
+	if p != nil {
+		p.close() // before the report is printed
 	}
-	return reports, a.print(f.output, reports)
+	if err := a.print(f.output, reports); err != nil {
+		return reports, err
+	}
+	if report == nil {
+		return reports, nil
+	}
+	return reports, a.deliver(ctx, f, report, reports, log)
+}
+
+// deliver hands a one-off scan's reports to the configured reporters. The
+// previous reports come from --store when given, else from GitHub.
+func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, reports []*drift.Report, log *slog.Logger) error {
+	var (
+		state reporters.State = &reporters.MemState{}
+		st    *store.Store
+	)
+	if f.storePath != "" {
+		var err error
+		if st, err = store.Open(f.storePath, store.Options{MaxAge: cfg.Server.Retention.MaxAge, MaxScans: cfg.Server.Retention.MaxScans}); err != nil {
+			return err
+		}
+		defer st.Close()
+		state = st
+	}
+	d, err := newDelivery(cfg, log, state)
+	if err != nil || d == nil {
+		return err
+	}
+	ds := make([]reporters.Delivery, 0, len(reports))
+	for _, r := range reports {
+		var prev *drift.Report
+		if st != nil {
+			if prev, err = st.LastReport(ctx, r.Workspace); err != nil {
+				return err
+			}
+			if _, err := st.SaveReport(ctx, r); err != nil {
+				return err
+			}
+		} else {
+			prev = d.previous(ctx, r.Workspace, log)
+		}
+		ds = append(ds, reporters.Delivery{Cur: r, Prev: prev})
+	}
+	if failed := d.deliverRun(ctx, ds); failed > 0 {
+		return fmt.Errorf("%d report deliveries failed (see the log)", failed)
+	}
+	return nil
 }
 
 func (a *app) print(format string, reports []*drift.Report) error {
