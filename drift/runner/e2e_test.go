@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func testbedRunner(t *testing.T, env *testbed.Env, opts Options) *Runner {
 }
 
 func testbedSpec(ws *testbed.Workspace) Spec {
-	return Spec{Spec: Spec{}.Spec}.withTestbed(ws)
+	return Spec{}.withTestbed(ws)
 }
 
 func (s Spec) withTestbed(ws *testbed.Workspace) Spec {
@@ -64,7 +65,7 @@ func listTree(t *testing.T, dir string) []string {
 		if fi.Mode().IsRegular() {
 			size = fi.Size()
 		}
-		out = append(out, rel+" "+fi.Mode().String()+" "+string(rune('0'+size%10)))
+		out = append(out, fmt.Sprint(rel, " ", fi.Mode(), " ", size))
 		return nil
 	})
 	if err != nil {

@@ -32,7 +32,7 @@ show) echo '{"format_version":"1.2","terraform_version":"1.99.0"}' ;;
 esac
 `
 
-func fakeRunner(t *testing.T, environ []string, opts Options) (*Runner, string) {
+func fakeRunner(t *testing.T, environ []string, opts Options) *Runner {
 	t.Helper()
 	cache := t.TempDir()
 	bin := filepath.Join(cache, "terraform", "1.99.0", "terraform")
@@ -49,7 +49,7 @@ func fakeRunner(t *testing.T, environ []string, opts Options) (*Runner, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, bin
+	return r
 }
 
 func readLines(t *testing.T, p string) []string {
@@ -70,7 +70,7 @@ func TestPlanArgvAndEnv(t *testing.T) {
 	logDir := t.TempDir()
 	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "GITHUB_TOKEN=ghp_driftd", "SLACK_TOKEN=xoxb-driftd",
 		"DRIFTD_WEBHOOK_SECRET=whsec", "AWS_PROFILE=prod", "UNLISTED=1", "TF_LOG=trace"}
-	r, bin := fakeRunner(t, environ, Options{})
+	r := fakeRunner(t, environ, Options{})
 
 	tests := []struct {
 		name     string
@@ -104,7 +104,6 @@ func TestPlanArgvAndEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			spec := tt.spec
-			spec.Spec = Spec{}.Spec
 			spec.Name, spec.Dir = "ws", ws
 			spec.PassEnv = []string{"AWS_*", "GITHUB_*"}
 			spec.Env = map[string]string{"FAKE_LOG": logDir}
@@ -170,7 +169,6 @@ func TestPlanArgvAndEnv(t *testing.T) {
 	if entries, _ := os.ReadDir(r.opts.WorkRoot); len(entries) != 0 {
 		t.Errorf("scan directories left behind: %v", entries)
 	}
-	_ = bin
 }
 
 func containsInOrder(got, want []string) bool {
@@ -189,7 +187,7 @@ func containsInOrder(got, want []string) bool {
 func TestTimeoutKillsStubbornTree(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()
-	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{KillGrace: 500 * time.Millisecond})
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{KillGrace: 500 * time.Millisecond})
 	// Resolve the binary first: on a loaded machine that alone can take the
 	// whole timeout.
 	if _, err := r.terraform(t.Context(), "1.99.0"); err != nil {
@@ -197,7 +195,6 @@ func TestTimeoutKillsStubbornTree(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := r.Plan(context.Background(), Spec{
-		Spec:             Spec{}.Spec,
 		TerraformVersion: "1.99.0",
 		Timeout:          1 * time.Second,
 	}.with(ws, map[string]string{"FAKE_LOG": t.TempDir(), "FAKE_HANG": "1"}))
@@ -222,7 +219,7 @@ func TestTimeoutKillsStubbornTree(t *testing.T) {
 func TestCanceled(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()
-	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{KillGrace: 200 * time.Millisecond})
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{KillGrace: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	logDir := t.TempDir()
 	go func() {
@@ -247,7 +244,7 @@ func TestCanceled(t *testing.T) {
 
 func TestBinaryNotFound(t *testing.T) {
 	t.Parallel()
-	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
 	_, err := r.Plan(context.Background(), Spec{TerraformVersion: "0.12.31"}.with(t.TempDir(), nil))
 	var e *Error
 	if !errors.As(err, &e) || e.Stage != StageInstall || !strings.Contains(e.Error(), "0.12.31") || !strings.Contains(e.Error(), "not allowed") {
@@ -259,7 +256,7 @@ func TestBinaryNotFound(t *testing.T) {
 // with the version and the cause, quickly.
 func TestInstallFailsFast(t *testing.T) {
 	t.Parallel()
-	r, _ := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{AllowInstall: true, InstallTimeout: 20 * time.Second})
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{AllowInstall: true, InstallTimeout: 20 * time.Second})
 	for _, c := range []string{"1.2.9", "~> 1.1.0"} {
 		start := time.Now()
 		_, err := r.Plan(context.Background(), Spec{TerraformVersion: c}.with(t.TempDir(), nil))
