@@ -23,6 +23,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // CRON_TZ= schedules work in minimal images too
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -65,6 +66,7 @@ const usage = `Usage: driftd <command> [flags]
 Commands:
   scan [NAME...]   scan all (or the named) workspaces of --config
   check DIR        scan one Terraform directory
+  serve            run the daemon: scheduled scans, history, status page, metrics
   validate         check a config file and list every error
   version          print the version
 
@@ -85,6 +87,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		code, err = a.scan(ctx, rest)
 	case "check":
 		code, err = a.check(ctx, rest)
+	case "serve":
+		code, err = a.serve(ctx, rest)
 	case "validate":
 		code, err = a.validate(rest)
 	case "version", "--version", "-version":

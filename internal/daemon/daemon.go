@@ -42,6 +42,8 @@ type Setup struct {
 	Config  *config.Config
 	Scanner Scanner
 	Deliver Deliverer
+	// Link returns the URL of a workspace's GitHub issue, or ""; may be nil.
+	Link func(workspace string) string
 }
 
 // Options configure a Daemon.
@@ -97,6 +99,17 @@ func (d *Daemon) Workspaces() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Link returns the URL of a workspace's issue, or "".
+func (d *Daemon) Link(workspace string) string {
+	d.mu.RLock()
+	link := d.setup.Link
+	d.mu.RUnlock()
+	if link == nil {
+		return ""
+	}
+	return link(workspace)
 }
 
 // Apply switches to a new setup (start-up or reload). Running scans finish

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/config"
+	"github.com/driftd/driftd/drift/schedule"
+	"github.com/driftd/driftd/drift/scan"
+	"github.com/driftd/driftd/drift/store"
+	"github.com/driftd/driftd/internal/daemon"
+	"github.com/driftd/driftd/internal/server"
+	"github.com/driftd/driftd/reporters"
+)
+
+// serve runs the daemon until SIGTERM/SIGINT: the first signal stops
+// scheduling and lets running scans finish (up to server.shutdown_timeout),
+// a second cancels them at once. SIGHUP reloads the config; a bad config is
+// rejected and the running one kept.
+func (a *app) serve(ctx context.Context, args []string) (int, error) {
+	fs := a.newFlagSet("serve", "serve [flags]")
+	configPath := fs.String("config", a.defaultConfigPath(), "config file ($DRIFTD_CONFIG)")
+	listen := fs.String("listen", "", "HTTP listen address (default: server.listen from the config)")
+	dataDir := fs.String("data-dir", "", "store and git mirrors (default: server.data_dir, else $XDG_STATE_HOME/driftd)")
+	var f scanFlags
+	f.register(a, fs)
+	f.log.register(fs, "info")
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return exitError, err
+	}
+	log, err := f.log.logger(a)
+	if err != nil {
+		return exitError, err
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return exitError, err
+	}
+	dir := firstNonEmpty(*dataDir, cfg.Server.DataDir, a.defaultDataDir())
+	if dir == "" {
+		return exitError, errors.New("no data directory: set server.data_dir, --data-dir or HOME")
+	}
+	st, err := store.Open(filepath.Join(dir, "driftd.db"), store.Options{
+		MaxAge: cfg.Server.Retention.MaxAge, MaxScans: cfg.Server.Retention.MaxScans,
+	})
+	if err != nil {
+		return exitError, err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := server.NewMetrics(reg)
+	if err != nil {
+		return exitError, err
+	}
+
+	// Scans run under scanCtx, not ctx: the first signal only stops
+	// scheduling.
+	scanCtx, abortScans := context.WithCancel(context.WithoutCancel(ctx))
+	defer abortScans()
+
+	build := func(cfg *config.Config) (daemon.Setup, error) {
+		plan, err := a.planner(f, cfg, log)
+		if err != nil {
+			return daemon.Setup{}, err
+		}
+		d, err := newDelivery(cfg, log, st, reporters.WithObserver(func(r reporters.Result) {
+			metrics.Delivered(r.Reporter, r.Err)
+		}))
+		if err != nil {
+			return daemon.Setup{}, err
+		}
+		setup := daemon.Setup{Config: cfg, Scanner: &scan.Scanner{Plan: plan, Logger: log}}
+		if d != nil {
+			setup.Deliver = d
+			if d.github != nil {
+				setup.Link = d.github.Link
+			}
+		}
+		return setup, nil
+	}
+	setup, err := build(cfg)
+	if err != nil {
+		return exitError, err
+	}
+	dmn, err := daemon.New(setup, daemon.Options{
+		Store: st,
+		Scheduler: schedule.Options{
+			Concurrency:   cfg.Server.Concurrency,
+			Jitter:        cfg.Server.Jitter,
+			ScanAtStartup: cfg.Server.ScanAtStartup,
+			ScanContext:   scanCtx,
+		},
+		Observer: metrics,
+		Logger:   log,
+	})
+	if err != nil {
+		return exitError, err
+	}
+	restoreMetrics(ctx, st, metrics, log)
+
+	var running atomic.Bool
+	srv, err := server.New(server.Options{
+		History:      st,
+		Scheduler:    dmn.Scheduler(),
+		Metrics:      metrics,
+		Workspaces:   dmn.Workspaces,
+		Links:        dmn.Link,
+		TriggerToken: cfg.Server.TriggerToken.Reveal(),
+		Ready: func() error {
+			if !running.Load() {
+				return errors.New("scheduler not running")
+			}
+			return nil
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return exitError, err
+	}
+	addr := firstNonEmpty(*listen, cfg.Server.Listen)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return exitError, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "error", err)
+		}
+	}()
+	log.Info("driftd serving", "listen", ln.Addr().String(), "workspaces", len(cfg.Workspaces), "data_dir", dir, "version", buildVersion())
+
+	runCtx, stopScheduling := context.WithCancel(ctx)
+	defer stopScheduling()
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(signals)
+	go func() {
+		stopping := false
+		for sig := range signals {
+			switch {
+			case sig == syscall.SIGHUP:
+				a.reload(*configPath, build, dmn, log)
+			case !stopping:
+				stopping = true
+				log.Info("stopping: no new scans; running scans may finish", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
+				stopScheduling()
+			default:
+				log.Warn("second signal: cancelling running scans", "signal", sig.String())
+				abortScans()
+			}
+		}
+	}()
+
+	running.Store(true)
+	err = dmn.Run(runCtx)
+	running.Store(false)
+
+	drainCtx, cancelDrain := context.WithTimeout(scanCtx, cfg.Server.ShutdownTimeout)
+	if derr := dmn.Drain(drainCtx); derr != nil {
+		log.Warn("shutdown timeout: cancelling running scans")
+		abortScans()
+		// Cancelled scans end within terraform's kill grace.
+		finalCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = dmn.Drain(finalCtx)
+		cancel()
+	}
+	cancelDrain()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = httpSrv.Shutdown(shutCtx)
+	cancel()
+	log.Info("driftd stopped")
+	if err != nil {
+		return exitError, err
+	}
+	return exitClean, nil
+}
+
+// reload swaps in a new config; a bad one is logged and the running one
+// kept.
+func (a *app) reload(path string, build func(*config.Config) (daemon.Setup, error), dmn *daemon.Daemon, log *slog.Logger) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		var setup daemon.Setup
+		if setup, err = build(cfg); err == nil {
+			err = dmn.Apply(setup)
+		}
+	}
+	if err != nil {
+		log.Error("config reload rejected; the previous config keeps running", "error", err)
+		return
+	}
+	log.Info("config reloaded", "workspaces", len(cfg.Workspaces))
+}
+
+// restoreMetrics fills the gauges from the store so /metrics is right from
+// the first scrape after a restart.
+func restoreMetrics(ctx context.Context, st *store.Store, m *server.Metrics, log *slog.Logger) {
+	sums, err := st.Workspaces(ctx)
+	if err != nil {
+		log.Warn("restoring metrics", "error", err)
+		return
+	}
+	for _, s := range sums {
+		r, err := st.LastReport(ctx, s.Workspace)
+		if err != nil || r == nil {
+			continue
+		}
+		m.Restore(r)
+	}
+}
+
+func (a *app) defaultDataDir() string {
+	if d := a.getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "driftd")
+	}
+	if h := a.getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "driftd")
+	}
+	return ""
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+var _ daemon.Deliverer = (*delivery)(nil)
+
+// Deliver is the daemon's delivery of one workspace's report.
+func (d *delivery) Deliver(ctx context.Context, cur, prev *drift.Report) {
+	d.dispatcher.Deliver(ctx, cur, prev)
+}
