@@ -19,8 +19,8 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/config"
-	"github.com/driftd/driftd/drift/schedule"
 	"github.com/driftd/driftd/drift/scan"
+	"github.com/driftd/driftd/drift/schedule"
 	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/internal/daemon"
 	"github.com/driftd/driftd/internal/server"
