@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/driftd/driftd/drift"
 )
 
 // Stage says where a scan failed.
@@ -96,16 +98,12 @@ func diagnostics(stderr string, secrets []string) string {
 	return truncate(out, maxDiagnostics)
 }
 
-// redactMarker replaces secret values in diagnostics; it matches the
-// report's sensitive marker so readers see one convention.
-const redactMarker = "(sensitive value)"
-
 // redact replaces every occurrence of a secret. Very short values are left
 // alone: replacing "1" or "eu" would mangle the text and hide nothing.
 func redact(s string, secrets []string) string {
 	for _, v := range secrets {
 		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, redactMarker)
+			s = strings.ReplaceAll(s, v, drift.SensitiveMarker)
 		}
 	}
 	return s
