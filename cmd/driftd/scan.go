@@ -49,13 +49,28 @@ func (f *scanFlags) validate() error {
 }
 
 func (a *app) getenv(name string) string {
+	v, _ := a.lookupEnv(name)
+	return v
+}
+
+func (a *app) lookupEnv(name string) (string, bool) {
 	prefix := name + "="
 	for _, kv := range a.environ {
 		if strings.HasPrefix(kv, prefix) {
-			return kv[len(prefix):]
+			return kv[len(prefix):], true
 		}
 	}
-	return ""
+	return "", false
+}
+
+// loadConfig reads a config file, expanding ${VAR} and *_env from the
+// app's environment.
+func (a *app) loadConfig(path string) (*config.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return config.Parse(path, data, a.lookupEnv)
 }
 
 func (a *app) defaultConfigPath() string {
@@ -83,7 +98,7 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if *concurrency < 1 {
 		return exitError, fmt.Errorf("--concurrency must be at least 1, got %d", *concurrency)
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := a.loadConfig(*configPath)
 	if err != nil {
 		return exitError, err
 	}
@@ -149,7 +164,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 		if *configPath == "" {
 			return exitError, errors.New("--report needs --config (the reporters to deliver to)")
 		}
-		if cfg, err = config.Load(*configPath); err != nil {
+		if cfg, err = a.loadConfig(*configPath); err != nil {
 			return exitError, err
 		}
 	}

@@ -46,7 +46,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := a.loadConfig(*configPath)
 	if err != nil {
 		return exitError, err
 	}
@@ -195,7 +195,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 // reload swaps in a new config; a bad one is logged and the running one
 // kept.
 func (a *app) reload(path string, build func(*config.Config) (daemon.Setup, error), dmn *daemon.Daemon, log *slog.Logger) {
-	cfg, err := config.Load(path)
+	cfg, err := a.loadConfig(path)
 	if err == nil {
 		var setup daemon.Setup
 		if setup, err = build(cfg); err == nil {

@@ -19,7 +19,7 @@ func (a *app) validate(args []string) (int, error) {
 	} else if len(pos) > 1 {
 		return exitError, errors.New("want at most one config file")
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, err := a.loadConfig(*configPath)
 	if err != nil {
 		var list config.Errors
 		if errors.As(err, &list) {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/driftd/driftd/reporters/github/githubtest"
+	"github.com/driftd/driftd/reporters/slack/slacktest"
+)
+
+// TestScanReportsToGitHubAndSlack: driftd scan on real workspaces, with both
+// reporters pointed at fakes that speak the real wire format: one issue and
+// one message for new drift, nothing for the same drift again (GitHub is
+// the source of truth without a store), the issue closed and a message when
+// the drift is gone.
+func TestScanReportsToGitHubAndSlack(t *testing.T) {
+	gh := githubtest.NewServer(t, "acme", "infra", "ghs_fakeGitHubToken123")
+	sl := slacktest.NewServer(t, "xoxb-fake-slack-token-456")
+
+	f := newFleet(t)
+	f.add(t, "net", fmt.Sprintf(webTF, "net"), true)
+	f.add(t, "calm", fmt.Sprintf(webTF, "calm"), true)
+	cfg := f.writeConfig(t)
+	reportersYAML := fmt.Sprintf(`reporters:
+  github:
+    repository: acme/infra
+    base_url: %s
+    token_env: DRIFTD_TEST_GH_TOKEN
+  slack:
+    webhook_url_env: DRIFTD_TEST_SLACK_URL
+`, gh.BaseURL())
+	appendFile(t, cfg, reportersYAML)
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_SLACK_URL="+sl.WebhookURL())
+
+	scanOnce := func(wantCode int) result {
+		t.Helper()
+		res := runCLI(t, env, "scan", "--config", cfg, "--log-level", "debug")
+		if res.code != wantCode {
+			t.Fatalf("exit %d, want %d\n%s\n%s", res.code, wantCode, res.stdout, res.stderr)
+		}
+		for _, secret := range []string{gh.Token, sl.WebhookURL(), "fake-slack-token"} {
+			if strings.Contains(res.stdout+res.stderr, secret) {
+				t.Errorf("secret %q in output or logs", secret)
+			}
+		}
+		return res
+	}
+
+	scanOnce(exitClean)
+	if n := len(gh.Issues()); n != 0 || len(sl.Messages()) != 0 {
+		t.Fatalf("clean fleet: %d issues, %d messages", n, len(sl.Messages()))
+	}
+
+	must(t, f.env.SetAttribute("net-web", "tags.env", "staging"))
+	scanOnce(exitDrift)
+	open := gh.OpenIssues()
+	if len(open) != 1 {
+		t.Fatalf("open issues %d, want 1", len(open))
+	}
+	is := open[0]
+	for _, want := range []string{"driftd:workspace=net", "tags.env", `"staging"`} {
+		if !strings.Contains(is.Body, want) {
+			t.Errorf("issue body lacks %q:\n%s", want, is.Body)
+		}
+	}
+	msgs := sl.Messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].BlocksJSON(), "net") {
+		t.Fatalf("slack messages %+v, want one about net", msgs)
+	}
+
+	// Same drift again: no new issue, no comment, no message.
+	mutations := gh.Mutations()
+	scanOnce(exitDrift)
+	if gh.Mutations() != mutations || len(gh.Issues()) != 1 || len(sl.Messages()) != 1 {
+		t.Errorf("repeat scan changed something: mutations %d -> %d, issues %d, messages %d",
+			mutations, gh.Mutations(), len(gh.Issues()), len(sl.Messages()))
+	}
+
+	// Drift undone out of band: issue closed with a comment, resolved message.
+	must(t, f.env.SetAttribute("net-web", "tags.env", "prod"))
+	scanOnce(exitClean)
+	closed, _ := gh.Issue(is.Number)
+	if closed.State != "closed" || len(closed.Comments) == 0 {
+		t.Errorf("issue after resolution: state %s, %d comments", closed.State, len(closed.Comments))
+	}
+	if msgs := sl.Messages(); len(msgs) != 2 {
+		t.Errorf("slack messages %d after resolution, want 2", len(msgs))
+	}
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	must(t, err)
+	defer f.Close()
+	_, err = f.WriteString(text)
+	must(t, err)
+}
