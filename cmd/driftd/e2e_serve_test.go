@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/driftd/driftd/reporters/github/githubtest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// driftdBinary builds driftd once per test process: the daemon tests need a
+// real process to signal and kill.
+func driftdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "driftd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "driftd")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// daemonProc is a running `driftd serve`.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	addr string
+	mu   sync.Mutex
+	logs strings.Builder
+	done chan struct{}
+}
+
+func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{done: make(chan struct{})}
+	for i, a := range args {
+		if a == "--listen" {
+			d.addr = args[i+1]
+		}
+	}
+	d.cmd = exec.Command(driftdBinary(t), append([]string{"serve"}, args...)...)
+	d.cmd.Env = env
+	stderr, err := d.cmd.StderrPipe()
+	must(t, err)
+	must(t, d.cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.logs.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+		}
+		d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.done
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.log())
+		}
+	})
+	waitFor(t, 60*time.Second, "daemon ready", func() bool {
+		resp, err := http.Get("http://" + d.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return d
+}
+
+func (d *daemonProc) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+func (d *daemonProc) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + d.addr + path)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return string(b)
+}
+
+// metric reads one sample from /metrics, -1 when absent.
+func (d *daemonProc) metric(t *testing.T, name, labels string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+labels) + ` (\S+)$`)
+	m := re.FindStringSubmatch(d.get(t, "/metrics"))
+	if m == nil {
+		return -1
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	must(t, err)
+	return v
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func serveConfig(t *testing.T, f *fleet, gh *githubtest.Server, schedule string, extra string) string {
+	t.Helper()
+	cfg := f.writeConfig(t)
+	data, err := os.ReadFile(cfg)
+	must(t, err)
+	text := strings.Replace(string(data), "defaults:\n", "defaults:\n  schedule: \""+schedule+"\"\n", 1)
+	text += fmt.Sprintf(`server:
+  trigger_token_env: DRIFTD_TEST_TRIGGER
+  shutdown_timeout: 30s
+%sreporters:
+  github:
+    repository: acme/infra
+    base_url: %s
+    token_env: DRIFTD_TEST_GH_TOKEN
+`, extra, gh.BaseURL())
+	must(t, os.WriteFile(cfg, []byte(text), 0o644))
+	return cfg
+}
+
+// TestServeEndToEnd: the daemon on a seconds-scale schedule finds drift,
+// the fake GitHub gets one issue, the drift is undone out of band and the
+// next scan closes it; /metrics follows; the trigger API checks its token;
+// SIGTERM stops it cleanly with no process left behind.
+func TestServeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("daemon end-to-end")
+	}
+	gh := githubtest.NewServer(t, "acme", "infra", "ghs_fakeGitHubToken123")
+	f := newFleet(t)
+	f.add(t, "net", fmt.Sprintf(webTF, "net"), true)
+	f.add(t, "calm", fmt.Sprintf(webTF, "calm"), true)
+	cfg := serveConfig(t, f, gh, "@every 2s", "")
+	addr := freeAddr(t)
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=let-me-in-42")
+	d := startDaemon(t, env, "--config", cfg, "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json")
+
+	must(t, f.env.SetAttribute("net-web", "tags.env", "staging"))
+	waitFor(t, 90*time.Second, "an issue for net", func() bool { return len(gh.OpenIssues()) == 1 })
+	waitFor(t, 30*time.Second, "drift gauge", func() bool {
+		return d.metric(t, "driftd_workspace_drifted_resources", `{workspace="net"}`) == 1
+	})
+	if v := d.metric(t, "driftd_workspace_drifted_resources", `{workspace="calm"}`); v != 0 {
+		t.Errorf("calm drifted gauge = %v, want 0", v)
+	}
+	if page := d.get(t, "/"); !strings.Contains(page, "net") || !strings.Contains(page, "calm") {
+		t.Errorf("status page lacks the workspaces:\n%s", page)
+	}
+
+	trigger := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/workspaces/calm/scan", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := trigger("wrong"); code != http.StatusUnauthorized {
+		t.Errorf("trigger with a wrong token: %d, want 401", code)
+	}
+	if code := trigger(""); code != http.StatusUnauthorized {
+		t.Errorf("trigger without a token: %d, want 401", code)
+	}
+	if code := trigger("let-me-in-42"); code != http.StatusAccepted {
+		t.Errorf("trigger with the token: %d, want 202", code)
+	}
+
+	number := gh.OpenIssues()[0].Number
+	must(t, f.env.SetAttribute("net-web", "tags.env", "prod"))
+	waitFor(t, 90*time.Second, "the issue closed", func() bool {
+		is, _ := gh.Issue(number)
+		return is.State == "closed"
+	})
+	waitFor(t, 30*time.Second, "drift gauge back to 0", func() bool {
+		return d.metric(t, "driftd_workspace_drifted_resources", `{workspace="net"}`) == 0
+	})
+	if n := len(gh.Issues()); n != 1 {
+		t.Errorf("%d issues in all, want 1", n)
+	}
+	if v := d.metric(t, "driftd_scans_total", `{status="drifted",workspace="net"}`); v < 1 {
+		t.Errorf("scans_total for net drifted = %v", v)
+	}
+
+	must(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("daemon did not stop within 60s of SIGTERM")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	for _, secret := range []string{gh.Token, "let-me-in-42"} {
+		if strings.Contains(d.log(), secret) {
+			t.Errorf("log holds secret %q", secret)
+		}
+	}
+	if left := processesWith("TESTBED_ROOT=" + f.env.Root); len(left) > 0 {
+		t.Errorf("processes outlived the daemon: %v", left)
+	}
+}
