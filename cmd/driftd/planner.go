@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/driftd/driftd/drift/config"
+	"github.com/driftd/driftd/drift/gitsource"
 	"github.com/driftd/driftd/drift/runner"
 	"github.com/driftd/driftd/drift/scan"
 	"github.com/driftd/driftd/drift/workdir"
@@ -32,15 +33,25 @@ func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.P
 		if err != nil {
 			return nil, err
 		}
-		return &scan.Planned{Plan: res.Plan}, nil
+		return &scan.Planned{Plan: res.Plan, Commit: res.Commit}, nil
 	}, nil
 }
 
 func runnerSpec(ws config.Workspace) runner.Spec {
+	var git *gitsource.Source
+	if g := ws.Git; g != nil {
+		git = &gitsource.Source{
+			URL:  g.URL,
+			Ref:  g.Ref,
+			Path: g.Path,
+			Auth: gitsource.Auth{Token: g.Token.Reveal(), SSHKeyFile: g.SSHKeyFile},
+		}
+	}
 	return runner.Spec{
 		Spec: workdir.Spec{
 			Name:    ws.Name,
 			Dir:     ws.Dir,
+			Git:     git,
 			PassEnv: ws.PassEnv,
 			Env:     ws.Env,
 			Vars:    ws.Vars,

@@ -16,6 +16,7 @@ type Stage string
 const (
 	StageInstall  Stage = "install"
 	StageWorkdir  Stage = "workdir"
+	StageGit      Stage = "git"
 	StageInit     Stage = "init"
 	StagePlan     Stage = "plan"
 	StageShow     Stage = "show"
@@ -38,6 +39,8 @@ type Error struct {
 	Diagnostics string
 	// ScanID identifies the scan's directory and processes in logs.
 	ScanID string
+	// Commit is the git commit checked out, when the scan got that far.
+	Commit string
 	// Elapsed is how long the scan ran before failing.
 	Elapsed time.Duration
 	// Err is the underlying error, for errors.Is/As (e.g.

@@ -13,8 +13,14 @@ import (
 // which terraform-exec's process-group handling does not reach once
 // terraform itself is gone. It rescans until nothing is left (a dying parent
 // may have just forked) and returns how many processes it killed.
-func killScan(scanEnv string) int {
-	needle := []byte(scanEnv + "\x00")
+func killScan(scanEnv string) int { return killScans(scanEnv) }
+
+// killScans is killScan for several scans in one pass over /proc.
+func killScans(scanEnvs ...string) int {
+	needles := make([][]byte, len(scanEnvs))
+	for i, s := range scanEnvs {
+		needles[i] = []byte("\x00" + s + "\x00")
+	}
 	self := os.Getpid()
 	killed := 0
 	for round := 0; round < 10; round++ {
@@ -31,7 +37,7 @@ func killScan(scanEnv string) int {
 			// Unreadable (another user's, already gone) or empty (zombie)
 			// environments are not ours to kill.
 			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err != nil || !bytes.Contains(append([]byte{0}, env...), append([]byte{0}, needle...)) {
+			if err != nil || !containsAny(append([]byte{0}, env...), needles) {
 				continue
 			}
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
@@ -46,4 +52,13 @@ func killScan(scanEnv string) int {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return killed
+}
+
+func containsAny(env []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if bytes.Contains(env, n) {
+			return true
+		}
+	}
+	return false
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/driftd/driftd/drift/gitsource"
 	"github.com/driftd/driftd/drift/workdir"
 )
 
@@ -32,7 +33,10 @@ type Options struct {
 	// Default: $XDG_CACHE_HOME/driftd, else ~/.cache/driftd.
 	CacheDir string
 	// WorkRoot is where per-scan directories go (see workdir.Options.Root).
+	// Sweep treats it as driftd's own. Default: workdir.DefaultRoot().
 	WorkRoot string
+	// GitDir holds the mirrors of git sources. Default: CacheDir/git.
+	GitDir string
 	// Environ is driftd's own environment; scans inherit only allow-listed
 	// parts of it. Default: os.Environ().
 	Environ []string
@@ -80,6 +84,8 @@ type Result struct {
 	Duration         time.Duration
 	// ScanID identifies the scan in logs (see workdir.Dir.ScanID).
 	ScanID string
+	// Commit is the git commit planned, for git sources.
+	Commit string
 }
 
 // Runner runs scans. It is safe for concurrent use.
@@ -89,6 +95,11 @@ type Runner struct {
 
 	binMu sync.Mutex
 	bins  map[string]binary // by version constraint
+
+	// mirrors is made on first use, so that driftd without git sources
+	// needs no git binary.
+	mirrorsMu sync.Mutex
+	mirrors   *gitsource.Mirrors
 }
 
 // New returns a Runner, creating its cache directories.
@@ -102,6 +113,12 @@ func New(opts Options) (*Runner, error) {
 			return nil, err
 		}
 		opts.CacheDir = dir
+	}
+	if opts.WorkRoot == "" {
+		opts.WorkRoot = workdir.DefaultRoot()
+	}
+	if opts.GitDir == "" {
+		opts.GitDir = filepath.Join(opts.CacheDir, "git")
 	}
 	if opts.KillGrace <= 0 {
 		opts.KillGrace = 10 * time.Second
@@ -148,6 +165,7 @@ type scan struct {
 	parent  context.Context // the caller's: done means canceled
 	ctx     context.Context // parent plus spec.Timeout
 	scanID  string
+	commit  string
 	secrets []string
 	stage   Stage
 	stderr  capBuffer
@@ -170,17 +188,33 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	}
 
 	s.stage = StageWorkdir
-	dir, err := workdir.Prepare(s.ctx, spec.Spec, workdir.Options{
+	wopts := workdir.Options{
 		Root:           r.opts.WorkRoot,
 		Environ:        r.opts.Environ,
 		DenyEnv:        r.opts.DenyEnv,
 		PluginCacheDir: r.cache.dir,
-	})
+	}
+	if spec.Git != nil {
+		if spec.Git.Auth.Token != "" {
+			s.secrets = []string{spec.Git.Auth.Token}
+		}
+		if wopts.Mirrors, err = r.gitMirrors(); err != nil {
+			s.stage = StageGit
+			return nil, s.fail(err)
+		}
+	}
+	dir, err := workdir.Prepare(s.ctx, spec.Spec, wopts)
 	if err != nil {
+		if _, ok := errors.AsType[*workdir.GitError](err); ok {
+			s.stage = StageGit
+		}
 		return nil, s.fail(err)
 	}
-	s.scanID = dir.ScanID
+	s.scanID, s.commit = dir.ScanID, dir.Commit
 	log = log.With("scan_id", dir.ScanID)
+	if dir.Commit != "" {
+		log = log.With("commit", dir.Commit)
+	}
 	defer func() {
 		if err := dir.Close(); err != nil {
 			log.Warn("scan directory cleanup failed", "err", err)
@@ -240,9 +274,23 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID}
+	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit}
 	log.Info("scan planned", "terraform", bin.version, "took", res.Duration)
 	return res, nil
+}
+
+// gitMirrors returns the Runner's git mirrors, making them on first use.
+func (r *Runner) gitMirrors() (*gitsource.Mirrors, error) {
+	r.mirrorsMu.Lock()
+	defer r.mirrorsMu.Unlock()
+	if r.mirrors == nil {
+		m, err := gitsource.New(r.opts.GitDir, r.opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		r.mirrors = m
+	}
+	return r.mirrors, nil
 }
 
 // init runs terraform init holding the plugin cache lock.
@@ -294,7 +342,7 @@ func (r *Runner) reap(ctx context.Context, scanID string, log *slog.Logger) func
 // fail turns err into an *Error for the current stage, or for a timeout or
 // cancellation when the context explains the failure.
 func (s *scan) fail(err error) *Error {
-	e := &Error{Workspace: s.spec.Name, Stage: s.stage, ScanID: s.scanID, Elapsed: time.Since(s.start), Err: err}
+	e := &Error{Workspace: s.spec.Name, Stage: s.stage, ScanID: s.scanID, Commit: s.commit, Elapsed: time.Since(s.start), Err: err}
 	switch {
 	case s.parent.Err() != nil:
 		e.Stage = StageCanceled
@@ -306,7 +354,7 @@ func (s *scan) fail(err error) *Error {
 		e.Diagnostics = fmt.Sprintf("timed out after %s during %s (stopped after %s)", s.spec.Timeout, s.stage, e.Elapsed.Round(time.Millisecond))
 	default:
 		text := s.stderr.String()
-		if strings.TrimSpace(text) == "" || s.stage == StageInstall || s.stage == StageWorkdir {
+		if strings.TrimSpace(text) == "" || s.stage == StageInstall || s.stage == StageWorkdir || s.stage == StageGit {
 			text = err.Error()
 		}
 		e.Diagnostics = diagnostics(text, s.secrets)
@@ -427,6 +475,9 @@ func secretValues(environ []string, spec Spec) []string {
 	}
 	for _, v := range spec.BackendConfig {
 		out = append(out, v)
+	}
+	if spec.Git != nil && spec.Git.Auth.Token != "" {
+		out = append(out, spec.Git.Auth.Token)
 	}
 	// Longest first, so that a secret containing another is replaced whole.
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/driftd/driftd/drift/gitsource"
 )
 
 // Spec describes the workspace to copy and the environment it asks for. The
@@ -22,8 +24,14 @@ import (
 type Spec struct {
 	// Name identifies the workspace in errors.
 	Name string
-	// Dir is the absolute path of the workspace's root module.
+	// Dir is the absolute path of the workspace's root module. It is empty
+	// when Git is set.
 	Dir string
+	// Git, when set, is where the code comes from instead of Dir: the
+	// source is checked out into the scan's directory, the whole repository
+	// being the copied tree (so relative module paths work) and Git.Path the
+	// root module inside it.
+	Git *gitsource.Source
 	// Root is the absolute path of the tree to copy; Dir must lie inside it.
 	// Empty means Dir. Set it (e.g. to the repository root) when the
 	// workspace uses modules or symlinks outside Dir by relative path.
@@ -39,9 +47,11 @@ type Spec struct {
 
 // Options hold driftd-wide settings for Prepare.
 type Options struct {
-	// Root is where per-scan directories are created. Default:
-	// os.TempDir()/driftd.
+	// Root is where per-scan directories are created; Sweep treats every
+	// scan directory in it as driftd's. Default: DefaultRoot().
 	Root string
+	// Mirrors fetch git sources; required when Spec.Git is set.
+	Mirrors *gitsource.Mirrors
 	// Environ is driftd's own environment, the only source of inherited
 	// variables. Default: os.Environ().
 	Environ []string
@@ -55,7 +65,8 @@ type Options struct {
 
 // Dir is one scan's private directory. Close removes it.
 type Dir struct {
-	// Path is the copy of Spec.Dir, where Terraform runs.
+	// Path is the copy of Spec.Dir (or Git.Path in the checkout), where
+	// Terraform runs.
 	Path string
 	// DataDir is this scan's TF_DATA_DIR.
 	DataDir string
@@ -66,6 +77,8 @@ type Dir struct {
 	ScanID string
 	// Env is the complete environment for Terraform, as KEY=value entries.
 	Env []string
+	// Commit is the git commit checked out, for git sources.
+	Commit string
 
 	base      string
 	closeOnce sync.Once
@@ -76,32 +89,41 @@ type Dir struct {
 // environment.
 const ScanIDEnv = "DRIFTD_SCAN_ID"
 
-// Prepare copies spec's tree into a new directory under opts.Root and builds
-// the scan's environment. On error nothing is left behind.
+// GitError is a Prepare failure to check a git source out. Its text names
+// the URL (credentials redacted) and the ref.
+type GitError struct{ Err error }
+
+func (e *GitError) Error() string { return e.Err.Error() }
+func (e *GitError) Unwrap() error { return e.Err }
+
+// DefaultRoot is the default Options.Root: a directory of the current user's
+// in the temp dir, holding nothing but driftd's scan directories.
+func DefaultRoot() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("driftd-%d", os.Getuid()))
+}
+
+// Prepare copies spec's tree (or checks its git source out) into a new
+// directory under opts.Root and builds the scan's environment. On error
+// nothing is left behind.
 func Prepare(ctx context.Context, spec Spec, opts Options) (*Dir, error) {
-	if !filepath.IsAbs(spec.Dir) {
-		return nil, fmt.Errorf("workspace %q: dir %q is not absolute", spec.Name, spec.Dir)
-	}
-	src := filepath.Clean(spec.Root)
-	if spec.Root == "" {
-		src = filepath.Clean(spec.Dir)
-	}
-	if !filepath.IsAbs(src) {
-		return nil, fmt.Errorf("workspace %q: root %q is not absolute", spec.Name, spec.Root)
-	}
-	rel, err := filepath.Rel(src, filepath.Clean(spec.Dir))
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil, fmt.Errorf("workspace %q: dir %q is not inside root %q", spec.Name, spec.Dir, src)
-	}
-	if fi, err := os.Stat(spec.Dir); err != nil {
-		return nil, fmt.Errorf("workspace %q: %w", spec.Name, err)
-	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("workspace %q: %s is not a directory", spec.Name, spec.Dir)
+	var src, rel string
+	if spec.Git != nil {
+		if spec.Dir != "" || spec.Root != "" {
+			return nil, fmt.Errorf("workspace %q: a git source excludes dir and root", spec.Name)
+		}
+		if opts.Mirrors == nil {
+			return nil, fmt.Errorf("workspace %q: git source given but no git mirrors configured", spec.Name)
+		}
+	} else {
+		var err error
+		if src, rel, err = localTree(spec); err != nil {
+			return nil, err
+		}
 	}
 
 	root := opts.Root
 	if root == "" {
-		root = filepath.Join(os.TempDir(), "driftd")
+		root = DefaultRoot()
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create work root: %w", err)
@@ -115,21 +137,60 @@ func Prepare(ctx context.Context, spec Spec, opts Options) (*Dir, error) {
 		return nil, fmt.Errorf("create scan dir: %w", err)
 	}
 	d := &Dir{
-		Path:     filepath.Join(base, "src", rel),
 		DataDir:  filepath.Join(base, "data"),
 		PlanFile: filepath.Join(base, "driftd.tfplan"),
 		ScanID:   id,
 		base:     base,
 	}
-	if err := d.fill(ctx, src, spec, opts); err != nil {
+	// First of all, so that a driftd killed at any later point leaves a
+	// directory Sweep recognises.
+	if err := writeOwner(base); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	if err := d.fill(ctx, src, rel, spec, opts); err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
 	return d, nil
 }
 
-func (d *Dir) fill(ctx context.Context, src string, spec Spec, opts Options) error {
-	if err := copyTree(ctx, src, filepath.Join(d.base, "src")); err != nil {
-		return fmt.Errorf("workspace %q: copy: %w", spec.Name, err)
+// localTree checks a local Spec and returns the tree to copy and Dir's path
+// inside it.
+func localTree(spec Spec) (src, rel string, err error) {
+	if !filepath.IsAbs(spec.Dir) {
+		return "", "", fmt.Errorf("workspace %q: dir %q is not absolute", spec.Name, spec.Dir)
+	}
+	src = filepath.Clean(spec.Root)
+	if spec.Root == "" {
+		src = filepath.Clean(spec.Dir)
+	}
+	if !filepath.IsAbs(src) {
+		return "", "", fmt.Errorf("workspace %q: root %q is not absolute", spec.Name, spec.Root)
+	}
+	rel, err = filepath.Rel(src, filepath.Clean(spec.Dir))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", fmt.Errorf("workspace %q: dir %q is not inside root %q", spec.Name, spec.Dir, src)
+	}
+	if fi, err := os.Stat(spec.Dir); err != nil {
+		return "", "", fmt.Errorf("workspace %q: %w", spec.Name, err)
+	} else if !fi.IsDir() {
+		return "", "", fmt.Errorf("workspace %q: %s is not a directory", spec.Name, spec.Dir)
+	}
+	return src, rel, nil
+}
+
+func (d *Dir) fill(ctx context.Context, src, rel string, spec Spec, opts Options) error {
+	tree := filepath.Join(d.base, "src")
+	if spec.Git != nil {
+		commit, path, err := opts.Mirrors.Checkout(ctx, *spec.Git, tree)
+		if err != nil {
+			return &GitError{Err: err}
+		}
+		d.Path, d.Commit = path, commit
+	} else {
+		if err := copyTree(ctx, src, tree); err != nil {
+			return fmt.Errorf("workspace %q: copy: %w", spec.Name, err)
+		}
+		d.Path = filepath.Join(tree, rel)
 	}
 	if err := os.Mkdir(d.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
