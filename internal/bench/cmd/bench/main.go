@@ -1,0 +1,196 @@
+// Command bench is driftd's benchmark harness (issue 5): it builds real
+// testbed workspaces, drifts some, and measures driftd against bare
+// Terraform side by side. It prints tables and writes the same figures as
+// JSON under -out. It never fails on a slow figure unless -check is given.
+//
+//	go run ./internal/bench/cmd/bench -workspaces 40 -resources 20 -latency 50ms
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/driftd/driftd/internal/bench"
+	"github.com/driftd/driftd/internal/testbed"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+var parts = []string{"fleet", "check", "large", "idle"}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var (
+		workspaces  = fs.Int("workspaces", 40, "fleet: workspaces")
+		resources   = fs.Int("resources", 20, "fleet: resources per workspace (check uses the same)")
+		latency     = fs.Duration("latency", 50*time.Millisecond, "provider read latency (TESTBED_READ_LATENCY)")
+		concurrency = fs.Int("concurrency", 4, "fleet: driftd --concurrency and xargs -P")
+		drifted     = fs.Float64("drifted", 0.25, "fleet: fraction of workspaces drifted")
+		out         = fs.String("out", "bench/out", "directory for the JSON results and the scratch work")
+		only        = fs.String("only", strings.Join(parts, ","), "comma-separated parts to run: "+strings.Join(parts, ", "))
+		repeats     = fs.Int("repeats", 5, "check and large: runs per figure (the median is reported)")
+		realPlan    = fs.Int("plan-resources", 2000, "large: resources in the real workspace whose plan is scaled")
+		bigPlan     = fs.Int("large-resources", 20000, "large: resources in the synthesised plan")
+		idleN       = fs.Int("idle-workspaces", 500, "idle: workspaces configured")
+		idleWindow  = fs.Duration("idle-window", 20*time.Second, "idle: sampling window")
+		idleSettle  = fs.Duration("idle-settle", 5*time.Second, "idle: wait after readiness before sampling")
+		check       = fs.Bool("check", false, "exit 1 when a target of issue 5 is missed (for people, not CI)")
+		keep        = fs.Bool("keep", false, "keep the scratch directory (workspaces, caches) under -out")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, p := range strings.Split(*only, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(parts, p) {
+			return fmt.Errorf("-only: unknown part %q (want %s)", p, strings.Join(parts, ", "))
+		}
+		want[p] = true
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	outDir, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	work := filepath.Join(outDir, "work")
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	mirror, err := testbed.SharedMirror(ctx)
+	if err != nil {
+		return err
+	}
+	driftd := filepath.Join(work, "driftd")
+	log.Info("building driftd", "bin", driftd)
+	if b, err := exec.CommandContext(ctx, "go", "build", "-o", driftd, "./cmd/driftd").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/driftd: %w\n%s", err, b)
+	}
+	newEnv := func(name string) (*testbed.Env, string, error) {
+		dir := filepath.Join(work, name)
+		env, err := testbed.NewEnvWithMirror(dir, mirror)
+		return env, dir, err
+	}
+
+	var res bench.Results
+	write := func(name string, v any) error {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(outDir, name), append(b, '\n'), 0o644)
+	}
+	if want["fleet"] {
+		env, dir, err := newEnv("fleet")
+		if err != nil {
+			return err
+		}
+		log.Info("fleet: applying workspaces", "workspaces", *workspaces, "resources", *resources)
+		t0 := time.Now()
+		f, err := bench.BuildFleet(ctx, env, bench.FleetOptions{
+			Workspaces: *workspaces, Resources: *resources, Drifted: *drifted, Prefix: "ws", ApplyConcurrency: 2,
+		})
+		if err != nil {
+			return err
+		}
+		log.Info("fleet: applied", "took", time.Since(t0).Round(time.Second), "drifted", len(f.Drifted))
+		b := &bench.FleetBench{Fleet: f, Driftd: driftd, Latency: *latency, Concurrency: *concurrency, Dir: dir, Logger: log}
+		if res.Fleet, err = b.Measure(ctx); err != nil {
+			return err
+		}
+		res.Fleet.Resources = *resources
+		if err := write("fleet.json", res.Fleet); err != nil {
+			return err
+		}
+	}
+	if want["check"] {
+		env, dir, err := newEnv("check")
+		if err != nil {
+			return err
+		}
+		f, err := bench.BuildFleet(ctx, env, bench.FleetOptions{Workspaces: 1, Resources: *resources, Drifted: 1, Prefix: "check"})
+		if err != nil {
+			return err
+		}
+		b := &bench.CheckBench{Env: env, Workspace: f.Workspaces[0], Drifted: true, Driftd: driftd, Latency: *latency, Repeats: *repeats, Dir: dir, Logger: log}
+		if res.Check, err = b.Measure(ctx); err != nil {
+			return err
+		}
+		res.Check.Resources = *resources
+		if err := write("check.json", res.Check); err != nil {
+			return err
+		}
+	}
+	if want["large"] {
+		env, _, err := newEnv("large")
+		if err != nil {
+			return err
+		}
+		b := &bench.LargeBench{Env: env, Real: *realPlan, Target: *bigPlan, Repeats: min(*repeats, 3), Logger: log}
+		if res.Large, err = b.Measure(ctx); err != nil {
+			return err
+		}
+		if err := write("largeplan.json", res.Large); err != nil {
+			return err
+		}
+	}
+	if want["idle"] {
+		env, dir, err := newEnv("idle")
+		if err != nil {
+			return err
+		}
+		b := &bench.IdleBench{Env: env, Driftd: driftd, Workspaces: *idleN, Settle: *idleSettle, Window: *idleWindow, Dir: dir, Logger: log}
+		if res.Idle, err = b.Measure(ctx); err != nil {
+			return err
+		}
+		if err := write("idle.json", res.Idle); err != nil {
+			return err
+		}
+	}
+	res.Print(os.Stdout)
+	if err := write("results.json", struct {
+		bench.Results
+		Targets []bench.Target `json:"targets"`
+	}{res, res.Targets()}); err != nil {
+		return err
+	}
+	fmt.Printf("\nJSON written to %s\n", outDir)
+	if *check {
+		var missed []string
+		for _, t := range res.Targets() {
+			if !t.Met {
+				missed = append(missed, t.Name)
+			}
+		}
+		if len(missed) > 0 {
+			return errors.New("targets missed: " + strings.Join(missed, "; "))
+		}
+	}
+	return nil
+}

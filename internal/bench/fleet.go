@@ -1,0 +1,190 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/driftd/driftd/internal/testbed"
+)
+
+// FleetOptions size a fleet of testbed workspaces.
+type FleetOptions struct {
+	Workspaces int
+	// Resources is the number of testbed_object instances per workspace.
+	Resources int
+	// Drifted is the fraction of workspaces changed outside Terraform.
+	Drifted float64
+	// Prefix names the workspaces (<prefix>000, ...); objects are
+	// <workspace>-r<i>.
+	Prefix string
+	// ApplyConcurrency is how many workspaces are applied at once.
+	ApplyConcurrency int
+}
+
+// Fleet is a set of applied testbed workspaces, some of them drifted.
+type Fleet struct {
+	Env        *testbed.Env
+	Workspaces []*testbed.Workspace
+	// Drifted names the workspaces whose objects were changed outside
+	// Terraform: exactly the ones a correct scan reports as drifted.
+	Drifted map[string]bool
+}
+
+// workspaceTF is one workspace: count objects with a sensitive attribute,
+// as real ones have, so that redaction is part of what is measured.
+const workspaceTF = `resource "testbed_object" "r" {
+  count   = %d
+  name    = "%s-r${count.index}"
+  content = "v1"
+  secret  = "not-a-real-secret-${count.index}"
+  tags    = { env = "prod", team = "core", index = tostring(count.index) }
+  ports   = [80, 443]
+}
+`
+
+// BuildFleet creates and applies the workspaces under env for real, then
+// drifts an evenly spread fraction of them. The env's read latency must be
+// zero while applying (it is set back by the caller for the scans).
+func BuildFleet(ctx context.Context, env *testbed.Env, opts FleetOptions) (*Fleet, error) {
+	if opts.Workspaces < 1 || opts.Resources < 1 {
+		return nil, fmt.Errorf("bench: a fleet needs at least one workspace and one resource, got %d and %d", opts.Workspaces, opts.Resources)
+	}
+	if opts.Drifted < 0 || opts.Drifted > 1 {
+		return nil, fmt.Errorf("bench: drifted fraction %v outside [0, 1]", opts.Drifted)
+	}
+	f := &Fleet{Env: env, Drifted: map[string]bool{}}
+	for i := range opts.Workspaces {
+		name := fmt.Sprintf("%s%03d", opts.Prefix, i)
+		ws, err := env.NewWorkspace(name, fmt.Sprintf(workspaceTF, opts.Resources, name))
+		if err != nil {
+			return nil, err
+		}
+		f.Workspaces = append(f.Workspaces, ws)
+		// Spread the drifted ones: workspace i is drifted when the running
+		// count floor((i+1)*fraction) steps up at i.
+		if int(float64(i+1)*opts.Drifted) > int(float64(i)*opts.Drifted) {
+			f.Drifted[name] = true
+		}
+	}
+	if err := applyAll(ctx, f.Workspaces, max(1, opts.ApplyConcurrency)); err != nil {
+		return nil, err
+	}
+	for name := range f.Drifted {
+		if err := env.SetAttribute(name+"-r0", "tags.env", "changed-by-hand"); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func applyAll(ctx context.Context, wss []*testbed.Workspace, concurrency int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, concurrency)
+	)
+	for _, ws := range wss {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := ws.Apply(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// DriftedNames lists the drifted workspaces, sorted.
+func (f *Fleet) DriftedNames() []string {
+	out := make([]string, 0, len(f.Drifted))
+	for n := range f.Drifted {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TerraformEnv is the environment a CI job would give terraform for these
+// workspaces, with the given provider read latency.
+func (f *Fleet) TerraformEnv(latency time.Duration) []string {
+	return terraformEnv(f.Env, latency)
+}
+
+func terraformEnv(env *testbed.Env, latency time.Duration) []string {
+	e := append([]string(nil), env.Environ()...)
+	if latency > 0 {
+		e = append(e, "TESTBED_READ_LATENCY="+latency.String())
+	}
+	return e
+}
+
+// WriteConfig writes a driftd config listing every workspace of the fleet,
+// each with the environment terraform needs, and returns its path.
+// schedule may be empty (driftd's default).
+func WriteConfig(path string, env *testbed.Env, names []string, dir func(name string) string, latency time.Duration, schedule string) error {
+	var b strings.Builder
+	b.WriteString("version: 1\ndefaults:\n  timeout: 15m\n")
+	if schedule != "" {
+		fmt.Fprintf(&b, "  schedule: %q\n", schedule)
+	}
+	fmt.Fprintf(&b, "  env:\n    TESTBED_ROOT: %q\n    TF_CLI_CONFIG_FILE: %q\n", env.Root, env.Mirror.CLIConfigFile)
+	if latency > 0 {
+		fmt.Fprintf(&b, "    TESTBED_READ_LATENCY: %q\n", latency.String())
+	}
+	b.WriteString("workspaces:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  - name: %s\n    dir: %q\n", n, dir(n))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+// baselineScript is what a CI job does for one workspace: a fresh
+// checkout (the code, the lock file and, with the local backend, the
+// state), then init, plan and show, with no plugin cache. With "inplace" it
+// works in the directory itself, keeping .terraform between runs, as a
+// person re-running terraform by hand would.
+const baselineScript = `#!/usr/bin/env bash
+# Written by driftd's benchmark (internal/bench): bare terraform, one workspace.
+set -euo pipefail
+src=$1
+name=$(basename "$src")
+if [ "${2:-fresh}" = inplace ]; then
+  w=$src
+else
+  w=$(mktemp -d "$BENCH_SCRATCH/$name.XXXXXX")
+  cp "$src/main.tf" "$src/.terraform.lock.hcl" "$src/terraform.tfstate" "$w/"
+fi
+cd "$w"
+terraform init -input=false -no-color >/dev/null
+terraform plan -input=false -no-color -lock=false -out=tfplan >/dev/null
+terraform show -json tfplan >"$BENCH_PLANS/$name.json"
+`
+
+// WriteBaselineScript writes the per-workspace shell script into dir.
+func WriteBaselineScript(dir string) (string, error) {
+	p := filepath.Join(dir, "terraform-one.sh")
+	if err := os.WriteFile(p, []byte(baselineScript), 0o755); err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,328 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"sync"
+	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/internal/bench/plangen"
+	"github.com/driftd/driftd/internal/testbed"
+)
+
+// LargeBench measures the analysis of a very large plan. Applying tens of
+// thousands of resources takes too long for a benchmark, so it applies a
+// real workspace of Real resources, times `terraform show -json` on it,
+// and builds the large plan by repeating the real plan's resource
+// instances (plangen.Scale): the JSON has exactly Terraform's shape.
+type LargeBench struct {
+	Env *testbed.Env
+	// Real is the size of the real workspace, Target the size of the
+	// synthesised plan; every tenth resource drifts.
+	Real, Target int
+	Repeats      int
+	Logger       *slog.Logger
+}
+
+// ParseCost is the time and peak heap of one way of reading a plan.
+type ParseCost struct {
+	Median time.Duration   `json:"median_ns"`
+	Runs   []time.Duration `json:"runs_ns"`
+	// PeakHeap is the largest heap (live and not yet collected objects)
+	// seen while parsing, above the heap before it started; the plan's
+	// JSON bytes were already allocated and are not counted.
+	PeakHeap uint64 `json:"peak_heap_bytes"`
+}
+
+// LargeResult is what largeplan.json holds.
+type LargeResult struct {
+	Real struct {
+		Resources int    `json:"resources"`
+		JSONBytes int    `json:"json_bytes"`
+		Drift     int    `json:"drift_entries"`
+		Show      Sample `json:"terraform_show_json"`
+		// Analysis is driftd's decode and drift.Analyze of that JSON.
+		Analysis ParseCost `json:"driftd_parse_analyze"`
+		Ratio    float64   `json:"ratio_analysis_over_show"`
+	} `json:"real"`
+	// Tiny is `terraform show -json` of a one-resource plan: the fixed
+	// part (start-up, provider schemas) of the extrapolation.
+	Tiny struct {
+		JSONBytes int    `json:"json_bytes"`
+		Show      Sample `json:"terraform_show_json"`
+	} `json:"tiny"`
+	Large struct {
+		Resources int `json:"resources"`
+		JSONBytes int `json:"json_bytes"`
+		Drift     int `json:"drift_entries"`
+		// ShowEstimate extrapolates terraform show -json linearly in JSON
+		// bytes through the tiny and the real plan.
+		ShowEstimate time.Duration `json:"terraform_show_json_estimate_ns"`
+		// Plain is json.Unmarshal into tfjson.Plan; Decode is how driftd
+		// reads terraform-exec's output (json.Decoder with UseNumber);
+		// Analysis is Decode plus drift.Analyze.
+		Plain    ParseCost `json:"plain_unmarshal"`
+		Decode   ParseCost `json:"driftd_decode"`
+		Analysis ParseCost `json:"driftd_parse_analyze"`
+		Ratio    float64   `json:"ratio_analysis_over_show"`
+		// HeapRatio is Analysis.PeakHeap over JSONBytes; with the JSON
+		// buffer itself, which driftd also holds, add one.
+		HeapRatio float64 `json:"heap_ratio"`
+	} `json:"large"`
+}
+
+// largeTF gives each object a few hundred bytes of content and a dozen
+// tags, so that 20,000 of them make about the 100 MB plan of issue 5.
+const largeTF = `locals {
+  body = join("", [for i in range(24) : "lorem ipsum dolor sit amet ${i} "])
+}
+
+resource "testbed_object" "r" {
+  count   = %d
+  name    = "%s-r${count.index}"
+  content = "${local.body}${count.index}"
+  secret  = "not-a-real-secret-${count.index}"
+  tags    = { for i in range(12) : "tag${i}" => "value-${i}-${count.index}" }
+  ports   = [80, 443, 8080]
+  enabled = true
+  settings = { tier = "gold", password = "not-a-real-password" }
+  rule {
+    port        = 443
+    protocol    = "tcp"
+    cidr_blocks = ["10.0.0.0/8", "192.168.0.0/16"]
+  }
+}
+`
+
+// Measure builds the workspaces, times terraform and driftd on the real
+// plan, then driftd and a plain decode on the synthesised one.
+func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
+	res := &LargeResult{}
+	b.Logger.Info("large plan: applying the real workspace", "resources", b.Real)
+	real, err := b.workspace(ctx, "large", b.Real)
+	if err != nil {
+		return nil, err
+	}
+	tiny, err := b.workspace(ctx, "tiny", 1)
+	if err != nil {
+		return nil, err
+	}
+	var realJSON, tinyJSON []byte
+	for range b.Repeats {
+		u, out, err := b.show(ctx, real)
+		if err != nil {
+			return nil, err
+		}
+		res.Real.Show.add(u)
+		realJSON = out
+		if u, out, err = b.show(ctx, tiny); err != nil {
+			return nil, err
+		}
+		res.Tiny.Show.add(u)
+		tinyJSON = out
+	}
+	res.Real.Resources, res.Real.JSONBytes, res.Tiny.JSONBytes = b.Real, len(realJSON), len(tinyJSON)
+
+	var rep *drift.Report
+	res.Real.Analysis, rep, err = measureParse(realJSON, b.Repeats, driftdParse)
+	if err != nil {
+		return nil, err
+	}
+	res.Real.Drift = len(rep.Drift)
+	if want := (b.Real + 9) / 10; res.Real.Drift != want {
+		return nil, fmt.Errorf("bench: driftd found %d drifted resources in the real large plan, want %d", res.Real.Drift, want)
+	}
+	res.Real.Ratio = ratio(res.Real.Analysis.Median, res.Real.Show.Median)
+
+	b.Logger.Info("large plan: synthesising", "resources", b.Target)
+	largeJSON, err := synthesise(realJSON, (b.Target+b.Real-1)/b.Real)
+	if err != nil {
+		return nil, err
+	}
+	realJSON = nil
+	res.Large.Resources = (b.Target + b.Real - 1) / b.Real * b.Real
+	res.Large.JSONBytes = len(largeJSON)
+	res.Large.ShowEstimate = extrapolate(res.Tiny.JSONBytes, res.Tiny.Show.Median, res.Real.JSONBytes, res.Real.Show.Median, len(largeJSON))
+
+	b.Logger.Info("large plan: parsing", "bytes", len(largeJSON))
+	if res.Large.Plain, _, err = measureParse(largeJSON, b.Repeats, plainParse); err != nil {
+		return nil, err
+	}
+	if res.Large.Decode, _, err = measureParse(largeJSON, b.Repeats, driftdDecode); err != nil {
+		return nil, err
+	}
+	if res.Large.Analysis, rep, err = measureParse(largeJSON, b.Repeats, driftdParse); err != nil {
+		return nil, err
+	}
+	res.Large.Drift = len(rep.Drift)
+	if want := res.Real.Drift * res.Large.Resources / b.Real; res.Large.Drift != want {
+		return nil, fmt.Errorf("bench: driftd found %d drifted resources in the large plan, want %d", res.Large.Drift, want)
+	}
+	res.Large.Ratio = ratio(res.Large.Analysis.Median, res.Large.ShowEstimate)
+	res.Large.HeapRatio = float64(res.Large.Analysis.PeakHeap) / float64(len(largeJSON))
+	return res, nil
+}
+
+// workspace applies n objects, drifts every tenth and saves a plan.
+func (b *LargeBench) workspace(ctx context.Context, name string, n int) (*testbed.Workspace, error) {
+	ws, err := b.Env.NewWorkspace(name, fmt.Sprintf(largeTF, n, name))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ws.Run(ctx, "init", "-input=false", "-no-color"); err != nil {
+		return nil, err
+	}
+	// Wider than the default 10: only the setup is faster for it.
+	if _, err := ws.Run(ctx, "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=32"); err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i += 10 {
+		if err := b.Env.SetAttribute(fmt.Sprintf("%s-r%d", name, i), "tags.tag0", "changed-by-hand"); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := ws.Run(ctx, "plan", "-input=false", "-no-color", "-lock=false", "-parallelism=32", "-out=tfplan"); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+func (b *LargeBench) show(ctx context.Context, ws *testbed.Workspace) (Usage, []byte, error) {
+	cmd := exec.CommandContext(ctx, b.Env.Terraform, "show", "-json", "tfplan")
+	cmd.Dir = ws.Dir
+	cmd.Env = b.Env.Environ()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	u, err := Run(ctx, cmd, false)
+	if err == nil && u.ExitCode != 0 {
+		err = fmt.Errorf("bench: terraform show -json in %s: exit %d\n%s", ws.Name, u.ExitCode, u.Stderr)
+	}
+	return u, out.Bytes(), err
+}
+
+func synthesise(realJSON []byte, copies int) ([]byte, error) {
+	var p tfjson.Plan
+	if err := json.Unmarshal(realJSON, &p); err != nil {
+		return nil, fmt.Errorf("bench: real plan: %w", err)
+	}
+	big, err := plangen.Scale(&p, copies)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(big)
+	if err != nil {
+		return nil, fmt.Errorf("bench: large plan: %w", err)
+	}
+	return out, nil
+}
+
+// extrapolate is linear in bytes through (b0, t0) and (b1, t1).
+func extrapolate(b0 int, t0 time.Duration, b1 int, t1 time.Duration, b int) time.Duration {
+	if b1 == b0 {
+		return t1
+	}
+	slope := float64(t1-t0) / float64(b1-b0)
+	return t0 + time.Duration(slope*float64(b-b0))
+}
+
+func plainParse(b []byte) (*drift.Report, error) {
+	var p tfjson.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// driftdDecode reads the plan the way terraform-exec's ShowPlanFile does.
+func driftdDecode(b []byte) (*drift.Report, error) {
+	_, err := decodeLikeTerraformExec(b)
+	return nil, err
+}
+
+func decodeLikeTerraformExec(b []byte) (*tfjson.Plan, error) {
+	var p tfjson.Plan
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func driftdParse(b []byte) (*drift.Report, error) {
+	p, err := decodeLikeTerraformExec(b)
+	if err != nil {
+		return nil, err
+	}
+	return drift.Analyze(p, drift.Options{Workspace: "large"}), nil
+}
+
+// measureParse runs parse repeats times, sampling the heap.
+func measureParse(data []byte, repeats int, parse func([]byte) (*drift.Report, error)) (ParseCost, *drift.Report, error) {
+	var (
+		c   ParseCost
+		rep *drift.Report
+	)
+	for range max(1, repeats) {
+		rep = nil
+		runtime.GC()
+		base := heapObjects()
+		stop := make(chan struct{})
+		var (
+			wg   sync.WaitGroup
+			peak uint64
+		)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			for {
+				peak = max(peak, heapObjects())
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		start := time.Now()
+		r, err := parse(data)
+		d := time.Since(start)
+		close(stop)
+		wg.Wait()
+		peak = max(peak, heapObjects()) // the result is still live here
+		if err != nil {
+			return c, nil, fmt.Errorf("bench: parse: %w", err)
+		}
+		rep = r
+		c.Runs = append(c.Runs, d)
+		if peak > base {
+			c.PeakHeap = max(c.PeakHeap, peak-base)
+		}
+	}
+	r := slices.Clone(c.Runs)
+	slices.Sort(r)
+	c.Median = r[len(r)/2]
+	return c, rep, nil
+}
+
+// heapObjects is the heap occupied by objects, live or not yet swept.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
