@@ -250,3 +250,67 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("processes outlived the daemon: %v", left)
 	}
 }
+
+// TestServeSurvivesKill9: kill -9 during a scan, then restart: the store
+// opens with its history, no duplicate issue or comment appears, and no
+// terraform process or scan directory is left behind.
+func TestServeSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("daemon end-to-end")
+	}
+	gh := githubtest.NewServer(t, "acme", "infra", "ghs_fakeGitHubToken123")
+	f := newFleet(t)
+	ws := f.add(t, "slow", fmt.Sprintf(webTF, "slow"), true)
+	// Slow reads keep a scan in flight long enough to kill the daemon in it.
+	must(t, ws.SetMainTF("provider \"testbed\" {\n  read_latency = \"2s\"\n}\n"+fmt.Sprintf(webTF, "slow")))
+	must(t, f.env.SetAttribute("slow-web", "tags.env", "staging"))
+	cfg := serveConfig(t, f, gh, "@every 1s", "")
+	dataDir, workDir := t.TempDir(), t.TempDir()
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=x")
+	args := func() []string {
+		return []string{"--config", cfg, "--data-dir", dataDir, "--work-dir", workDir, "--listen", freeAddr(t), "--log-format", "json"}
+	}
+
+	d := startDaemon(t, env, args()...)
+	waitFor(t, 120*time.Second, "the issue", func() bool { return len(gh.OpenIssues()) == 1 })
+	waitFor(t, 60*time.Second, "a scan in flight after the first", func() bool {
+		return d.metric(t, "driftd_scans_total", `{status="drifted",workspace="slow"}`) >= 1 &&
+			d.metric(t, "driftd_scans_in_flight", "") == 1
+	})
+	before := d.get(t, "/api/v1/workspaces/slow/scans")
+	mutations := gh.Mutations()
+	must(t, d.cmd.Process.Signal(syscall.SIGKILL))
+	<-d.done
+
+	d2 := startDaemon(t, env, args()...)
+	if got := d2.get(t, "/api/v1/workspaces/slow/scans"); !strings.Contains(got, scanIDPrefix(before)) {
+		t.Errorf("history lost across kill -9:\nbefore: %s\nafter: %s", before, got)
+	}
+	waitFor(t, 60*time.Second, "a scan after the restart", func() bool {
+		return d2.metric(t, "driftd_scans_total", `{status="drifted",workspace="slow"}`) >= 1
+	})
+	if n := len(gh.Issues()); n != 1 {
+		t.Errorf("%d issues after restart, want 1", n)
+	}
+	if gh.Mutations() != mutations {
+		t.Errorf("GitHub changed after restart (%d -> %d mutations): the same drift was reported twice", mutations, gh.Mutations())
+	}
+	must(t, d2.cmd.Process.Signal(syscall.SIGTERM))
+	<-d2.done
+	if left := processesWith("TESTBED_ROOT=" + f.env.Root); len(left) > 0 {
+		t.Errorf("processes left behind: %v", left)
+	}
+	entries, _ := os.ReadDir(workDir)
+	for _, e := range entries {
+		t.Errorf("scan directory left behind: %s", e.Name())
+	}
+}
+
+// scanIDPrefix returns the first `"id":N` of a scans listing.
+func scanIDPrefix(listing string) string {
+	m := regexp.MustCompile(`"id":\s*\d+`).FindString(listing)
+	if m == "" {
+		return listing
+	}
+	return m
+}
