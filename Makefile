@@ -8,7 +8,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 TERRAFORM_FALLBACK := github.com/hashicorp/terraform@v1.5.7
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build test test-short lint demo terraform clean
+.PHONY: all build test test-short lint demo terraform browser clean
 
 all: build
 
@@ -22,7 +22,16 @@ terraform:
 		GOBIN=$(BIN) $(GO) install $(TERRAFORM_FALLBACK); }
 	@terraform version | head -n 1
 
-test: terraform
+# browser: Debian's chromium for the status page's browser test (root only;
+# elsewhere the test skips unless CI=true).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium for the browser test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium not found and cannot install it: the browser test will skip"; fi; }
+
+test: terraform browser
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
 
