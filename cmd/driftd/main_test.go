@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/scan"
+)
+
+func TestCommandsWithoutTerraform(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "net"), 0o755))
+	good := filepath.Join(dir, "good.yaml")
+	must(t, os.WriteFile(good, []byte("version: 1\nworkspaces:\n  - name: net\n    dir: net\n"), 0o644))
+	bad := filepath.Join(dir, "bad.yaml")
+	must(t, os.WriteFile(bad, []byte("version: 1\nworkspaces:\n  - name: net\n    dir: net\n    timout: 5m\n  - name: Bad Name\n    dir: net\n    schedule: \"61 * * * *\"\n"), 0o644))
+
+	tests := []struct {
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{args: []string{"version"}, code: 0, stdout: []string{"driftd "}},
+		{args: []string{}, code: 1, stderr: []string{"Usage: driftd"}},
+		{args: []string{"frobnicate"}, code: 1, stderr: []string{`unknown command "frobnicate"`}},
+		{args: []string{"validate", "--config", good}, code: 0, stdout: []string{"OK, 1 workspace(s)"}},
+		{args: []string{"validate", bad}, code: 1, stderr: []string{
+			"bad.yaml:5:5: workspaces[0].timout: unknown field",
+			"bad.yaml:6:11: workspaces[1].name:",
+			"bad.yaml:8:15: workspaces[1].schedule:",
+			"3 error(s)",
+		}},
+		{args: []string{"validate", "--config", filepath.Join(dir, "missing.yaml")}, code: 1, stderr: []string{"missing.yaml"}},
+		{args: []string{"scan", "--config", good, "nope"}, code: 1, stderr: []string{"nope"}},
+		{args: []string{"scan", "--config", good, "--output", "yaml"}, code: 1, stderr: []string{"--output: want text, json or markdown"}},
+		{args: []string{"scan", "--config", good, "--concurrency", "0"}, code: 1, stderr: []string{"--concurrency must be at least 1"}},
+		{args: []string{"check"}, code: 1, stderr: []string{"want exactly one directory"}},
+		{args: []string{"check", filepath.Join(dir, "nowhere")}, code: 1, stderr: []string{"is not a directory"}},
+		{args: []string{"check", dir, "--var", "novalue"}, code: 1, stderr: []string{`--var "novalue": want NAME=VALUE`}},
+		{args: []string{"check", dir, "--report"}, code: 1, stderr: []string{"--report needs --config"}},
+		{args: []string{"scan", "-h"}, code: 0, stderr: []string{"-concurrency int"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			res := runCLI(t, []string{"HOME=" + t.TempDir()}, tt.args...)
+			if res.code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", res.code, tt.code, res.stdout, res.stderr)
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(res.stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
+				}
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(res.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, res.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	clean := &drift.Report{Status: drift.StatusClean}
+	pending := &drift.Report{Status: drift.StatusClean, Pending: []drift.ResourceChange{{Address: "a"}}}
+	drifted := &drift.Report{Status: drift.StatusDrifted}
+	failed := &drift.Report{Status: drift.StatusError}
+	tests := []struct {
+		reports       []*drift.Report
+		failOnPending bool
+		want          int
+	}{
+		{nil, false, exitClean},
+		{[]*drift.Report{clean, pending}, false, exitClean},
+		{[]*drift.Report{clean, pending}, true, exitDrift},
+		{[]*drift.Report{clean, drifted}, false, exitDrift},
+		{[]*drift.Report{drifted, failed}, false, exitError},
+		{[]*drift.Report{failed, drifted}, false, exitError},
+	}
+	for i, tt := range tests {
+		if got := exitCode(tt.reports, tt.failOnPending); got != tt.want {
+			t.Errorf("%d: exitCode = %d, want %d", i, got, tt.want)
+		}
+	}
+}
+
+func TestProgressOnTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	p := startProgress(&buf, 2, func() time.Time { return now })
+	p.event(scan.Event{Workspace: "net", Started: now.Add(-3 * time.Second)})
+	p.event(scan.Event{Workspace: "app", Started: now.Add(-1 * time.Second)})
+	p.event(scan.Event{Workspace: "net", Report: &drift.Report{Workspace: "net", Status: drift.StatusDrifted,
+		Drift: []drift.ResourceChange{{Address: "x"}}, Duration: 3 * time.Second}})
+	p.close()
+	out := buf.String()
+	for _, want := range []string{"scanning 0/2 · app 1s, net 3s", "~ net: 1 resource drifted (3s)", "scanning 1/2 · app 1s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress lacks %q:\n%q", want, out)
+		}
+	}
+	if !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("progress line not cleared at the end: %q", out)
+	}
+}
