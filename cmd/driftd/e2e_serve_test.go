@@ -314,3 +314,41 @@ func scanIDPrefix(listing string) string {
 	}
 	return m
 }
+
+// TestServeReload: SIGHUP applies a good config and rejects a bad one,
+// keeping the old one running.
+func TestServeReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("daemon end-to-end")
+	}
+	gh := githubtest.NewServer(t, "acme", "infra", "ghs_fakeGitHubToken123")
+	f := newFleet(t)
+	f.add(t, "one", fmt.Sprintf(webTF, "one"), false)
+	cfg := serveConfig(t, f, gh, "@daily", "")
+	good, err := os.ReadFile(cfg)
+	must(t, err)
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=x")
+	d := startDaemon(t, env, "--config", cfg, "--data-dir", t.TempDir(), "--listen", freeAddr(t), "--log-format", "json")
+	hasWorkspace := func(name string) bool { return strings.Contains(d.get(t, "/api/v1/workspaces"), `"`+name+`"`) }
+	if !hasWorkspace("one") {
+		t.Fatalf("workspace one not listed: %s", d.get(t, "/api/v1/workspaces"))
+	}
+
+	must(t, os.WriteFile(cfg, append(good, []byte("bogus_key: 1\n")...), 0o644))
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 10*time.Second, "the bad config rejected", func() bool {
+		return strings.Contains(d.log(), "config reload rejected") && strings.Contains(d.log(), "bogus_key")
+	})
+	if !hasWorkspace("one") || d.get(t, "/readyz") == "" {
+		t.Error("the old config stopped running after a rejected reload")
+	}
+
+	f.add(t, "two", fmt.Sprintf(webTF, "two"), false)
+	text := strings.Replace(string(good), "workspaces:\n", fmt.Sprintf("workspaces:\n  - name: two\n    dir: %s\n", filepath.Join(f.env.Dir, "workspaces", "two")), 1)
+	must(t, os.WriteFile(cfg, []byte(text), 0o644))
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 10*time.Second, "workspace two after reload", func() bool { return hasWorkspace("two") })
+	if !hasWorkspace("one") {
+		t.Error("workspace one lost in reload")
+	}
+}
