@@ -40,10 +40,12 @@ const (
 // Report is the result of one scan of one workspace. Values in it are already
 // redacted: a Report may be printed, stored or sent anywhere.
 type Report struct {
-	SchemaVersion int       `json:"schema_version"`
-	Workspace     string    `json:"workspace"`
-	Status        Status    `json:"status"`
-	StartedAt     time.Time `json:"started_at"`
+	SchemaVersion int    `json:"schema_version"`
+	Workspace     string `json:"workspace"`
+	// ScanID identifies the scan in logs (the scan_id of every line).
+	ScanID    string    `json:"scan_id,omitempty"`
+	Status    Status    `json:"status"`
+	StartedAt time.Time `json:"started_at"`
 	// Duration is the wall time of the whole scan (init, plan, show, analysis).
 	Duration         time.Duration `json:"duration_ns"`
 	TerraformVersion string        `json:"terraform_version,omitempty"`

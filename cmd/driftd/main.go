@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 	_ "time/tzdata" // CRON_TZ= schedules work in minimal images too
+
+	"github.com/driftd/driftd/drift/scan"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -136,18 +138,22 @@ func (l *logFlags) logger(a *app) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
 	switch strings.ToLower(l.format) {
 	case "json":
-		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+		h = slog.NewJSONHandler(a.stderr, opts)
 	case "text":
-		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+		h = slog.NewTextHandler(a.stderr, opts)
 	case "auto":
+		h = slog.NewJSONHandler(a.stderr, opts)
 		if a.interactive {
-			return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+			h = slog.NewTextHandler(a.stderr, opts)
 		}
-		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format: want text, json or auto, got %q", l.format)
 	}
-	return nil, fmt.Errorf("--log-format: want text, json or auto, got %q", l.format)
+	// Every line logged within a scan names the workspace and scan.
+	return slog.New(scan.LogHandler(h)), nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -64,6 +64,8 @@ func (s *Scanner) logger() *slog.Logger {
 // One scans a workspace. It never returns nil.
 func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 	start := s.now()
+	id := NewID()
+	ctx = WithID(ctx, ws.Name, id)
 	opts := drift.Options{
 		Workspace:   ws.Name,
 		Owners:      ws.Owners,
@@ -71,11 +73,11 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 		Ignore:      ws.Ignore,
 		StartedAt:   start,
 	}
-	log := s.logger().With("workspace", ws.Name)
+	log := s.logger().With("workspace", ws.Name, "scan_id", id)
 	if s.OnEvent != nil {
 		s.OnEvent(Event{Workspace: ws.Name, Started: start})
 	}
-	log.Info("scan started", "dir", ws.Dir)
+	log.InfoContext(ctx, "scan started", "dir", ws.Dir)
 
 	planned, err := s.plan(ctx, ws)
 	var r *drift.Report
@@ -86,11 +88,12 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 		r.Commit = planned.Commit
 	}
 	r.Duration = s.now().Sub(start)
+	r.ScanID = id
 
-	log.Info("scan finished", "status", r.Status, "drifted", len(r.Drift), "pending", len(r.Pending),
+	log.InfoContext(ctx, "scan finished", "status", r.Status, "drifted", len(r.Drift), "pending", len(r.Pending),
 		"ignored", r.Ignored, "duration", r.Duration.Round(time.Millisecond).String())
 	if r.Status == drift.StatusError {
-		log.Warn("scan failed", "error", r.Error)
+		log.WarnContext(ctx, "scan failed", "error", r.Error)
 	}
 	if s.OnEvent != nil {
 		s.OnEvent(Event{Workspace: ws.Name, Started: start, Report: r})
@@ -103,7 +106,7 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 func (s *Scanner) plan(ctx context.Context, ws config.Workspace) (planned *Planned, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.logger().Error("scan panicked", "workspace", ws.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.logger().ErrorContext(ctx, "scan panicked", "workspace", ws.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			planned, err = nil, fmt.Errorf("internal error while scanning: %v", v)
 		}
 	}()

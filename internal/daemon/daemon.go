@@ -14,6 +14,7 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/config"
+	"github.com/driftd/driftd/drift/scan"
 	"github.com/driftd/driftd/drift/schedule"
 	"github.com/driftd/driftd/drift/store"
 )
@@ -167,9 +168,11 @@ func (d *Daemon) scan(ctx context.Context, name string, trigger schedule.Trigger
 	}
 	prev, err := d.store.LastReport(ctx, name)
 	if err != nil {
-		log.Error("reading previous report", "error", err)
+		log.ErrorContext(ctx, "reading previous report", "error", err)
 	}
 	r := setup.Scanner.One(ctx, ws)
+	ctx = scan.WithID(ctx, name, r.ScanID)
+	log = log.With("scan_id", r.ScanID)
 	d.record(ctx, log, r)
 	if setup.Deliver != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		setup.Deliver.Deliver(ctx, r, prev)
@@ -181,7 +184,7 @@ func (d *Daemon) record(ctx context.Context, log *slog.Logger, r *drift.Report) 
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if _, err := d.store.SaveReport(saveCtx, r); err != nil {
-		log.Error("saving report", "error", err)
+		log.ErrorContext(ctx, "saving report", "error", err)
 	}
 	if d.obs != nil {
 		d.obs.Observe(r)

@@ -1,0 +1,115 @@
+//go:build linux
+
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/driftd/driftd/drift/workdir"
+)
+
+// sleeper starts a process carrying scanID in its environment, as a
+// provider plugin of that scan would, and returns a channel that yields its
+// exit error.
+func sleeper(t *testing.T, scanID string) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), workdir.ScanIDEnv + "=" + scanID}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	return cmd, done
+}
+
+func TestSweep(t *testing.T) {
+	t.Parallel()
+	r := fakeRunner(t, []string{}, Options{})
+	root := r.opts.WorkRoot
+
+	// A scan of a driftd that was killed: its PID is dead, one of its
+	// provider processes is still running.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	const staleID = "0123456789abcdef01234567"
+	stale := filepath.Join(root, staleID)
+	if err := os.MkdirAll(filepath.Join(stale, "src"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	owner := fmt.Sprintf(`{"pid":%d,"start":"1"}`, dead.Process.Pid)
+	if err := os.WriteFile(filepath.Join(stale, "driftd.owner"), []byte(owner), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, staleDone := sleeper(t, staleID)
+
+	// A scan of this (live) driftd, with a running process of its own.
+	live, err := workdir.Prepare(context.Background(), workdir.Spec{Name: "ws", Dir: t.TempDir()}, workdir.Options{Root: root, Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	_, liveDone := sleeper(t, live.ScanID)
+
+	// Something else in the root that is no scan directory.
+	other := filepath.Join(root, "keep-me")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-staleDone:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("stale scan's process ended with %v, want SIGKILL", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("stale scan's process still running")
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale scan dir not removed: %v", err)
+	}
+	select {
+	case err := <-liveDone:
+		t.Errorf("live scan's process killed: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	for _, p := range []string{live.Path, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("live data removed: %v", err)
+		}
+	}
+
+	// Nothing left to do: a second sweep is a no-op.
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWorkRootDefault(t *testing.T) {
+	t.Parallel()
+	r, err := New(Options{CacheDir: t.TempDir(), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(os.TempDir(), fmt.Sprintf("driftd-%d", os.Getuid())); r.opts.WorkRoot != want {
+		t.Errorf("WorkRoot %q, want %q", r.opts.WorkRoot, want)
+	}
+	if want := filepath.Join(r.opts.CacheDir, "git"); r.opts.GitDir != want {
+		t.Errorf("GitDir %q, want %q", r.opts.GitDir, want)
+	}
+}
