@@ -43,11 +43,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # demo: real example workspaces, applied with the test provider, changed out
-# of band, then scanned. driftd exits 2 when it finds drift, which is the
+# of band, then scanned. The demo keeps its own plugin cache: the test
+# provider is rebuilt as the same version whenever its source changes, which
+# a shared cache would rightly refuse. driftd exits 2 when it finds drift, which is the
 # point of the demo.
 demo: build terraform
 	$(GO) run ./internal/testbed/cmd/testbed demo --dir $(CURDIR)/.demo
-	$(BIN)/driftd scan --config $(CURDIR)/.demo/workspaces.yaml; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ]
+	$(BIN)/driftd scan --config $(CURDIR)/.demo/workspaces.yaml --cache-dir $(CURDIR)/.demo/cache; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 2 ]
 
 clean:
 	rm -rf $(BIN) .demo
