@@ -17,19 +17,20 @@ import (
 )
 
 // sleeper starts a process carrying scanID in its environment, as a
-// provider plugin of that scan would, and returns a channel that yields its
-// exit error.
-func sleeper(t *testing.T, scanID string) (*exec.Cmd, <-chan error) {
+// provider plugin of that scan would. The returned channel is closed when it
+// exits, *err then holding its exit error.
+func sleeper(t *testing.T, scanID string) (<-chan struct{}, *error) {
 	t.Helper()
 	cmd := exec.Command("sleep", "600")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), workdir.ScanIDEnv + "=" + scanID}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	var werr error
+	go func() { werr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-done })
-	return cmd, done
+	return done, &werr
 }
 
 func TestSweep(t *testing.T) {
@@ -52,7 +53,7 @@ func TestSweep(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(stale, "driftd.owner"), []byte(owner), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, staleDone := sleeper(t, staleID)
+	staleDone, staleErr := sleeper(t, staleID)
 
 	// A scan of this (live) driftd, with a running process of its own.
 	live, err := workdir.Prepare(context.Background(), workdir.Spec{Name: "ws", Dir: t.TempDir()}, workdir.Options{Root: root, Environ: []string{}})
@@ -60,7 +61,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	_, liveDone := sleeper(t, live.ScanID)
+	liveDone, liveErr := sleeper(t, live.ScanID)
 
 	// Something else in the root that is no scan directory.
 	other := filepath.Join(root, "keep-me")
@@ -72,7 +73,8 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-staleDone:
+	case <-staleDone:
+		err := *staleErr
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Errorf("stale scan's process ended with %v, want SIGKILL", err)
@@ -84,8 +86,8 @@ func TestSweep(t *testing.T) {
 		t.Errorf("stale scan dir not removed: %v", err)
 	}
 	select {
-	case err := <-liveDone:
-		t.Errorf("live scan's process killed: %v", err)
+	case <-liveDone:
+		t.Errorf("live scan's process killed: %v", *liveErr)
 	case <-time.After(100 * time.Millisecond):
 	}
 	for _, p := range []string{live.Path, other} {
