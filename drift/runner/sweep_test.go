@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/driftd/driftd/drift/gitsource"
 	"github.com/driftd/driftd/drift/workdir"
 )
 
@@ -113,5 +115,33 @@ func TestWorkRootDefault(t *testing.T) {
 	}
 	if want := filepath.Join(r.opts.CacheDir, "git"); r.opts.GitDir != want {
 		t.Errorf("GitDir %q, want %q", r.opts.GitDir, want)
+	}
+}
+
+func TestGitFailure(t *testing.T) {
+	t.Parallel()
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	const token = "ghs_gitTokenMustNotLeak"
+	spec := Spec{TerraformVersion: "1.99.0"}
+	spec.Name = "ws"
+	spec.Git = &gitsource.Source{URL: "http://127.0.0.1:1/org/infra.git", Ref: "release", Auth: gitsource.Auth{Token: token}}
+	_, err := r.Plan(context.Background(), spec)
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		t.Fatalf("error %v, want *Error", err)
+	}
+	if e.Stage != StageGit {
+		t.Errorf("stage %q, want %q", e.Stage, StageGit)
+	}
+	for _, want := range []string{"http://127.0.0.1:1/org/infra.git", "ref release"} {
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("error %q lacks %q", e, want)
+		}
+	}
+	if strings.Contains(e.Error(), token) || strings.Contains(fmt.Sprint(e.Err), token) {
+		t.Errorf("token leaked: %v", e)
+	}
+	if entries, _ := os.ReadDir(r.opts.WorkRoot); len(entries) > 0 {
+		t.Errorf("left behind: %v", entries)
 	}
 }
