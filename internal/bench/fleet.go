@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -165,9 +166,11 @@ func WriteConfig(path string, env *testbed.Env, names []string, dir func(name st
 // person re-running terraform by hand would.
 const baselineScript = `#!/usr/bin/env bash
 # Written by driftd's benchmark (internal/bench): bare terraform, one workspace.
+# Each step's wall, user and system seconds go to $BENCH_PLANS/<name>.times.
 set -euo pipefail
 src=$1
 name=$(basename "$src")
+times="$BENCH_PLANS/$name.times"
 if [ "${2:-fresh}" = inplace ]; then
   w=$src
 else
@@ -175,10 +178,55 @@ else
   cp "$src/main.tf" "$src/.terraform.lock.hcl" "$src/terraform.tfstate" "$w/"
 fi
 cd "$w"
-terraform init -input=false -no-color >/dev/null
-terraform plan -input=false -no-color -lock=false -out=tfplan >/dev/null
-terraform show -json tfplan >"$BENCH_PLANS/$name.json"
+exec 3>&2
+TIMEFORMAT="init %R %U %S"
+{ time terraform init -input=false -no-color >/dev/null 2>&3; } 2>>"$times"
+TIMEFORMAT="plan %R %U %S"
+{ time terraform plan -input=false -no-color -lock=false -out=tfplan >/dev/null 2>&3; } 2>>"$times"
+TIMEFORMAT="show %R %U %S"
+{ time terraform show -json tfplan >"$BENCH_PLANS/$name.json" 2>&3; } 2>>"$times"
 `
+
+// Phase is the total cost of one terraform step over a fleet.
+type Phase struct {
+	Name string        `json:"name"`
+	Wall time.Duration `json:"wall_ns"`
+	CPU  time.Duration `json:"cpu_ns"`
+}
+
+// readPhases sums the step times the baseline script wrote into dir.
+func readPhases(dir string) ([]Phase, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.times"))
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	var phases []Phase
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var (
+				name           string
+				real, usr, sys float64
+			)
+			if _, err := fmt.Sscanf(line, "%s %f %f %f", &name, &real, &usr, &sys); err != nil {
+				return nil, fmt.Errorf("bench: %s: %q: %w", f, line, err)
+			}
+			i := slices.IndexFunc(phases, func(p Phase) bool { return p.Name == name })
+			if i < 0 {
+				phases = append(phases, Phase{Name: name})
+				i = len(phases) - 1
+			}
+			phases[i].Wall += seconds(real)
+			phases[i].CPU += seconds(usr + sys)
+		}
+	}
+	return phases, nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // WriteBaselineScript writes the per-workspace shell script into dir.
 func WriteBaselineScript(dir string) (string, error) {

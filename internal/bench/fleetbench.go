@@ -62,7 +62,9 @@ type FleetResult struct {
 	Drifted      []string      `json:"drifted"`
 	Runs         []Measured    `json:"runs"`
 	PerWorkspace []Usage       `json:"per_workspace"`
-	Ideal        Ideal         `json:"ideal"`
+	// Phases split the sequential loop's cost into terraform's steps.
+	Phases []Phase `json:"phases"`
+	Ideal  Ideal   `json:"ideal"`
 }
 
 // Run returns the run named name, or nil.
@@ -99,10 +101,11 @@ func (b *FleetBench) Measure(ctx context.Context) (*FleetResult, error) {
 	}
 
 	b.Logger.Info("fleet: sequential terraform loop", "workspaces", res.Workspaces)
-	seq, per, err := b.sequential(ctx, script)
+	seq, per, phases, err := b.sequential(ctx, script)
 	if err != nil {
 		return nil, err
 	}
+	res.Phases = phases
 	res.Runs = append(res.Runs, seq)
 	res.PerWorkspace = per
 	res.Ideal = idealBound(per, b.Concurrency, runtime.NumCPU())
@@ -162,10 +165,10 @@ func (b *FleetBench) baselineEnv(tag string) (env []string, plans string, cleanu
 
 // sequential is `for ws in ...; do terraform-one.sh $ws; done`, with the
 // loop in Go so that each workspace's wall and CPU time is known.
-func (b *FleetBench) sequential(ctx context.Context, script string) (Measured, []Usage, error) {
+func (b *FleetBench) sequential(ctx context.Context, script string) (Measured, []Usage, []Phase, error) {
 	env, plans, cleanup, err := b.baselineEnv("seq")
 	if err != nil {
-		return Measured{}, nil, err
+		return Measured{}, nil, nil, err
 	}
 	defer cleanup()
 	m := Measured{Name: RunSequential}
@@ -177,10 +180,10 @@ func (b *FleetBench) sequential(ctx context.Context, script string) (Measured, [
 		cmd.Env = env
 		u, err := Run(ctx, cmd, false)
 		if err != nil {
-			return m, nil, err
+			return m, nil, nil, err
 		}
 		if u.ExitCode != 0 {
-			return m, nil, fmt.Errorf("bench: bare terraform failed on %s (exit %d):\n%s", ws.Name, u.ExitCode, u.Stderr)
+			return m, nil, nil, fmt.Errorf("bench: bare terraform failed on %s (exit %d):\n%s", ws.Name, u.ExitCode, u.Stderr)
 		}
 		per = append(per, u)
 		m.CPU += u.CPU
@@ -188,7 +191,8 @@ func (b *FleetBench) sequential(ctx context.Context, script string) (Measured, [
 	}
 	m.Wall = time.Since(start)
 	m.Correct, m.Problem = b.checkPlans(plans)
-	return m, per, nil
+	phases, err := readPhases(plans)
+	return m, per, phases, err
 }
 
 // parallel is `xargs -P <concurrency> -n 1 terraform-one.sh < dirs`.

@@ -117,6 +117,14 @@ func (f *FleetResult) print(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "ideal = max(Σwall/%d = %s, ΣCPU/%d cores = %s, longest = %s), per-workspace figures from the sequential loop\n",
 		f.Concurrency, secs(id.ByWall), id.Cores, secs(id.ByCPU), secs(id.Longest))
+	if len(f.Phases) > 0 && f.Workspaces > 0 {
+		fmt.Fprint(w, "bare terraform per workspace (mean of the sequential loop):")
+		for _, p := range f.Phases {
+			n := time.Duration(f.Workspaces)
+			fmt.Fprintf(w, " %s %s wall / %s CPU;", p.Name, secs(p.Wall/n), secs(p.CPU/n))
+		}
+		fmt.Fprintln(w)
+	}
 	for _, m := range f.Runs {
 		if !m.Correct {
 			fmt.Fprintf(w, "WRONG ANSWER from %s: %s\n", m.Name, m.Problem)
