@@ -13,18 +13,7 @@ import (
 
 // planner builds the runner and adapts it to scan.PlanFunc.
 func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.PlanFunc, error) {
-	var deny []string
-	if cfg != nil {
-		deny = cfg.SecretEnv()
-	}
-	r, err := runner.New(runner.Options{
-		CacheDir:     f.cacheDir,
-		WorkRoot:     f.workDir,
-		Environ:      a.environ,
-		DenyEnv:      deny,
-		AllowInstall: f.install,
-		Logger:       log,
-	})
+	r, err := a.newRunner(f, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +24,23 @@ func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.P
 		}
 		return &scan.Planned{Plan: res.Plan, Commit: res.Commit}, nil
 	}, nil
+}
+
+// newRunner builds the runner for the flags and config. Its Sweep removes
+// what a killed driftd left in the work dir; serve should call it at start-up.
+func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger) (*runner.Runner, error) {
+	var deny []string
+	if cfg != nil {
+		deny = cfg.SecretEnv()
+	}
+	return runner.New(runner.Options{
+		CacheDir:     f.cacheDir,
+		WorkRoot:     f.workDir,
+		Environ:      a.environ,
+		DenyEnv:      deny,
+		AllowInstall: f.install,
+		Logger:       log,
+	})
 }
 
 func runnerSpec(ws config.Workspace) runner.Spec {
