@@ -117,7 +117,7 @@ func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 		if b.Drifted {
 			drifted[name] = true
 		}
-		if ok, problem := checkReports(stdout.Bytes(), u.ExitCode, drifted, nil); !ok {
+		if ok, problem := checkReports(stdout.Bytes(), u.ExitCode, drifted, []string{name}); !ok {
 			return u, fmt.Errorf("bench: driftd check gave a wrong answer: %s\n%s", problem, tail(stderr.Bytes()))
 		}
 		return u, nil

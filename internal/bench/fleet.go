@@ -33,6 +33,8 @@ type FleetOptions struct {
 type Fleet struct {
 	Env        *testbed.Env
 	Workspaces []*testbed.Workspace
+	// Resources is the number of objects in each workspace.
+	Resources int
 	// Drifted names the workspaces whose objects were changed outside
 	// Terraform: exactly the ones a correct scan reports as drifted.
 	Drifted map[string]bool
@@ -60,7 +62,7 @@ func BuildFleet(ctx context.Context, env *testbed.Env, opts FleetOptions) (*Flee
 	if opts.Drifted < 0 || opts.Drifted > 1 {
 		return nil, fmt.Errorf("bench: drifted fraction %v outside [0, 1]", opts.Drifted)
 	}
-	f := &Fleet{Env: env, Drifted: map[string]bool{}}
+	f := &Fleet{Env: env, Resources: opts.Resources, Drifted: map[string]bool{}}
 	for i := range opts.Workspaces {
 		name := fmt.Sprintf("%s%03d", opts.Prefix, i)
 		ws, err := env.NewWorkspace(name, fmt.Sprintf(workspaceTF, opts.Resources, name))

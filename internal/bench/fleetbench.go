@@ -91,6 +91,7 @@ const (
 func (b *FleetBench) Measure(ctx context.Context) (*FleetResult, error) {
 	res := &FleetResult{
 		Workspaces:  len(b.Fleet.Workspaces),
+		Resources:   b.Fleet.Resources,
 		Latency:     b.Latency,
 		Concurrency: b.Concurrency,
 		Drifted:     b.Fleet.DriftedNames(),
@@ -147,8 +148,8 @@ func names(f *Fleet) []string {
 	return out
 }
 
-// baselineCmd runs the baseline script (or xargs over it) with a fresh
-// scratch and plans directory.
+// baselineEnv is the baseline script's environment, with a fresh scratch
+// directory for the copies and one for the plans.
 func (b *FleetBench) baselineEnv(tag string) (env []string, plans string, cleanup func(), err error) {
 	scratch, err := os.MkdirTemp(b.Dir, tag+"-scratch-")
 	if err != nil {

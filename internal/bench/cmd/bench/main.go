@@ -124,7 +124,6 @@ func run(ctx context.Context, args []string) error {
 		if res.Fleet, err = b.Measure(ctx); err != nil {
 			return err
 		}
-		res.Fleet.Resources = *resources
 		if err := write("fleet.json", res.Fleet); err != nil {
 			return err
 		}
