@@ -235,6 +235,25 @@ func TestCheckDirectory(t *testing.T) {
 	if res.code != exitDrift || !strings.Contains(res.stdout, `content: "v1" → "edited"`) {
 		t.Fatalf("refresh-only check: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
+
+	// Every log line of the scan carries the report's scan id, terraform's
+	// steps included.
+	res = runCLI(t, env, "check", "--pass-env", "TESTBED_ROOT", "--output", "json", "--log-level", "debug", "--log-format", "json", ws.Dir)
+	id := decodeDoc(t, res.stdout).Reports[0].ScanID
+	if id == "" {
+		t.Fatal("report has no scan id")
+	}
+	lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("expected debug logs, got %q", res.stderr)
+	}
+	for _, line := range lines {
+		var rec map[string]any
+		must(t, json.Unmarshal([]byte(line), &rec))
+		if rec["scan_id"] != id || rec["workspace"] != "solo" {
+			t.Errorf("log line without the scan's id (%s) or workspace: %s", id, line)
+		}
+	}
 }
 
 func changeList(cs []drift.ResourceChange) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/driftd/driftd/drift/config"
@@ -18,8 +19,15 @@ func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.P
 		return nil, err
 	}
 	return func(ctx context.Context, ws config.Workspace) (*scan.Planned, error) {
-		res, err := r.Plan(ctx, runnerSpec(ws))
+		spec := runnerSpec(ws)
+		_, spec.ScanID, _ = scan.IDFrom(ctx)
+		res, err := r.Plan(ctx, spec)
 		if err != nil {
+			// The commit is known when checkout worked and terraform failed.
+			var rerr *runner.Error
+			if errors.As(err, &rerr) {
+				return &scan.Planned{Commit: rerr.Commit}, err
+			}
 			return nil, err
 		}
 		return &scan.Planned{Plan: res.Plan, Commit: res.Commit}, nil

@@ -62,6 +62,16 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	defer st.Close()
 
+	// A driftd killed with -9 leaves scan directories and maybe provider
+	// processes behind; clear them before scanning again.
+	sweeper, err := a.newRunner(f, cfg, log)
+	if err != nil {
+		return exitError, err
+	}
+	if err := sweeper.Sweep(ctx); err != nil {
+		log.Warn("sweeping what a previous driftd left behind", "error", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := server.NewMetrics(reg)

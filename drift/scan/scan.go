@@ -85,6 +85,8 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 		r = drift.Failed(opts, err, nil)
 	} else {
 		r = drift.Analyze(planned.Plan, opts)
+	}
+	if planned != nil {
 		r.Commit = planned.Commit
 	}
 	r.Duration = s.now().Sub(start)
@@ -114,7 +116,7 @@ func (s *Scanner) plan(ctx context.Context, ws config.Workspace) (planned *Plann
 	if err == nil && (planned == nil || planned.Plan == nil) {
 		err = fmt.Errorf("terraform produced no plan")
 	}
-	return planned, err
+	return planned, err // planned may carry the commit of a failed scan
 }
 
 // All scans workspaces, at most concurrency at a time, and returns their

@@ -43,6 +43,10 @@ type Spec struct {
 	Env map[string]string
 	// Vars become TF_VAR_<name> entries of Dir.Env.
 	Vars map[string]string
+	// ScanID, when set, is the scan's id (24 hex digits), so that the
+	// caller's log lines and Terraform's processes share it; empty means a
+	// new one.
+	ScanID string
 }
 
 // Options hold driftd-wide settings for Prepare.
@@ -128,9 +132,14 @@ func Prepare(ctx context.Context, spec Spec, opts Options) (*Dir, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create work root: %w", err)
 	}
-	id, err := newScanID()
-	if err != nil {
-		return nil, err
+	id := spec.ScanID
+	if id == "" {
+		var err error
+		if id, err = newScanID(); err != nil {
+			return nil, err
+		}
+	} else if !scanDirRE.MatchString(id) {
+		return nil, fmt.Errorf("scan id %q: want 24 hex digits", id)
 	}
 	base := filepath.Join(root, id)
 	if err := os.Mkdir(base, 0o700); err != nil {
