@@ -83,3 +83,36 @@ func TestCheckReports(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetsJudgeTheMedianRoundAndCorrectness(t *testing.T) {
+	t.Parallel()
+	s := time.Second
+	round := func(seq, cold, warm time.Duration, correct bool) *FleetResult {
+		return &FleetResult{Ideal: Ideal{Wall: seq / 2}, Runs: []Measured{
+			{Name: RunSequential, Usage: Usage{Wall: seq}, Correct: true},
+			{Name: RunDriftdCold, Usage: Usage{Wall: cold}, Correct: correct},
+			{Name: RunDriftdWarm, Usage: Usage{Wall: warm}, Correct: true},
+		}}
+	}
+	r := &Results{Fleet: []*FleetResult{
+		round(100*s, 40*s, 30*s, true),
+		round(100*s, 90*s, 30*s, true), // a noisy round
+		round(100*s, 45*s, 30*s, true),
+	}}
+	got := map[string]Target{}
+	for _, tg := range r.Targets() {
+		got[tg.Name] = tg
+	}
+	if tg := got["fleet: driftd cold / sequential"]; tg.Value != 0.45 || !tg.Met {
+		t.Errorf("cold/sequential %+v, want the median 0.45, met", tg)
+	}
+	if tg := got["fleet: driftd warm / sequential"]; tg.Value != 0.3 || !tg.Met {
+		t.Errorf("warm/sequential %+v, want 0.30, met", tg)
+	}
+	r.Fleet[0] = round(100*s, 40*s, 30*s, false)
+	for _, tg := range r.Targets() {
+		if strings.HasPrefix(tg.Name, "fleet: driftd cold") && tg.Met {
+			t.Errorf("%s met although one cold run gave a wrong answer", tg.Name)
+		}
+	}
+}

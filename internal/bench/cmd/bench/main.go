@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 		latency     = fs.Duration("latency", 50*time.Millisecond, "provider read latency (TESTBED_READ_LATENCY)")
 		concurrency = fs.Int("concurrency", 4, "fleet: driftd --concurrency and xargs -P")
 		drifted     = fs.Float64("drifted", 0.25, "fleet: fraction of workspaces drifted")
+		rounds      = fs.Int("rounds", 1, "fleet: times every contender runs (targets judge the median ratio)")
 		out         = fs.String("out", "bench/out", "directory for the JSON results and the scratch work")
 		only        = fs.String("only", strings.Join(parts, ","), "comma-separated parts to run: "+strings.Join(parts, ", "))
 		repeats     = fs.Int("repeats", 5, "check and large: runs per figure (the median is reported)")
@@ -58,6 +59,9 @@ func run(ctx context.Context, args []string) error {
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rounds < 1 || *repeats < 1 {
+		return errors.New("-rounds and -repeats must be at least 1")
 	}
 	want := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
@@ -121,8 +125,13 @@ func run(ctx context.Context, args []string) error {
 		}
 		log.Info("fleet: applied", "took", time.Since(t0).Round(time.Second), "drifted", len(f.Drifted))
 		b := &bench.FleetBench{Fleet: f, Driftd: driftd, Latency: *latency, Concurrency: *concurrency, Dir: dir, Logger: log}
-		if res.Fleet, err = b.Measure(ctx); err != nil {
-			return err
+		for i := range *rounds {
+			log.Info("fleet: round", "round", i+1, "of", *rounds)
+			r, err := b.Measure(ctx)
+			if err != nil {
+				return err
+			}
+			res.Fleet = append(res.Fleet, r)
 		}
 		if err := write("fleet.json", res.Fleet); err != nil {
 			return err
