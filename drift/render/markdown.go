@@ -57,7 +57,7 @@ func Markdown(r *drift.Report, opt MarkdownOptions) string {
 		b.WriteString("### Output changes\n\n")
 		var lines []string
 		for _, o := range r.Outputs {
-			lines = append(lines, "~ "+attributeLine(drift.AttributeChange{Path: o.Name, Before: o.Before, After: o.After, Unknown: o.Unknown}))
+			lines = append(lines, "~ "+AttributeLine(drift.AttributeChange{Path: o.Name, Before: o.Before, After: o.After, Unknown: o.Unknown}))
 		}
 		writeFenced(&b, "diff", strings.Join(lines, "\n"))
 	}
@@ -82,7 +82,7 @@ func markdownFacts(r *drift.Report) string {
 		facts = append(facts, "Terraform "+r.TerraformVersion)
 	}
 	if r.Commit != "" {
-		facts = append(facts, "commit `"+shortCommit(r.Commit)+"`")
+		facts = append(facts, "commit `"+ShortCommit(r.Commit)+"`")
 	}
 	if r.Duration > 0 {
 		facts = append(facts, "took "+r.Duration.Round(100*time.Millisecond).String())
@@ -90,7 +90,7 @@ func markdownFacts(r *drift.Report) string {
 	return strings.Join(facts, " · ")
 }
 
-func shortCommit(c string) string {
+func ShortCommit(c string) string {
 	if len(c) > 12 {
 		return c[:12]
 	}
@@ -144,13 +144,13 @@ func writeMarkdownChanges(b *strings.Builder, cs []drift.ResourceChange, budget 
 func diffLines(a drift.AttributeChange) []string {
 	var lines []string
 	if a.Before != nil || !a.Unknown && a.After == nil {
-		lines = append(lines, fmt.Sprintf("-   %s = %s", a.Path, formatValue(a.Before)))
+		lines = append(lines, fmt.Sprintf("-   %s = %s", a.Path, Value(a.Before)))
 	}
 	switch {
 	case a.Unknown:
 		lines = append(lines, fmt.Sprintf("+   %s = (known after apply)", a.Path))
 	case a.After != nil || a.Before == nil:
-		lines = append(lines, fmt.Sprintf("+   %s = %s", a.Path, formatValue(a.After)))
+		lines = append(lines, fmt.Sprintf("+   %s = %s", a.Path, Value(a.After)))
 	}
 	return lines
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/driftd/driftd/drift"
 )
 
-// formatValue prints a JSON value the way Terraform's plan output does:
+// Value prints a JSON value the way Terraform's plan output does:
 // strings quoted, null as null, collections as compact JSON.
-func formatValue(v any) string {
+func Value(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "null"
@@ -37,16 +37,16 @@ func formatValue(v any) string {
 	return string(b)
 }
 
-func attributeLine(a drift.AttributeChange) string {
+func AttributeLine(a drift.AttributeChange) string {
 	switch {
 	case a.Unknown:
-		return fmt.Sprintf("%s: %s → (known after apply)", a.Path, formatValue(a.Before))
+		return fmt.Sprintf("%s: %s → (known after apply)", a.Path, Value(a.Before))
 	case a.Before == nil:
-		return fmt.Sprintf("%s: %s", a.Path, formatValue(a.After))
+		return fmt.Sprintf("%s: %s", a.Path, Value(a.After))
 	case a.After == nil:
-		return fmt.Sprintf("%s: %s → null", a.Path, formatValue(a.Before))
+		return fmt.Sprintf("%s: %s → null", a.Path, Value(a.Before))
 	}
-	return fmt.Sprintf("%s: %s → %s", a.Path, formatValue(a.Before), formatValue(a.After))
+	return fmt.Sprintf("%s: %s → %s", a.Path, Value(a.Before), Value(a.After))
 }
 
 // attributeSymbol is the diff symbol Terraform uses for one attribute.

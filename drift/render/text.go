@@ -90,7 +90,7 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 		fmt.Fprintf(w, "  Changes to outputs:\n\n")
 		for _, o := range r.Outputs {
 			a := drift.AttributeChange{Path: o.Name, Before: o.Before, After: o.After, Unknown: o.Unknown}
-			fmt.Fprintf(w, "      %s %s\n", p.symbol(actionSymbol(o.Action)), attributeLine(a))
+			fmt.Fprintf(w, "      %s %s\n", p.symbol(actionSymbol(o.Action)), AttributeLine(a))
 		}
 		fmt.Fprintln(w)
 	}
@@ -101,7 +101,7 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 
 func writeTextAttributes(w *bufio.Writer, attrs []drift.AttributeChange, p painter) {
 	for _, a := range attrs {
-		fmt.Fprintf(w, "      %s %s\n", p.symbol(attributeSymbol(a)), attributeLine(a))
+		fmt.Fprintf(w, "      %s %s\n", p.symbol(attributeSymbol(a)), AttributeLine(a))
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/render"
 	"github.com/driftd/driftd/drift/store"
 )
 
@@ -28,8 +28,8 @@ var templateFS embed.FS
 const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"value":      formatValue,
-	"short":      shortCommit,
+	"value":      render.Value,
+	"short":      render.ShortCommit,
 	"dur":        formatDuration,
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"stamp":      stampUTC,
@@ -250,37 +250,6 @@ func relative(now time.Time) func(time.Time) string {
 		}
 		return prefix + s + suffix
 	}
-}
-
-// formatValue prints a report value the way Terraform's plan does: strings
-// quoted, null as null, collections as compact JSON; the sensitive marker
-// as itself.
-func formatValue(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if t == drift.SensitiveMarker {
-			return t
-		}
-		return strconv.Quote(t)
-	case bool:
-		return strconv.FormatBool(t)
-	case float64:
-		return strconv.FormatFloat(t, 'g', -1, 64)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
 }
 
 func formatDuration(d time.Duration) string {

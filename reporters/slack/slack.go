@@ -7,14 +7,12 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -326,7 +324,7 @@ func Message(cur *drift.Report, kind reporters.Kind, links reporters.Links) Msg 
 		facts = append(facts, "*Scanned:* "+cur.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	if cur.Commit != "" {
-		facts = append(facts, "*Commit:* `"+escape(shortCommit(cur.Commit))+"`")
+		facts = append(facts, "*Commit:* `"+escape(render.ShortCommit(cur.Commit))+"`")
 	}
 	if l := linkLine(links); l != "" {
 		facts = append(facts, l)
@@ -371,7 +369,7 @@ func resourceText(rc drift.ResourceChange) string {
 	}
 	var lines []string
 	for _, a := range attrs {
-		lines = append(lines, attributeLine(a))
+		lines = append(lines, render.AttributeLine(a))
 	}
 	if extra := len(rc.Attributes) - len(attrs); extra > 0 {
 		lines = append(lines, fmt.Sprintf("%s and %d more attributes", reporters.Ellipsis, extra))
@@ -400,37 +398,4 @@ func verb(a drift.Action) string {
 	default:
 		return "changed outside Terraform"
 	}
-}
-
-func attributeLine(a drift.AttributeChange) string {
-	if a.Unknown {
-		return fmt.Sprintf("%s: %s → (known after apply)", a.Path, value(a.Before))
-	}
-	return fmt.Sprintf("%s: %s → %s", a.Path, value(a.Before), value(a.After))
-}
-
-// value prints a JSON value as Terraform does: strings quoted, the
-// sensitive marker as is.
-func value(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if t == drift.SensitiveMarker {
-			return t
-		}
-		return strconv.Quote(t)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func shortCommit(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
 }
