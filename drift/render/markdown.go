@@ -42,16 +42,10 @@ func Markdown(r *drift.Report, opt MarkdownOptions) string {
 		budget = -1
 	}
 	omitted := 0
-	if len(r.Drift) > 0 {
-		b.WriteString("### Changed outside of Terraform\n\n")
-		omitted += writeMarkdownChanges(&b, r.Drift, &budget, opt.MaxAttributes, driftVerb)
-	}
-	if len(r.Pending) > 0 {
-		b.WriteString("### Pending changes (in code, not applied)\n\n")
-		omitted += writeMarkdownChanges(&b, r.Pending, &budget, opt.MaxAttributes, pendingVerb)
-	}
+	omitted += writeMarkdownChanges(&b, "Changed outside of Terraform", r.Drift, &budget, opt.MaxAttributes, driftVerb)
+	omitted += writeMarkdownChanges(&b, "Pending changes (in code, not applied)", r.Pending, &budget, opt.MaxAttributes, pendingVerb)
 	if omitted > 0 {
-		fmt.Fprintf(&b, "… and %s more not shown here (run `driftd check` for the full diff).\n\n", plural(omitted, "resource"))
+		fmt.Fprintf(&b, "… and %s not shown here (run `driftd check` for the full diff).\n\n", more(omitted, "resource"))
 	}
 	if len(r.Outputs) > 0 {
 		b.WriteString("### Output changes\n\n")
@@ -97,15 +91,17 @@ func ShortCommit(c string) string {
 	return c
 }
 
-// writeMarkdownChanges writes a table of changes and a diff of their
-// attributes within the resource budget; it returns how many it left out.
-func writeMarkdownChanges(b *strings.Builder, cs []drift.ResourceChange, budget *int, maxAttrs int, verb func(drift.Action) string) int {
+// writeMarkdownChanges writes a section with a table of changes and a diff
+// of their attributes within the resource budget; it returns how many it
+// left out.
+func writeMarkdownChanges(b *strings.Builder, title string, cs []drift.ResourceChange, budget *int, maxAttrs int, verb func(drift.Action) string) int {
 	shown := cs
 	if *budget >= 0 {
 		shown = shown[:min(*budget, len(shown))]
 		*budget -= len(shown)
 	}
 	if len(shown) > 0 {
+		b.WriteString("### " + title + "\n\n")
 		b.WriteString("| | Resource | What happened |\n|---|---|---|\n")
 		for _, c := range shown {
 			what := verb(c.Action)
@@ -129,7 +125,7 @@ func writeMarkdownChanges(b *strings.Builder, cs []drift.ResourceChange, budget 
 				lines = append(lines, diffLines(a)...)
 			}
 			if len(attrs) < len(c.Attributes) {
-				lines = append(lines, fmt.Sprintf("  … and %s more", plural(len(c.Attributes)-len(attrs), "attribute")))
+				lines = append(lines, "  … and "+more(len(c.Attributes)-len(attrs), "attribute"))
 			}
 		}
 		if len(lines) > 0 {

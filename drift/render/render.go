@@ -120,3 +120,11 @@ func plural(n int, noun string) string {
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
 }
+
+// more counts what was left out: "1 more resource", "3 more resources".
+func more(n int, noun string) string {
+	if n == 1 {
+		return "1 more " + noun
+	}
+	return strconv.Itoa(n) + " more " + noun + "s"
+}

@@ -425,7 +425,7 @@ func TestBodyCutToFit(t *testing.T) {
 		t.Fatalf("body is %d bytes", len(body))
 	}
 	if !strings.HasPrefix(body, full) || !strings.Contains(body, "cut to fit GitHub's 65536-character limit") ||
-		!strings.Contains(body, "more not shown here") {
+		!strings.Contains(body, "more resources not shown here") {
 		t.Errorf("body does not say it was cut:\n%.600s", body)
 	}
 	// The cut keeps as much as fits: within a resource's size of the limit.
