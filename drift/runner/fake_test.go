@@ -13,7 +13,10 @@ import (
 
 // fakeTerraform is a shell script standing in for terraform 1.99.0 (a
 // version not on PATH, so the Runner finds it in its install cache). It
-// records each subcommand's argv and environment in $FAKE_LOG and, with
+// records each subcommand's argv and environment in $FAKE_LOG (and its name
+// in $FAKE_LOG/calls), acts like init where a reused data dir depends on it
+// (a lock file written, providers in TF_DATA_DIR), fails init with
+// FAKE_INIT_FAIL=1, and, with
 // FAKE_HANG=1, makes plan ignore SIGINT and hang with a child process that
 // holds terraform's stderr open: the worst case for process cleanup.
 const fakeTerraform = `#!/bin/sh
@@ -21,12 +24,18 @@ cmd="$1"
 [ "$cmd" = version ] && { echo '{"terraform_version":"1.99.0","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}'; exit 0; }
 printf '%s\n' "$@" > "$FAKE_LOG/$cmd.args"
 env > "$FAKE_LOG/$cmd.env"
+echo "$cmd" >> "$FAKE_LOG/calls"
 case "$cmd" in
 plan)
+  [ -f .terraform.lock.hcl ] || { echo 'Error: Inconsistent dependency lock file' >&2; exit 1; }
+  [ -d "$TF_DATA_DIR/providers" ] || { echo 'Error: Required plugins are not installed' >&2; exit 1; }
   for a; do case "$a" in -out=*) : > "${a#-out=}";; -var-file=*) cat "${a#-var-file=}" >> "$FAKE_LOG/varfiles";; esac; done
   if [ "$FAKE_HANG" = 1 ]; then trap '' INT; sleep 3600; fi
   ;;
 init)
+  [ "$FAKE_INIT_FAIL" = 1 ] && { echo 'Error: Failed to query available provider packages' >&2; exit 1; }
+  [ -f .terraform.lock.hcl ] || echo '# written by init' > .terraform.lock.hcl
+  mkdir -p "$TF_DATA_DIR/providers"
   for a; do case "$a" in -backend-config=*) cat "${a#-backend-config=}" > "$FAKE_LOG/backend";; esac; done ;;
 show) echo '{"format_version":"1.2","terraform_version":"1.99.0"}' ;;
 esac

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -86,12 +88,16 @@ type Result struct {
 	ScanID string
 	// Commit is the git commit planned, for git sources.
 	Commit string
+	// InitReused says init was skipped: the workspace's data dir from an
+	// earlier scan was reused (see dataDirs).
+	InitReused bool
 }
 
 // Runner runs scans. It is safe for concurrent use.
 type Runner struct {
 	opts  Options
 	cache *pluginCache
+	data  *dataDirs
 
 	binMu sync.Mutex
 	bins  map[string]binary // by version constraint
@@ -133,7 +139,11 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{opts: opts, cache: cache, bins: map[string]binary{}}, nil
+	data, err := newDataDirs(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{opts: opts, cache: cache, data: data, bins: map[string]binary{}}, nil
 }
 
 func defaultCacheDir(environ []string) (string, error) {
@@ -220,6 +230,25 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 			log.Warn("scan directory cleanup failed", "err", err)
 		}
 	}()
+
+	// The workspace's own data dir when no other scan holds it, else a
+	// private one in the scan's directory, initialised afresh.
+	dataDir, privatePlugins := dir.DataDir, filepath.Join(dir.Base(), "plugins")
+	key, err := initKey(bin.version, dir.Tree, dir.Path, spec.BackendConfig)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	dd, err := r.data.acquire(spec, key)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if dd != nil {
+		defer dd.release()
+		dataDir, privatePlugins = dd.path(), dd.pluginDir()
+	} else {
+		log.Info("workspace data dir in use by another scan; initialising a private one")
+	}
+
 	// Runs before dir.Close (defers are LIFO): nothing may still be writing
 	// into the directory when it is removed.
 	defer r.reap(s.ctx, dir.ScanID, log)()
@@ -230,6 +259,7 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	// See pluginCache: no init may rewrite a package that plans are using.
 	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
+	env["TF_DATA_DIR"] = dataDir
 	s.secrets = secretValues(dir.Env, spec)
 
 	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
@@ -253,17 +283,39 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		return nil, s.fail(err)
 	}
 
-	// Issue 5 will reuse a per-workspace TF_DATA_DIR here when the lock file
-	// and backend config are unchanged, skipping most of init.
-	s.stage = StageInit
-	if err := s.init(tf, dir.Path, initOpts, log); err != nil {
+	in := initRun{tf: tf, dir: dir.Path, opts: initOpts, env: env, privatePlugins: privatePlugins, data: dd, log: log}
+	reused := dd != nil && dd.reusable
+	if reused {
+		s.stage = StageInit
+		if err := dd.restore(dir.Path); err != nil {
+			return nil, s.fail(err)
+		}
+		log.Debug("init skipped: data dir reused")
+	} else if err := s.init(in); err != nil {
 		return nil, s.fail(err)
 	}
 
 	s.stage = StagePlan
 	s.stderr.Reset()
 	t0 := time.Now()
-	if _, err := tf.Plan(s.ctx, planOpts...); err != nil {
+	_, err = tf.Plan(s.ctx, planOpts...)
+	if err != nil && reused && s.ctx.Err() == nil && needsInit(s.stderr.String()) {
+		// What the data dir points at changed under it (a plugin cache
+		// emptied by hand): init afresh, once.
+		log.Warn("reused data dir is out of date; running init")
+		reused = false
+		if err := dd.reset(); err != nil {
+			return nil, s.fail(err)
+		}
+		if err := s.init(in); err != nil {
+			return nil, s.fail(err)
+		}
+		s.stage = StagePlan
+		s.stderr.Reset()
+		t0 = time.Now()
+		_, err = tf.Plan(s.ctx, planOpts...)
+	}
+	if err != nil {
 		return nil, s.fail(err)
 	}
 	log.Debug("plan done", "took", time.Since(t0))
@@ -274,8 +326,8 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit}
-	log.Info("scan planned", "terraform", bin.version, "took", res.Duration)
+	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit, InitReused: reused}
+	log.Info("scan planned", "terraform", bin.version, "init_reused", reused, "took", res.Duration)
 	return res, nil
 }
 
@@ -293,19 +345,88 @@ func (r *Runner) gitMirrors() (*gitsource.Mirrors, error) {
 	return r.mirrors, nil
 }
 
-// init runs terraform init holding the plugin cache lock.
-func (s *scan) init(tf *tfexec.Terraform, dir string, opts []tfexec.InitOption, log *slog.Logger) error {
+// initRun is what an init of one scan needs.
+type initRun struct {
+	tf   *tfexec.Terraform
+	dir  string
+	opts []tfexec.InitOption
+	env  map[string]string
+	// privatePlugins is the plugin cache for a retry that avoids the shared
+	// one.
+	privatePlugins string
+	data           *dataDir // nil: a private data dir, not kept
+	log            *slog.Logger
+}
+
+// init runs terraform init holding the plugin cache lock. When the shared
+// cache's copy of a provider does not match the dependency lock file (a
+// provider rebuilt under the same version, a corrupt cache), it retries once
+// with a private plugin cache. A successful init of a kept data dir is
+// recorded for reuse.
+func (s *scan) init(in initRun) error {
+	s.stage = StageInit
 	t0 := time.Now()
-	shared, done, err := s.r.cache.acquire(s.ctx, dir)
+	shared, done, err := s.r.cache.acquire(s.ctx, in.dir)
 	if err != nil {
 		return err
 	}
-	log.Debug("plugin cache locked", "shared", shared, "waited", time.Since(t0))
+	in.log.Debug("plugin cache locked", "shared", shared, "waited", time.Since(t0))
 	s.stderr.Reset()
-	err = tf.Init(s.ctx, opts...)
+	err = in.tf.Init(s.ctx, in.opts...)
 	done(err == nil)
-	log.Debug("init done", "took", time.Since(t0))
-	return err
+	if err != nil && s.ctx.Err() == nil {
+		if provider, ok := cacheMismatch(s.stderr.String()); ok {
+			in.log.Warn("the plugin cache's copy of a provider does not match the dependency lock file; installing it privately for this workspace",
+				"provider", provider)
+			err = s.initPrivate(in)
+		}
+	}
+	in.log.Debug("init done", "took", time.Since(t0))
+	if err != nil {
+		return err
+	}
+	if in.data != nil {
+		if err := in.data.commit(in.dir); err != nil {
+			// The scan goes on; the next one inits again.
+			in.log.Warn("data dir not kept for reuse", "err", err)
+		}
+	}
+	return nil
+}
+
+// initPrivate runs init with a plugin cache of the workspace's own, which
+// needs no lock.
+func (s *scan) initPrivate(in initRun) error {
+	if err := os.RemoveAll(in.privatePlugins); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(in.privatePlugins, 0o700); err != nil {
+		return err
+	}
+	env := maps.Clone(in.env)
+	env["TF_PLUGIN_CACHE_DIR"] = in.privatePlugins
+	if err := in.tf.SetEnv(env); err != nil {
+		return err
+	}
+	defer in.tf.SetEnv(in.env) //nolint:errcheck // accepted once above
+	s.stderr.Reset()
+	return in.tf.Init(s.ctx, in.opts...)
+}
+
+// cacheMismatchRE matches Terraform's complaint about a cached provider
+// whose checksum is not in the lock file, naming the provider.
+var cacheMismatchRE = regexp.MustCompile(`(?s)(\S+/\S+/\S+ v?\d\S*)[^.]*?doesn't\s+match\s+any\s+of\s+the\s+checksums`)
+
+// cacheMismatch reports whether init failed on a cached provider that does
+// not match the lock file, and which provider ("" when unknown).
+func cacheMismatch(stderr string) (provider string, ok bool) {
+	if !strings.Contains(strings.Join(strings.Fields(stderr), " "), "doesn't match any of the checksums") {
+		return "", false
+	}
+	if m := cacheMismatchRE.FindStringSubmatch(stderr); m != nil {
+		return m[1], true
+	}
+	return "", true
 }
 
 // reap makes sure no process of the scan survives it: once ctx is done it

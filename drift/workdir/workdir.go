@@ -72,6 +72,9 @@ type Dir struct {
 	// Path is the copy of Spec.Dir (or Git.Path in the checkout), where
 	// Terraform runs.
 	Path string
+	// Tree is the root of the scan's copy of the code (or of the git
+	// checkout); Path lies inside it.
+	Tree string
 	// DataDir is this scan's TF_DATA_DIR.
 	DataDir string
 	// PlanFile is where the saved plan goes.
@@ -189,6 +192,7 @@ func localTree(spec Spec) (src, rel string, err error) {
 
 func (d *Dir) fill(ctx context.Context, src, rel string, spec Spec, opts Options) error {
 	tree := filepath.Join(d.base, "src")
+	d.Tree = tree
 	if spec.Git != nil {
 		commit, path, err := opts.Mirrors.Checkout(ctx, *spec.Git, tree)
 		if err != nil {

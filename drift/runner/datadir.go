@@ -1,0 +1,267 @@
+package runner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// dataDirs keeps one Terraform data directory (TF_DATA_DIR) per workspace
+// between scans, under CacheDir/data/<workspace id>/, so that a scan whose
+// init inputs have not changed skips init: init is the one step of a scan
+// whose result is the same every time.
+//
+// Each entry holds
+//
+//	lock      flock'd exclusively for a whole scan (init, plan, show)
+//	tf/       the TF_DATA_DIR
+//	plugins/  a private plugin cache, used only when the shared one is bad
+//	lock.hcl  the dependency lock file as init left it
+//	key       the init key, written last, only after init succeeded
+//
+// The key (initKey) covers everything init's result depends on. A scan
+// reuses tf/ only when key holds the same key; any other scan removes key
+// before it touches tf/, so a failed or interrupted init never leaves a
+// reusable-looking entry. Nothing of the workspace's state lives in tf/: with
+// a local backend it holds the backend's configuration, not its state, which
+// stays in the scan's copy of the code.
+type dataDirs struct {
+	root string
+}
+
+func newDataDirs(cacheDir string) (*dataDirs, error) {
+	d := &dataDirs{root: filepath.Join(cacheDir, "data")}
+	// Backend configuration (credentials included) lands in tf/.
+	if err := os.MkdirAll(d.root, 0o700); err != nil {
+		return nil, fmt.Errorf("data dirs: %w", err)
+	}
+	return d, nil
+}
+
+// dataDir is one workspace's entry, locked for one scan.
+type dataDir struct {
+	dir      string
+	key      string
+	reusable bool // key matches: skip init
+	lock     *os.File
+}
+
+func (d *dataDir) path() string        { return filepath.Join(d.dir, "tf") }
+func (d *dataDir) pluginDir() string   { return filepath.Join(d.dir, "plugins") }
+func (d *dataDir) keyFile() string     { return filepath.Join(d.dir, "key") }
+func (d *dataDir) savedLock() string   { return filepath.Join(d.dir, "lock.hcl") }
+func (d *dataDir) release() error      { return d.lock.Close() }
+func (d *dataDir) invalidate() error   { return removeIfExists(d.keyFile()) }
+func workspaceID(spec Spec) string     { return shortHash(workspaceIdentity(spec)...) }
+func shortHash(parts ...string) string { return hashParts(parts...)[:32] }
+
+// workspaceIdentity names where a workspace's code comes from, so that two
+// workspaces of one name (two `driftd check` of different directories) keep
+// separate entries.
+func workspaceIdentity(spec Spec) []string {
+	id := []string{spec.Name, spec.Dir, spec.Root}
+	if spec.Git != nil {
+		id = append(id, spec.Git.URL, spec.Git.Path)
+	}
+	return id
+}
+
+// acquire locks the entry of spec's workspace and tells whether it may be
+// reused with key. It returns nil, nil when another scan holds the entry
+// (two CLIs scanning one workspace): the caller then runs a private init.
+func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
+	d := &dataDir{dir: filepath.Join(dd.root, workspaceID(spec)), key: key}
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(d.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data dir lock: %w", err)
+	}
+	ok, err := tryLock(f, false)
+	if err != nil || !ok {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("data dir lock: %w", err)
+		}
+		return nil, nil
+	}
+	d.lock = f
+	old, err := os.ReadFile(d.keyFile())
+	if err == nil && string(old) == key {
+		if fi, err := os.Stat(d.path()); err == nil && fi.IsDir() {
+			d.reusable = true
+			return d, nil
+		}
+	}
+	if err := d.reset(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// reset empties the entry for a fresh init: the key goes first.
+func (d *dataDir) reset() error {
+	d.reusable = false
+	if err := d.invalidate(); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	for _, p := range []string{d.path(), d.pluginDir(), d.savedLock()} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+	}
+	if err := os.Mkdir(d.path(), 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
+// commit records a successful init in workDir: the lock file init left
+// (Terraform writes one when the workspace has none, and a plan without it
+// fails), then the key.
+func (d *dataDir) commit(workDir string) error {
+	b, err := os.ReadFile(filepath.Join(workDir, ".terraform.lock.hcl"))
+	switch {
+	case err == nil:
+		if err := writeFileAtomic(d.savedLock(), b); err != nil {
+			return err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		// A configuration without providers has no lock file.
+	default:
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return writeFileAtomic(d.keyFile(), []byte(d.key))
+}
+
+// restore puts the lock file of the init being reused into workDir.
+func (d *dataDir) restore(workDir string) error {
+	b, err := os.ReadFile(d.savedLock())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(workDir, ".terraform.lock.hcl"), b, 0o644); err != nil {
+		return fmt.Errorf("data dir: restore lock file: %w", err)
+	}
+	return nil
+}
+
+// initKey hashes what init's outcome depends on: Terraform's version, the
+// platform, the dependency lock file, the backend configuration, and the
+// text of every *.tf and *.tf.json file of the copied tree (module sources,
+// required_providers and backend blocks are in there; hashing all of them
+// is the conservative choice). Remote modules with a version range are
+// resolved once and kept until one of these changes.
+func initKey(tfVersion, tree, workDir string, backend map[string]string) (string, error) {
+	h := sha256.New()
+	field := func(s string) { fmt.Fprintf(h, "%d:%s\x00", len(s), s) }
+	field("driftd-init-v1")
+	field(tfVersion)
+	field(runtime.GOOS + "_" + runtime.GOARCH)
+	keys := make([]string, 0, len(backend))
+	for k := range backend {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		field("backend:" + k)
+		field(backend[k])
+	}
+	lock, err := os.ReadFile(filepath.Join(workDir, ".terraform.lock.hcl"))
+	switch {
+	case err == nil:
+		field("lock")
+		field(string(lock))
+	case errors.Is(err, fs.ErrNotExist):
+		field("no lock")
+	default:
+		return "", fmt.Errorf("read dependency lock file: %w", err)
+	}
+	rel, err := filepath.Rel(tree, workDir)
+	if err != nil {
+		return "", err
+	}
+	field("dir:" + filepath.ToSlash(rel))
+	err = filepath.WalkDir(tree, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if p != tree && (e.Name() == ".terraform" || e.Name() == ".git") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(e.Name(), ".tf") && !strings.HasSuffix(e.Name(), ".tf.json") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(tree, p)
+		field("file:" + filepath.ToSlash(r))
+		field(string(b))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("init key: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashParts(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\x00", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
+}
+
+func removeIfExists(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// needsInit reports whether plan failed because the reused data dir no
+// longer matches what is installed (a plugin cache emptied by hand, a
+// module directory removed): a fresh init fixes that.
+func needsInit(stderr string) bool {
+	for _, s := range []string{
+		"Required plugins are not installed",
+		"Inconsistent dependency lock file",
+		"Module not installed",
+		"Backend initialization required",
+		"Could not load plugin",
+	} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fakeScan runs one scan of the workspace in dir with the fake terraform and
+// returns the result and the subcommands terraform ran.
+func fakeScan(t *testing.T, r *Runner, spec Spec, env map[string]string) (*Result, []string, error) {
+	t.Helper()
+	logDir := t.TempDir()
+	spec.Env = map[string]string{"FAKE_LOG": logDir}
+	for k, v := range env {
+		spec.Env[k] = v
+	}
+	res, err := r.Plan(context.Background(), spec)
+	b, _ := os.ReadFile(filepath.Join(logDir, "calls"))
+	return res, strings.Fields(string(b)), err
+}
+
+// TestDataDirReuse scans one workspace again and again, changing one input
+// of init at a time: init runs exactly when something it depends on changed
+// or when the last init failed.
+func TestDataDirReuse(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	write := func(name, text string) func() {
+		return func() {
+			if err := os.WriteFile(filepath.Join(ws, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("main.tf", `terraform { backend "s3" {} }`)()
+	write(".terraform.lock.hcl", "# v1\n")()
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	spec := Spec{TerraformVersion: "1.99.0", BackendConfig: map[string]string{"bucket": "a"}}
+	spec.Name, spec.Dir = "ws", ws
+
+	steps := []struct {
+		name     string
+		change   func()
+		backend  string
+		env      map[string]string
+		wantInit bool
+		wantErr  bool
+	}{
+		{name: "first scan", wantInit: true},
+		{name: "unchanged", wantInit: false},
+		{name: "lock file changed", change: write(".terraform.lock.hcl", "# v2\n"), wantInit: true},
+		{name: "unchanged after lock change", wantInit: false},
+		{name: "backend config changed", backend: "b", wantInit: true},
+		{name: "tf file changed", backend: "b", change: write("main.tf", `terraform { backend "s3" { key = "k" } }`), wantInit: true},
+		{name: "tf file added", backend: "b", change: write("extra.tf.json", `{}`), wantInit: true},
+		{name: "non-tf file added", backend: "b", change: write("README.md", "x"), wantInit: false},
+		{name: "init fails", backend: "b", change: write(".terraform.lock.hcl", "# v3\n"), env: map[string]string{"FAKE_INIT_FAIL": "1"}, wantInit: true, wantErr: true},
+		{name: "after a failed init", backend: "b", wantInit: true},
+		{name: "unchanged at last", backend: "b", wantInit: false},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change()
+		}
+		spec := spec
+		if st.backend != "" {
+			spec.BackendConfig = map[string]string{"bucket": st.backend}
+		}
+		res, calls, err := fakeScan(t, r, spec, st.env)
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: err = %v", st.name, err)
+		}
+		if got := slices.Contains(calls, "init"); got != st.wantInit {
+			t.Errorf("%s: init ran = %v, want %v (calls %v)", st.name, got, st.wantInit, calls)
+		}
+		if err == nil && res.InitReused == st.wantInit {
+			t.Errorf("%s: InitReused = %v", st.name, res.InitReused)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ws, ".terraform")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("workspace got a .terraform: %v", err)
+	}
+}
+
+// TestDataDirLockFileRestored: a workspace without a dependency lock file
+// gets the one its first init wrote when init is skipped (terraform plan
+// refuses to run without it).
+func TestDataDirLockFileRestored(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	spec := Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
+	for i, wantInit := range []bool{true, false} {
+		_, calls, err := fakeScan(t, r, spec, nil)
+		if err != nil {
+			t.Fatalf("scan %d: %v", i, err)
+		}
+		if slices.Contains(calls, "init") != wantInit {
+			t.Errorf("scan %d: calls %v", i, calls)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ws, ".terraform.lock.hcl")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file written into the workspace: %v", err)
+	}
+}
+
+// TestDataDirBusy: while another scan (another driftd) holds the
+// workspace's data dir, a scan inits a private one and leaves the shared
+// one alone.
+func TestDataDirBusy(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	spec := Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
+	if _, _, err := fakeScan(t, r, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(r.data.root, workspaceID(spec))
+	f, err := os.OpenFile(filepath.Join(entry, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := tryLock(f, false); !ok || err != nil {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	before := listTree(t, entry)
+
+	logDir := t.TempDir()
+	res, err := r.Plan(context.Background(), Spec{TerraformVersion: "1.99.0"}.with(ws, map[string]string{"FAKE_LOG": logDir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.InitReused {
+		t.Error("busy data dir reused")
+	}
+	env, _ := os.ReadFile(filepath.Join(logDir, "plan.env"))
+	if !strings.Contains(string(env), "TF_DATA_DIR="+filepath.Join(r.opts.WorkRoot, res.ScanID, "data")+"\n") {
+		t.Errorf("plan did not use the scan's private data dir:\n%s", env)
+	}
+	if got := listTree(t, entry); !slices.Equal(before, got) {
+		t.Errorf("busy data dir changed:\nbefore %v\nafter  %v", before, got)
+	}
+	f.Close()
+	if _, calls, err := fakeScan(t, r, spec, nil); err != nil || slices.Contains(calls, "init") {
+		t.Errorf("after release: calls %v, err %v", calls, err)
+	}
+}
+
+// TestDataDirStale: a reused data dir whose providers vanished (plan says
+// init is needed) is initialised again within the same scan.
+func TestDataDirStale(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	spec := Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
+	if _, _, err := fakeScan(t, r, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(r.data.root, workspaceID(spec), "tf", "providers")); err != nil {
+		t.Fatal(err)
+	}
+	res, calls, err := fakeScan(t, r, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"plan", "init", "plan", "show"}; !slices.Equal(calls, want) || res.InitReused {
+		t.Errorf("calls %v (reused %v), want %v", calls, res.InitReused, want)
+	}
+	if _, calls, err := fakeScan(t, r, spec, nil); err != nil || slices.Contains(calls, "init") {
+		t.Errorf("next scan: calls %v, err %v", calls, err)
+	}
+}
+
+func TestCacheMismatch(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		stderr, provider string
+		ok               bool
+	}{
+		{"Error: Failed to query available provider packages", "", false},
+		{"Error: Required plugins are not installed", "", false},
+	} {
+		provider, ok := cacheMismatch(tt.stderr)
+		if provider != tt.provider || ok != tt.ok {
+			t.Errorf("cacheMismatch(%q) = %q, %v", tt.stderr, provider, ok)
+		}
+	}
+}
