@@ -93,10 +93,10 @@ func Run(ctx context.Context, cmd *exec.Cmd, sample bool) (Usage, error) {
 }
 
 func tail(b []byte) string {
-	const max = 4000
+	const limit = 4000
 	b = bytes.TrimSpace(b)
-	if len(b) > max {
-		b = b[len(b)-max:]
+	if len(b) > limit {
+		b = b[len(b)-limit:]
 	}
 	return string(b)
 }
