@@ -193,6 +193,14 @@ func TestCacheMismatch(t *testing.T) {
 	}{
 		{"Error: Failed to query available provider packages", "", false},
 		{"Error: Required plugins are not installed", "", false},
+		{`Error: Failed to install provider from shared cache
+
+Error while importing driftd.test/driftd/testbed v0.1.0 from the shared cache
+directory: the provider cache at
+/tmp/x/data/53c4f33a2e896df7402356538777033d/tf/providers
+has a copy of driftd.test/driftd/testbed 0.1.0 that doesn't match any of the
+checksums recorded in the dependency lock file.`, "driftd.test/driftd/testbed 0.1.0", true},
+		{"has a copy of x that doesn't match any of the\nchecksums recorded", "", true},
 	} {
 		provider, ok := cacheMismatch(tt.stderr)
 		if provider != tt.provider || ok != tt.ok {

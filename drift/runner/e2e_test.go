@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -84,7 +86,8 @@ resource "testbed_object" "web" {
 
 // TestReadOnly scans a local-state workspace with drift and checks that
 // nothing in the workspace changed: state byte-identical, no state lock
-// file, no .terraform/ or lock file added.
+// file, no .terraform/ or lock file added. The first scan inits; the later
+// ones reuse its data dir, which must hold no state either.
 func TestReadOnly(t *testing.T) {
 	t.Parallel()
 	env := testbed.New(t)
@@ -106,11 +109,12 @@ func TestReadOnly(t *testing.T) {
 	before := listTree(t, ws.Dir)
 	r := testbedRunner(t, env, Options{})
 
-	for _, tt := range []struct {
+	for i, tt := range []struct {
 		name string
 		spec Spec
 	}{
 		{"default", testbedSpec(ws)},
+		{"default again", testbedSpec(ws)},
 		{"lock", Spec{Lock: true, LockTimeout: 5 * time.Second}.withTestbed(ws)},
 		{"refresh-only", Spec{RefreshOnly: true, Lock: true}.withTestbed(ws)},
 	} {
@@ -124,6 +128,9 @@ func TestReadOnly(t *testing.T) {
 			}
 			if !hasDrift(res.Plan, "testbed_object.web") {
 				t.Errorf("no drift for testbed_object.web in plan")
+			}
+			if res.InitReused != (i > 0) {
+				t.Errorf("InitReused = %v", res.InitReused)
 			}
 			after, err := os.ReadFile(ws.StatePath())
 			if err != nil {
@@ -146,6 +153,76 @@ func TestReadOnly(t *testing.T) {
 	if entries, _ := os.ReadDir(r.opts.WorkRoot); len(entries) != 0 {
 		t.Errorf("scan directories left: %v", entries)
 	}
+	// With a local backend the data dir's terraform.tfstate is the backend's
+	// configuration; the workspace's state must not be copied anywhere.
+	err = filepath.WalkDir(r.data.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("changed outside")) {
+			t.Errorf("%s holds the workspace's objects", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPluginCacheMismatch: the shared plugin cache holds a copy of the
+// testbed provider that is not the one the lock file records (a provider
+// rebuilt under the same version, or a corrupt cache). The scan installs the
+// provider privately, warns naming it, and succeeds; the next scan reuses
+// that init.
+func TestPluginCacheMismatch(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "mismatch", objectTF)
+	if _, err := os.Stat(filepath.Join(ws.Dir, ".terraform.lock.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	bad := filepath.Join(cache, "plugins", "driftd.test", "driftd", "testbed", testbed.ProviderVersion,
+		runtime.GOOS+"_"+runtime.GOARCH, "terraform-provider-testbed_v"+testbed.ProviderVersion)
+	if err := os.MkdirAll(filepath.Dir(bad), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	r := testbedRunner(t, env, Options{CacheDir: cache, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for i := range 2 {
+		res, err := r.Plan(t.Context(), testbedSpec(ws))
+		if err != nil {
+			t.Fatalf("scan %d: %v", i, err)
+		}
+		if res.InitReused != (i > 0) {
+			t.Errorf("scan %d: InitReused = %v", i, res.InitReused)
+		}
+	}
+	if got := logs.String(); strings.Count(got, "does not match the dependency lock file") != 1 ||
+		!strings.Contains(got, "driftd.test/driftd/testbed") {
+		t.Errorf("want one warning naming the provider, logs:\n%s", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func hasDrift(p *tfjson.Plan, addr string) bool {
