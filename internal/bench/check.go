@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -60,9 +61,9 @@ type CheckResult struct {
 
 // Measure interleaves the four kinds of run, Repeats times each, so that
 // a burst of load on the shared machine hits all of them alike. Cold:
-// driftd with an empty cache directory, terraform in a fresh copy without
-// .terraform. Warm: driftd with the cache of its previous runs, terraform
-// in a directory it has already initialised.
+// driftd with empty cache and work directories, terraform in a fresh copy
+// without .terraform. Warm: driftd with the directories of its previous
+// runs, terraform in a directory it has already initialised.
 func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 	script, err := WriteBaselineScript(b.Dir)
 	if err != nil {
@@ -72,7 +73,8 @@ func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 	plans := filepath.Join(b.Dir, "plans")
 	warmDir := filepath.Join(b.Dir, "warm", b.Workspace.Name)
 	warmCache := filepath.Join(b.Dir, "driftd-cache-warm")
-	for _, d := range []string{scratch, plans, warmDir, warmCache} {
+	warmWork := filepath.Join(b.Dir, "driftd-work-warm")
+	for _, d := range []string{scratch, plans, warmDir, warmCache, warmWork} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
@@ -96,12 +98,7 @@ func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 		}
 		return u, err
 	}
-	check := func(cache string) (Usage, error) {
-		work, err := os.MkdirTemp(b.Dir, "work-")
-		if err != nil {
-			return Usage{}, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(work)
+	check := func(cache, work string) (Usage, error) {
 		cmd := exec.CommandContext(ctx, b.Driftd, "check", b.Workspace.Dir, "--pass-env", "TESTBED_*",
 			"--output", "json", "--cache-dir", cache, "--work-dir", work, "--log-format", "json")
 		cmd.Env = append(driftdEnv(), "TF_CLI_CONFIG_FILE="+b.Env.Mirror.CLIConfigFile,
@@ -123,7 +120,7 @@ func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 		return u, nil
 	}
 	// One unmeasured run of each warm kind fills the caches.
-	if _, err := check(warmCache); err != nil {
+	if _, err := check(warmCache, warmWork); err != nil {
 		return nil, err
 	}
 	if _, err := bare(warmDir, "inplace"); err != nil {
@@ -132,17 +129,21 @@ func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 	res := &CheckResult{Repeats: b.Repeats}
 	for i := range b.Repeats {
 		b.Logger.Info("check overhead", "round", i+1, "of", b.Repeats)
-		cold, err := os.MkdirTemp(b.Dir, "driftd-cache-cold-")
+		cold, err := os.MkdirTemp(b.Dir, "driftd-cold-")
 		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		coldCache, coldWork := filepath.Join(cold, "cache"), filepath.Join(cold, "work")
+		if err := errors.Join(os.Mkdir(coldCache, 0o755), os.Mkdir(coldWork, 0o755)); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		steps := []struct {
 			s   *Sample
 			run func() (Usage, error)
 		}{
-			{&res.DriftdCold, func() (Usage, error) { return check(cold) }},
+			{&res.DriftdCold, func() (Usage, error) { return check(coldCache, coldWork) }},
 			{&res.BareCold, func() (Usage, error) { return bare(b.Workspace.Dir, "fresh") }},
-			{&res.DriftdWarm, func() (Usage, error) { return check(warmCache) }},
+			{&res.DriftdWarm, func() (Usage, error) { return check(warmCache, warmWork) }},
 			{&res.BareWarm, func() (Usage, error) { return bare(warmDir, "inplace") }},
 		}
 		for _, st := range steps {

@@ -125,13 +125,20 @@ func (b *FleetBench) Measure(ctx context.Context) (*FleetResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Warm reuses both directories of the cold run: whichever of them
+	// driftd keeps its reusable state in.
 	cache, err := os.MkdirTemp(b.Dir, "driftd-cache-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	work, err := os.MkdirTemp(b.Dir, "driftd-work-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(work)
 	for _, name := range []string{RunDriftdCold, RunDriftdWarm} {
 		b.Logger.Info("fleet: "+name, "concurrency", b.Concurrency, "cache_dir", cache)
-		m, err := b.driftdScan(ctx, name, cfg, cache)
+		m, err := b.driftdScan(ctx, name, cfg, cache, work)
 		if err != nil {
 			return nil, err
 		}
@@ -248,13 +255,8 @@ func (b *FleetBench) checkPlans(dir string) (bool, string) {
 }
 
 // driftdScan runs `driftd scan` over the fleet with the given cache and
-// checks its JSON output.
-func (b *FleetBench) driftdScan(ctx context.Context, name, cfg, cache string) (Measured, error) {
-	work, err := os.MkdirTemp(b.Dir, "driftd-work-")
-	if err != nil {
-		return Measured{}, fmt.Errorf("bench: %w", err)
-	}
-	defer os.RemoveAll(work)
+// work directories and checks its JSON output.
+func (b *FleetBench) driftdScan(ctx context.Context, name, cfg, cache, work string) (Measured, error) {
 	cmd := exec.CommandContext(ctx, b.Driftd, "scan", "--config", cfg,
 		"--concurrency", strconv.Itoa(b.Concurrency), "--output", "json", "--no-report",
 		"--cache-dir", cache, "--work-dir", work, "--log-format", "json")
