@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/driftd/driftd/internal/logbuf"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -190,7 +191,7 @@ func TestPluginCacheMismatch(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	r := testbedRunner(t, env, Options{CacheDir: cache, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for i := range 2 {
 		res, err := r.Plan(t.Context(), testbedSpec(ws))
@@ -205,24 +206,6 @@ func TestPluginCacheMismatch(t *testing.T) {
 		!strings.Contains(got, "driftd.test/driftd/testbed") {
 		t.Errorf("want one warning naming the provider, logs:\n%s", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func hasDrift(p *tfjson.Plan, addr string) bool {

@@ -1,10 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/driftd/driftd/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -173,24 +173,7 @@ type testServer struct {
 	*httptest.Server
 	sched   *fakeScheduler
 	metrics *server.Metrics
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs    *logbuf.Buffer
 }
 
 const triggerToken = "correct-horse-battery-staple"
@@ -210,7 +193,7 @@ func newTestServer(t *testing.T, st server.History, edit func(*server.Options)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	opts := server.Options{
 		History:    st,
 		Scheduler:  sched,

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/driftd/driftd/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -65,7 +66,7 @@ func Run(t *testing.T, setup Setup, opt Options) {
 
 	t.Run("lifecycle", func(t *testing.T) {
 		rec := &Recorder{}
-		var logs syncBuffer
+		var logs logbuf.Buffer
 		r := setup(t, rec.Client(), Logger(&logs))
 		if r.Name() == "" {
 			t.Fatal("Name() is empty")
@@ -119,7 +120,7 @@ func Run(t *testing.T, setup Setup, opt Options) {
 	for _, mode := range []failMode{failNetwork, failServer} {
 		t.Run("failure/"+mode.String(), func(t *testing.T) {
 			rec := &Recorder{fail: mode}
-			var logs syncBuffer
+			var logs logbuf.Buffer
 			r := setup(t, rec.Client(), Logger(&logs))
 			retry, err := r.Report(context.Background(), Drifted("one"), nil)
 			if err == nil {
@@ -156,23 +157,6 @@ func redactURL(u string, secrets []string) string {
 // log line a reporter could write is checked.
 func Logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // contractPlan is a plan in which a database password (sensitive) drifted
