@@ -156,6 +156,7 @@ func TestPlanArgvAndEnv(t *testing.T) {
 					}
 				}
 				for _, want := range []string{"AWS_PROFILE=prod", "DRIFTD_SCAN_ID=" + res.ScanID, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
+					"TF_LOG_SDK=off", "TF_LOG_SDK_FRAMEWORK=off", "TF_LOG_SDK_PROTO=off",
 					"TF_PLUGIN_CACHE_DIR=" + filepath.Join(r.opts.CacheDir, "plugins"), "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE=1"} {
 					if !strings.Contains(string(env), want+"\n") {
 						t.Errorf("%s env lacks %s", cmd, want)

@@ -257,6 +257,11 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if len(dropped) > 0 {
 		log.Warn("environment variables managed by terraform-exec were dropped", "names", dropped)
 	}
+	for k, v := range quietEnv {
+		if _, set := env[k]; !set {
+			env[k] = v
+		}
+	}
 	// See pluginCache: no init may rewrite a package that plans are using.
 	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
 	env["TF_DATA_DIR"] = dataDir
@@ -481,6 +486,22 @@ func (s *scan) fail(err error) *Error {
 		e.Diagnostics = diagnostics(text, s.secrets)
 	}
 	return e
+}
+
+// quietEnv is the environment every scan gets unless the workspace sets the
+// name itself. Provider SDKs log at TRACE by default and leave filtering to
+// terraform, which discards the lines unless TF_LOG is set (terraform-exec
+// clears it): formatting and parsing them cost about a fifth of a plan's CPU
+// (docs/performance.md). Checkpoint is HashiCorp's version check over the
+// network, which a scanner has no use for.
+var quietEnv = map[string]string{
+	"CHECKPOINT_DISABLE":         "1",
+	"TF_LOG_SDK":                 "off",
+	"TF_LOG_SDK_PROTO":           "off",
+	"TF_LOG_SDK_FRAMEWORK":       "off",
+	"TF_LOG_SDK_HELPER_SCHEMA":   "off",
+	"TF_LOG_SDK_HELPER_RESOURCE": "off",
+	"TF_LOG_SDK_MUX":             "off",
 }
 
 // splitEnv separates the scan environment into what terraform-exec accepts
