@@ -391,3 +391,34 @@ func TestVars(t *testing.T) {
 		t.Errorf("var value not redacted:\n%s", err)
 	}
 }
+
+// TestShowSkippedWhenClean: a plan file with nothing in it is read directly
+// and `terraform show -json` does not run; once the object drifts, show
+// runs and the drift is in the plan.
+func TestShowSkippedWhenClean(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "showskip", strings.ReplaceAll(objectTF, `"web"`, `"showskip"`))
+	r := testbedRunner(t, env, Options{})
+
+	res, err := r.Plan(t.Context(), testbedSpec(ws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.ShowSkipped || res.Plan == nil || res.Plan.TerraformVersion != res.TerraformVersion {
+		t.Fatalf("clean workspace: ShowSkipped = %v, plan = %+v, terraform %s", res.ShowSkipped, res.Plan, res.TerraformVersion)
+	}
+	if len(res.Plan.ResourceChanges)+len(res.Plan.ResourceDrift)+len(res.Plan.OutputChanges) != 0 {
+		t.Errorf("clean plan has entries: %+v", res.Plan)
+	}
+
+	if err := env.SetAttribute("showskip", "content", "changed outside"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = r.Plan(t.Context(), testbedSpec(ws)); err != nil {
+		t.Fatal(err)
+	}
+	if res.ShowSkipped || !hasDrift(res.Plan, "testbed_object.showskip") {
+		t.Errorf("drifted workspace: ShowSkipped = %v, drift found = %v", res.ShowSkipped, hasDrift(res.Plan, "testbed_object.showskip"))
+	}
+}

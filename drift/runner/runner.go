@@ -25,6 +25,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftd/driftd/drift/gitsource"
+	"github.com/driftd/driftd/drift/planfile"
 	"github.com/driftd/driftd/drift/workdir"
 )
 
@@ -91,6 +92,9 @@ type Result struct {
 	// InitReused says init was skipped: the workspace's data dir from an
 	// earlier scan was reused (see dataDirs).
 	InitReused bool
+	// ShowSkipped says the plan file recorded nothing to report, so
+	// `terraform show -json` did not run and Plan holds only the version.
+	ShowSkipped bool
 }
 
 // Runner runs scans. It is safe for concurrent use.
@@ -326,14 +330,31 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	log.Debug("plan done", "took", time.Since(t0))
 
 	s.stage = StageShow
-	s.stderr.Reset()
-	plan, err := tf.ShowPlanFile(s.ctx, dir.PlanFile)
+	plan, shown, err := s.readPlan(tf, dir.PlanFile, log)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit, InitReused: reused}
-	log.Info("scan planned", "terraform", bin.version, "init_reused", reused, "took", res.Duration)
+	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit,
+		InitReused: reused, ShowSkipped: !shown}
+	log.Info("scan planned", "terraform", bin.version, "init_reused", reused, "show_skipped", !shown, "took", res.Duration)
 	return res, nil
+}
+
+// readPlan returns the saved plan as terraform-json's Plan. A plan file
+// that records no drift and no change of any kind needs no `terraform show
+// -json` (a terraform and a provider start each, for schemas): its Plan is
+// empty but for the version. shown says show ran.
+func (s *scan) readPlan(tf *tfexec.Terraform, path string, log *slog.Logger) (plan *tfjson.Plan, shown bool, err error) {
+	sum, err := planfile.Summarize(path)
+	switch {
+	case err != nil:
+		log.Debug("plan file not read directly; running show", "err", err)
+	case sum.Clean:
+		return &tfjson.Plan{TerraformVersion: sum.TerraformVersion}, false, nil
+	}
+	s.stderr.Reset()
+	plan, err = tf.ShowPlanFile(s.ctx, path)
+	return plan, true, err
 }
 
 // gitMirrors returns the Runner's git mirrors, making them on first use.
