@@ -31,8 +31,9 @@ func scaledPlanJSON(b *testing.B, resources int) []byte {
 	return data
 }
 
-// decodePlan reads a plan as terraform-exec's ShowPlanFile does, so the
-// values have the types Analyze sees in driftd (json.Number for numbers).
+// decodePlan reads a whole plan as terraform-exec's ShowPlanFile does
+// without its JSONNumber option. The decoder's UseNumber does not reach
+// tfjson.Plan's own decoder, so numbers are float64.
 func decodePlan(b *testing.B, data []byte) *tfjson.Plan {
 	b.Helper()
 	var p tfjson.Plan
@@ -59,9 +60,29 @@ func BenchmarkAnalyze(b *testing.B) {
 }
 
 // BenchmarkDecodeAndAnalyze is driftd's whole cost for a plan once
-// terraform has printed it; BenchmarkUnmarshal is the floor, a plain
-// decode into terraform-json's types.
+// terraform has printed it: ReadPlan and Analyze. BenchmarkFullDecodeAndAnalyze
+// is the same with the whole plan decoded, as before ReadPlan;
+// BenchmarkUnmarshal is the floor, a plain decode into terraform-json's types.
 func BenchmarkDecodeAndAnalyze(b *testing.B) {
+	for _, n := range []int{2000, 20000} {
+		b.Run(fmt.Sprintf("resources=%d", n), func(b *testing.B) {
+			data := scaledPlanJSON(b, n)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				plan, err := drift.ReadPlan(bytes.NewReader(data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r := drift.Analyze(plan, drift.Options{Workspace: "bench"}); len(r.Drift) != n/5 {
+					b.Fatalf("drift %d, want %d", len(r.Drift), n/5)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkFullDecodeAndAnalyze(b *testing.B) {
 	for _, n := range []int{2000, 20000} {
 		b.Run(fmt.Sprintf("resources=%d", n), func(b *testing.B) {
 			data := scaledPlanJSON(b, n)
