@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -51,7 +52,7 @@ type LargeResult struct {
 		JSONBytes int    `json:"json_bytes"`
 		Drift     int    `json:"drift_entries"`
 		Show      Sample `json:"terraform_show_json"`
-		// Analysis is driftd's decode and drift.Analyze of that JSON.
+		// Analysis is drift.ReadPlan and drift.Analyze of that JSON.
 		Analysis ParseCost `json:"driftd_parse_analyze"`
 		Ratio    float64   `json:"ratio_analysis_over_show"`
 	} `json:"real"`
@@ -68,13 +69,15 @@ type LargeResult struct {
 		// ShowEstimate extrapolates terraform show -json linearly in JSON
 		// bytes through the tiny and the real plan.
 		ShowEstimate time.Duration `json:"terraform_show_json_estimate_ns"`
-		// Plain is json.Unmarshal into tfjson.Plan; Decode is how driftd
-		// reads terraform-exec's output (json.Decoder with UseNumber);
-		// Analysis is Decode plus drift.Analyze.
-		Plain    ParseCost `json:"plain_unmarshal"`
-		Decode   ParseCost `json:"driftd_decode"`
-		Analysis ParseCost `json:"driftd_parse_analyze"`
-		Ratio    float64   `json:"ratio_analysis_over_show"`
+		// Plain is json.Unmarshal into tfjson.Plan, the floor of a full
+		// decode; FullDecode is how terraform-exec's ShowPlanFile reads
+		// the whole plan (json.Decoder with UseNumber); Decode is
+		// drift.ReadPlan; Analysis is ReadPlan plus drift.Analyze.
+		Plain      ParseCost `json:"plain_unmarshal"`
+		FullDecode ParseCost `json:"full_decode_terraform_exec"`
+		Decode     ParseCost `json:"driftd_decode"`
+		Analysis   ParseCost `json:"driftd_parse_analyze"`
+		Ratio      float64   `json:"ratio_analysis_over_show"`
 		// HeapRatio is Analysis.PeakHeap over JSONBytes; with the JSON
 		// buffer itself, which driftd also holds, add one.
 		HeapRatio float64 `json:"heap_ratio"`
@@ -142,6 +145,9 @@ func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
 	if want := (b.Real + 9) / 10; res.Real.Drift != want {
 		return nil, fmt.Errorf("bench: driftd found %d drifted resources in the real large plan, want %d", res.Real.Drift, want)
 	}
+	if err := sameAsFullDecode(realJSON, rep); err != nil {
+		return nil, err
+	}
 	res.Real.Ratio = ratio(res.Real.Analysis.Median, res.Real.Show.Median)
 
 	b.Logger.Info("large plan: synthesising", "resources", b.Target)
@@ -156,6 +162,9 @@ func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
 
 	b.Logger.Info("large plan: parsing", "bytes", len(largeJSON))
 	if res.Large.Plain, _, err = measureParse(largeJSON, b.Repeats, plainParse); err != nil {
+		return nil, err
+	}
+	if res.Large.FullDecode, _, err = measureParse(largeJSON, b.Repeats, fullDecode); err != nil {
 		return nil, err
 	}
 	if res.Large.Decode, _, err = measureParse(largeJSON, b.Repeats, driftdDecode); err != nil {
@@ -246,12 +255,16 @@ func plainParse(b []byte) (*drift.Report, error) {
 	return nil, nil
 }
 
-// driftdDecode reads the plan the way terraform-exec's ShowPlanFile does.
-func driftdDecode(b []byte) (*drift.Report, error) {
+// fullDecode reads the whole plan the way terraform-exec's ShowPlanFile
+// does, as driftd did before drift.ReadPlan.
+func fullDecode(b []byte) (*drift.Report, error) {
 	_, err := decodeLikeTerraformExec(b)
 	return nil, err
 }
 
+// decodeLikeTerraformExec is ShowPlanFile's decode without its JSONNumber
+// option: UseNumber does not reach tfjson.Plan's own decoder, so numbers
+// are float64.
 func decodeLikeTerraformExec(b []byte) (*tfjson.Plan, error) {
 	var p tfjson.Plan
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -262,12 +275,39 @@ func decodeLikeTerraformExec(b []byte) (*tfjson.Plan, error) {
 	return &p, nil
 }
 
+func driftdDecode(b []byte) (*drift.Report, error) {
+	_, err := drift.ReadPlan(bytes.NewReader(b))
+	return nil, err
+}
+
 func driftdParse(b []byte) (*drift.Report, error) {
-	p, err := decodeLikeTerraformExec(b)
+	p, err := drift.ReadPlan(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
 	return drift.Analyze(p, drift.Options{Workspace: "large"}), nil
+}
+
+// sameAsFullDecode checks that rep, driftd's report of data, says what the
+// report of the whole decoded plan says: ReadPlan drops only what Analyze
+// does not read.
+func sameAsFullDecode(data []byte, rep *drift.Report) error {
+	p, err := decodeLikeTerraformExec(data)
+	if err != nil {
+		return fmt.Errorf("bench: full decode: %w", err)
+	}
+	got, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	want, err := json.Marshal(drift.Analyze(p, drift.Options{Workspace: "large"}))
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("bench: driftd's report of the real large plan differs from the full decode's")
+	}
+	return nil
 }
 
 // measureParse runs parse repeats times, sampling the heap.

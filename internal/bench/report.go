@@ -168,17 +168,23 @@ func (l *LargeResult) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\ttime\tpeak heap\theap / JSON\t")
 	fmt.Fprintf(tw, "real: terraform show -json\t%s\t\t\t\n", secs(l.Real.Show.Median))
-	fmt.Fprintf(tw, "real: driftd decode+Analyze\t%s\t%s\t%.2f\t\n", secs(l.Real.Analysis.Median), mb(int64(l.Real.Analysis.PeakHeap)), float64(l.Real.Analysis.PeakHeap)/float64(l.Real.JSONBytes))
+	fmt.Fprintf(tw, "real: driftd ReadPlan+Analyze\t%s\t%s\t%.2f\t\n", secs(l.Real.Analysis.Median), mb(int64(l.Real.Analysis.PeakHeap)), float64(l.Real.Analysis.PeakHeap)/float64(l.Real.JSONBytes))
 	fmt.Fprintf(tw, "tiny: terraform show -json\t%s\t\t\t\n", secs(l.Tiny.Show.Median))
 	fmt.Fprintf(tw, "large: terraform show -json (extrapolated)\t%s\t\t\t\n", secs(l.Large.ShowEstimate))
 	for _, row := range []struct {
 		name string
 		c    ParseCost
-	}{{"large: json.Unmarshal into tfjson.Plan", l.Large.Plain}, {"large: driftd decode (UseNumber)", l.Large.Decode}, {"large: driftd decode+Analyze", l.Large.Analysis}} {
+	}{
+		{"large: json.Unmarshal into tfjson.Plan", l.Large.Plain},
+		{"large: full decode as terraform-exec's ShowPlanFile", l.Large.FullDecode},
+		{"large: driftd ReadPlan", l.Large.Decode},
+		{"large: driftd ReadPlan+Analyze", l.Large.Analysis},
+	} {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t\n", row.name, secs(row.c.Median), mb(int64(row.c.PeakHeap)), float64(row.c.PeakHeap)/float64(l.Large.JSONBytes))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "ratio analysis / show: real %.2f, large %.2f (show time extrapolated linearly in bytes through the tiny and the real plan)\n", l.Real.Ratio, l.Large.Ratio)
+	fmt.Fprintf(w, "peak heap / JSON of ReadPlan+Analyze: %.2f above the JSON buffer, %.2f with it\n", l.Large.HeapRatio, l.Large.HeapRatio+1)
 }
 
 func (i *IdleResult) print(w io.Writer) {
