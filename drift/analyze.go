@@ -50,6 +50,9 @@ func Analyze(plan *tfjson.Plan, opts Options) *Report {
 		r.Drift = append(r.Drift, e.change)
 	}
 	for _, rc := range plan.ResourceChanges {
+		if rc == nil {
+			continue
+		}
 		if p, ok := pendingChange(rc, drifted[addressOf(rc)]); ok {
 			r.Pending = append(r.Pending, p)
 		}

@@ -196,3 +196,17 @@ func TestFingerprint(t *testing.T) {
 		t.Error("empty drift has a fingerprint")
 	}
 }
+
+// A null entry in a plan's lists (valid JSON, never written by terraform)
+// must not crash a scan.
+func TestAnalyzeNullEntries(t *testing.T) {
+	plan := &tfjson.Plan{
+		ResourceChanges: []*tfjson.ResourceChange{nil, {Address: "x.y", Change: nil}},
+		ResourceDrift:   []*tfjson.ResourceChange{nil},
+		OutputChanges:   map[string]*tfjson.Change{"o": nil},
+	}
+	r := Analyze(plan, Options{Workspace: "w"})
+	if r.Status != StatusClean || len(r.Drift)+len(r.Pending)+len(r.Outputs) != 0 {
+		t.Errorf("report = %+v", r)
+	}
+}

@@ -21,7 +21,8 @@ import (
 
 // binary is a resolved terraform executable.
 type binary struct {
-	path    string
+	path string
+	// version is known when a constraint made driftd ask; otherwise "".
 	version string
 }
 
@@ -71,6 +72,11 @@ func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error)
 		if path, err = r.install(ctx, prod, constraint, cons, installRoot); err != nil {
 			return binary{}, err
 		}
+	}
+	if cons == nil {
+		// Any version will do: each scan learns it from terraform-exec's
+		// own probe rather than paying for a second terraform start here.
+		return binary{path: path}, nil
 	}
 	v, err := prod.GetVersion(ctx, path)
 	if err != nil {

@@ -235,28 +235,6 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		}
 	}()
 
-	// The workspace's own data dir when no other scan holds it, else a
-	// private one in the scan's directory, initialised afresh.
-	dataDir, privatePlugins := dir.DataDir, filepath.Join(dir.Base(), "plugins")
-	key, err := initKey(bin.version, dir.Tree, dir.Path, spec.BackendConfig)
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	dd, err := r.data.acquire(spec, key)
-	if err != nil {
-		return nil, s.fail(err)
-	}
-	if dd != nil {
-		defer dd.release()
-		dataDir, privatePlugins = dd.path(), dd.pluginDir()
-	} else {
-		log.Info("workspace data dir in use by another scan; initialising a private one")
-	}
-
-	// Runs before dir.Close (defers are LIFO): nothing may still be writing
-	// into the directory when it is removed.
-	defer r.reap(s.ctx, dir.ScanID, log)()
-
 	env, vars, dropped := splitEnv(dir.Env)
 	if len(dropped) > 0 {
 		log.Warn("environment variables managed by terraform-exec were dropped", "names", dropped)
@@ -268,7 +246,6 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	// See pluginCache: no init may rewrite a package that plans are using.
 	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
-	env["TF_DATA_DIR"] = dataDir
 	s.secrets = secretValues(dir.Env, spec)
 
 	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
@@ -282,6 +259,43 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		return nil, s.fail(err)
 	}
 	tf.SetStderr(&s.stderr)
+	// terraform-exec runs `terraform version` once per instance for its
+	// option checks and keeps the answer: asking it costs no extra start.
+	version := bin.version
+	if version == "" {
+		v, _, err := tf.Version(s.ctx, false)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		version = v.String()
+	}
+
+	// The workspace's own data dir when no other scan holds it, else a
+	// private one in the scan's directory, initialised afresh.
+	dataDir, privatePlugins := dir.DataDir, filepath.Join(dir.Base(), "plugins")
+	key, err := initKey(version, dir.Tree, dir.Path, spec.BackendConfig)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	dd, err := r.data.acquire(spec, key)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if dd != nil {
+		defer dd.release()
+		dataDir, privatePlugins = dd.path(), dd.pluginDir()
+	} else {
+		log.Info("workspace data dir in use by another scan; initialising a private one")
+	}
+	// Runs before dd.release and dir.Close (defers are LIFO): nothing of
+	// this scan may still be running when the data dir is handed on or the
+	// directory removed. (The version probe above has no children.)
+	defer r.reap(s.ctx, dir.ScanID, log)()
+
+	env["TF_DATA_DIR"] = dataDir
+	if err := tf.SetEnv(env); err != nil {
+		return nil, s.fail(err)
+	}
 
 	initOpts, err := initOptions(dir.Base(), spec)
 	if err != nil {
@@ -330,13 +344,13 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	log.Debug("plan done", "took", time.Since(t0))
 
 	s.stage = StageShow
-	plan, shown, err := s.readPlan(tf, dir.PlanFile, log)
+	plan, shown, err := s.readPlan(tf, env, dir.PlanFile, log)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	res := &Result{Plan: plan, TerraformVersion: bin.version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit,
+	res := &Result{Plan: plan, TerraformVersion: version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit,
 		InitReused: reused, ShowSkipped: !shown}
-	log.Info("scan planned", "terraform", bin.version, "init_reused", reused, "show_skipped", !shown, "took", res.Duration)
+	log.Info("scan planned", "terraform", version, "init_reused", reused, "show_skipped", !shown, "took", res.Duration)
 	return res, nil
 }
 
@@ -344,7 +358,7 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 // that records no drift and no change of any kind needs no `terraform show
 // -json` (a terraform and a provider start each, for schemas): its Plan is
 // empty but for the version. shown says show ran.
-func (s *scan) readPlan(tf *tfexec.Terraform, path string, log *slog.Logger) (plan *tfjson.Plan, shown bool, err error) {
+func (s *scan) readPlan(tf *tfexec.Terraform, env map[string]string, path string, log *slog.Logger) (plan *tfjson.Plan, shown bool, err error) {
 	sum, err := planfile.Summarize(path)
 	switch {
 	case err != nil:
@@ -353,7 +367,7 @@ func (s *scan) readPlan(tf *tfexec.Terraform, path string, log *slog.Logger) (pl
 		return &tfjson.Plan{TerraformVersion: sum.TerraformVersion}, false, nil
 	}
 	s.stderr.Reset()
-	plan, err = tf.ShowPlanFile(s.ctx, path)
+	plan, err = showJSON(s.ctx, tf.ExecPath(), tf.WorkingDir(), env, &s.stderr, s.r.opts.KillGrace, path)
 	return plan, true, err
 }
 
