@@ -208,3 +208,40 @@ checksums recorded in the dependency lock file.`, "driftd.test/driftd/testbed 0.
 		}
 	}
 }
+
+// TestDataDirRelativeCacheDir: `driftd scan --cache-dir .cache` must keep
+// its data dirs there, not under the scan's directory where terraform runs
+// (which is removed after the scan): the second scan reuses the first init.
+func TestDataDirRelativeCacheDir(t *testing.T) {
+	base := t.TempDir()
+	t.Chdir(base)
+	bin := filepath.Join("cache", "terraform", "1.99.0", "terraform")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte(fakeTerraform), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{CacheDir: "cache", WorkRoot: "work", Environ: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(base, "ws")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{TerraformVersion: "1.99.0"}
+	spec.Name, spec.Dir = "ws", ws
+	for i, wantInit := range []bool{true, false} {
+		_, calls, err := fakeScan(t, r, spec, nil)
+		if err != nil {
+			t.Fatalf("scan %d: %v", i, err)
+		}
+		if got := slices.Contains(calls, "init"); got != wantInit {
+			t.Errorf("scan %d: init ran = %v, want %v (calls %v)", i, got, wantInit, calls)
+		}
+	}
+}

@@ -127,6 +127,15 @@ func New(opts Options) (*Runner, error) {
 	if opts.WorkRoot == "" {
 		opts.WorkRoot = workdir.DefaultRoot()
 	}
+	// Terraform runs in the scan's directory: a relative TF_DATA_DIR or
+	// plugin cache would land there and be lost with it.
+	for _, p := range []*string{&opts.CacheDir, &opts.WorkRoot} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, err
+		}
+		*p = abs
+	}
 	if opts.GitDir == "" {
 		opts.GitDir = filepath.Join(opts.CacheDir, "git")
 	}
