@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // fakeTerraform is a shell script standing in for terraform 1.99.0 (a
@@ -21,7 +23,7 @@ import (
 // holds terraform's stderr open: the worst case for process cleanup.
 const fakeTerraform = `#!/bin/sh
 cmd="$1"
-[ "$cmd" = version ] && { echo '{"terraform_version":"1.99.0","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}'; exit 0; }
+[ "$cmd" = version ] && { [ -n "$FAKE_LOG" ] && echo version >> "$FAKE_LOG/versions"; echo '{"terraform_version":"1.99.0","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}'; exit 0; }
 printf '%s\n' "$@" > "$FAKE_LOG/$cmd.args"
 env > "$FAKE_LOG/$cmd.env"
 echo "$cmd" >> "$FAKE_LOG/calls"
@@ -305,4 +307,39 @@ func scanPIDs(t *testing.T, scanID string) []string {
 		}
 	}
 	return pids
+}
+
+// TestVersionAskedOncePerBinary: the Runner asks a terraform binary for its
+// version once, and again only when the file changed (an upgrade in place).
+func TestVersionAskedOncePerBinary(t *testing.T) {
+	t.Parallel()
+	logDir, dir := t.TempDir(), t.TempDir()
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	bin := filepath.Join(r.opts.CacheDir, "terraform", "1.99.0", "terraform")
+	asks := func() int {
+		b, _ := os.ReadFile(filepath.Join(logDir, "versions"))
+		return strings.Count(string(b), "version")
+	}
+	for i, want := range []int{1, 1, 1, 2} {
+		if i == 3 {
+			later := time.Now().Add(time.Hour)
+			if err := os.Chtimes(bin, later, later); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tf, err := tfexec.NewTerraform(dir, bin)
+		if err == nil {
+			err = tf.SetEnv(map[string]string{"FAKE_LOG": logDir})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := r.version(t.Context(), binary{path: bin}, tf)
+		if err != nil || v != "1.99.0" {
+			t.Fatalf("version %d = %q, %v", i, v, err)
+		}
+		if got := asks(); got != want {
+			t.Errorf("after call %d: terraform asked %d times, want %d", i, got, want)
+		}
+	}
 }

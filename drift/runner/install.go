@@ -17,7 +17,46 @@ import (
 	"github.com/hashicorp/hc-install/product"
 	"github.com/hashicorp/hc-install/releases"
 	"github.com/hashicorp/hc-install/src"
+	"github.com/hashicorp/terraform-exec/tfexec"
 )
+
+// binaryFile identifies an executable's content cheaply: a binary replaced
+// in place (an upgrade) gets another size or modification time.
+type binaryFile struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// version returns bin's version. Each start of terraform costs about 0.1 s
+// of CPU, so the answer is kept per binary file: a scan that reuses its
+// data dir then starts only `terraform plan`, whose options need no version
+// check in terraform-exec. When the Runner has not asked yet, it asks
+// through tf, whose memo then serves terraform-exec's own check in init.
+func (r *Runner) version(ctx context.Context, bin binary, tf *tfexec.Terraform) (string, error) {
+	if bin.version != "" {
+		return bin.version, nil
+	}
+	fi, err := os.Stat(bin.path)
+	if err != nil {
+		return "", fmt.Errorf("terraform binary: %w", err)
+	}
+	key := binaryFile{path: bin.path, size: fi.Size(), mtime: fi.ModTime()}
+	r.binMu.Lock()
+	v, ok := r.versions[key]
+	r.binMu.Unlock()
+	if ok {
+		return v, nil
+	}
+	tv, _, err := tf.Version(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	r.binMu.Lock()
+	r.versions[key] = tv.String()
+	r.binMu.Unlock()
+	return tv.String(), nil
+}
 
 // binary is a resolved terraform executable.
 type binary struct {
@@ -74,8 +113,8 @@ func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error)
 		}
 	}
 	if cons == nil {
-		// Any version will do: each scan learns it from terraform-exec's
-		// own probe rather than paying for a second terraform start here.
+		// Any version will do: Runner.version asks once, through
+		// terraform-exec, whose own check in init then reuses the answer.
 		return binary{path: path}, nil
 	}
 	v, err := prod.GetVersion(ctx, path)

@@ -103,8 +103,9 @@ type Runner struct {
 	cache *pluginCache
 	data  *dataDirs
 
-	binMu sync.Mutex
-	bins  map[string]binary // by version constraint
+	binMu    sync.Mutex
+	bins     map[string]binary     // by version constraint
+	versions map[binaryFile]string // terraform versions already asked
 
 	// mirrors is made on first use, so that driftd without git sources
 	// needs no git binary.
@@ -156,7 +157,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{opts: opts, cache: cache, data: data, bins: map[string]binary{}}, nil
+	return &Runner{opts: opts, cache: cache, data: data, bins: map[string]binary{}, versions: map[binaryFile]string{}}, nil
 }
 
 func defaultCacheDir(environ []string) (string, error) {
@@ -268,15 +269,9 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		return nil, s.fail(err)
 	}
 	tf.SetStderr(&s.stderr)
-	// terraform-exec runs `terraform version` once per instance for its
-	// option checks and keeps the answer: asking it costs no extra start.
-	version := bin.version
-	if version == "" {
-		v, _, err := tf.Version(s.ctx, false)
-		if err != nil {
-			return nil, s.fail(err)
-		}
-		version = v.String()
+	version, err := r.version(s.ctx, bin, tf)
+	if err != nil {
+		return nil, s.fail(err)
 	}
 
 	// The workspace's own data dir when no other scan holds it, else a
