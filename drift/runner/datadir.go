@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 )
 
 // dataDirs keeps one Terraform data directory (TF_DATA_DIR) per workspace
@@ -94,6 +95,12 @@ func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
 		return nil, nil
 	}
 	d.lock = f
+	// The lock file's mtime records the last use, for prune.
+	now := time.Now()
+	if err := os.Chtimes(f.Name(), now, now); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir lock: %w", err)
+	}
 	old, err := os.ReadFile(d.keyFile())
 	if err == nil && string(old) == key {
 		if fi, err := os.Stat(d.path()); err == nil && fi.IsDir() {
@@ -106,6 +113,66 @@ func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// dataDirMaxAge is how long an entry may go unused before prune removes
+// it: a workspace removed from the configuration would otherwise keep its
+// providers and its backend configuration (credentials included) forever.
+const dataDirMaxAge = 30 * 24 * time.Hour
+
+// prune removes the entries no scan has used since before cutoff, skipping
+// any that a scan holds. It returns how many it removed.
+func (dd *dataDirs) prune(cutoff time.Time) (int, error) {
+	entries, err := os.ReadDir(dd.root)
+	if err != nil {
+		return 0, fmt.Errorf("data dirs: %w", err)
+	}
+	removed := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(dd.root, e.Name())
+		ok, err := pruneEntry(dir, cutoff)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+func pruneEntry(dir string, cutoff time.Time) (bool, error) {
+	lockPath := filepath.Join(dir, "lock")
+	fi, err := os.Stat(lockPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Not an entry acquire made; leave it.
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("data dir: %w", err)
+	case !fi.ModTime().Before(cutoff):
+		return false, nil
+	}
+	f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
+	if err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	defer f.Close()
+	if ok, err := tryLock(f, false); err != nil || !ok {
+		return false, err
+	}
+	// The key goes first, so that a half-removed entry is never reused.
+	if err := removeIfExists(filepath.Join(dir, "key")); err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	return true, nil
 }
 
 // reset empties the entry for a fresh init: the key goes first.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeScan runs one scan of the workspace in dir with the fake terraform and
@@ -243,5 +244,58 @@ func TestDataDirRelativeCacheDir(t *testing.T) {
 		if got := slices.Contains(calls, "init"); got != wantInit {
 			t.Errorf("scan %d: init ran = %v, want %v (calls %v)", i, got, wantInit, calls)
 		}
+	}
+}
+
+// TestDataDirPrune: Sweep removes the data dirs no scan has used for
+// dataDirMaxAge, keeps recent ones and those a scan holds, and a pruned
+// workspace is initialised afresh on its next scan.
+func TestDataDirPrune(t *testing.T) {
+	t.Parallel()
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	specs := map[string]Spec{}
+	for _, name := range []string{"old", "held", "recent"} {
+		ws := t.TempDir()
+		if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec := Spec{TerraformVersion: "1.99.0"}
+		spec.Name, spec.Dir = name, ws
+		specs[name] = spec
+		if _, _, err := fakeScan(t, r, spec, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(name string) string { return filepath.Join(r.data.root, workspaceID(specs[name])) }
+	long := time.Now().Add(-dataDirMaxAge - time.Hour)
+	for _, name := range []string{"old", "held"} {
+		if err := os.Chtimes(filepath.Join(entry(name), "lock"), long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := os.OpenFile(filepath.Join(entry("held"), "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if ok, err := tryLock(held, false); !ok || err != nil {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+
+	if err := r.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"old": false, "held": true, "recent": true} {
+		_, err := os.Stat(entry(name))
+		if got := err == nil; got != want {
+			t.Errorf("%s: entry kept = %v, want %v", name, got, want)
+		}
+	}
+	_, calls, err := fakeScan(t, r, specs["old"], nil)
+	if err != nil || !slices.Contains(calls, "init") {
+		t.Errorf("pruned workspace: calls %v, err %v; want a fresh init", calls, err)
+	}
+	if _, calls, _ := fakeScan(t, r, specs["recent"], nil); slices.Contains(calls, "init") {
+		t.Errorf("recent workspace ran init again: %v", calls)
 	}
 }
