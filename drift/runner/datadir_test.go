@@ -25,6 +25,31 @@ func fakeScan(t *testing.T, r *Runner, spec Spec, env map[string]string) (*Resul
 	return res, strings.Fields(string(b)), err
 }
 
+// fakeSpec is a spec for the fake terraform of a new workspace holding an
+// empty main.tf.
+func fakeSpec(t *testing.T) Spec {
+	t.Helper()
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
+}
+
+// scanInits scans spec once per entry of wantInit, checking whether init ran.
+func scanInits(t *testing.T, r *Runner, spec Spec, wantInit ...bool) {
+	t.Helper()
+	for i, want := range wantInit {
+		_, calls, err := fakeScan(t, r, spec, nil)
+		if err != nil {
+			t.Fatalf("scan %d: %v", i, err)
+		}
+		if got := slices.Contains(calls, "init"); got != want {
+			t.Errorf("scan %d: init ran = %v, want %v (calls %v)", i, got, want, calls)
+		}
+	}
+}
+
 // TestDataDirReuse scans one workspace again and again, changing one input
 // of init at a time: init runs exactly when something it depends on changed
 // or when the last init failed.
@@ -93,22 +118,10 @@ func TestDataDirReuse(t *testing.T) {
 // refuses to run without it).
 func TestDataDirLockFileRestored(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
-	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
-	spec := Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
-	for i, wantInit := range []bool{true, false} {
-		_, calls, err := fakeScan(t, r, spec, nil)
-		if err != nil {
-			t.Fatalf("scan %d: %v", i, err)
-		}
-		if slices.Contains(calls, "init") != wantInit {
-			t.Errorf("scan %d: calls %v", i, calls)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(ws, ".terraform.lock.hcl")); !errors.Is(err, os.ErrNotExist) {
+	spec := fakeSpec(t)
+	scanInits(t, r, spec, true, false)
+	if _, err := os.Stat(filepath.Join(spec.Dir, ".terraform.lock.hcl")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("lock file written into the workspace: %v", err)
 	}
 }
@@ -118,12 +131,9 @@ func TestDataDirLockFileRestored(t *testing.T) {
 // one alone.
 func TestDataDirBusy(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
-	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
-	spec := Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
+	spec := fakeSpec(t)
+	ws := spec.Dir
 	if _, _, err := fakeScan(t, r, spec, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -162,12 +172,8 @@ func TestDataDirBusy(t *testing.T) {
 // init is needed) is initialised again within the same scan.
 func TestDataDirStale(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
-	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
-	spec := Spec{TerraformVersion: "1.99.0"}.with(ws, nil)
+	spec := fakeSpec(t)
 	if _, _, err := fakeScan(t, r, spec, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -214,37 +220,9 @@ checksums recorded in the dependency lock file.`, "driftd.test/driftd/testbed 0.
 // its data dirs there, not under the scan's directory where terraform runs
 // (which is removed after the scan): the second scan reuses the first init.
 func TestDataDirRelativeCacheDir(t *testing.T) {
-	base := t.TempDir()
-	t.Chdir(base)
-	bin := filepath.Join("cache", "terraform", "1.99.0", "terraform")
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, []byte(fakeTerraform), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, err := New(Options{CacheDir: "cache", WorkRoot: "work", Environ: []string{"PATH=" + os.Getenv("PATH")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws := filepath.Join(base, "ws")
-	if err := os.Mkdir(ws, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	spec := Spec{TerraformVersion: "1.99.0"}
-	spec.Name, spec.Dir = "ws", ws
-	for i, wantInit := range []bool{true, false} {
-		_, calls, err := fakeScan(t, r, spec, nil)
-		if err != nil {
-			t.Fatalf("scan %d: %v", i, err)
-		}
-		if got := slices.Contains(calls, "init"); got != wantInit {
-			t.Errorf("scan %d: init ran = %v, want %v (calls %v)", i, got, wantInit, calls)
-		}
-	}
+	t.Chdir(t.TempDir())
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{CacheDir: "cache", WorkRoot: "work"})
+	scanInits(t, r, fakeSpec(t), true, false)
 }
 
 // TestDataDirPrune: Sweep removes the data dirs no scan has used for
@@ -255,16 +233,8 @@ func TestDataDirPrune(t *testing.T) {
 	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
 	specs := map[string]Spec{}
 	for _, name := range []string{"old", "held", "recent"} {
-		ws := t.TempDir()
-		if err := os.WriteFile(filepath.Join(ws, "main.tf"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		spec := Spec{TerraformVersion: "1.99.0"}
-		spec.Name, spec.Dir = name, ws
-		specs[name] = spec
-		if _, _, err := fakeScan(t, r, spec, nil); err != nil {
-			t.Fatal(err)
-		}
+		specs[name] = fakeSpec(t)
+		scanInits(t, r, specs[name], true)
 	}
 	entry := func(name string) string { return filepath.Join(r.data.root, workspaceID(specs[name])) }
 	long := time.Now().Add(-dataDirMaxAge - time.Hour)
@@ -291,11 +261,6 @@ func TestDataDirPrune(t *testing.T) {
 			t.Errorf("%s: entry kept = %v, want %v", name, got, want)
 		}
 	}
-	_, calls, err := fakeScan(t, r, specs["old"], nil)
-	if err != nil || !slices.Contains(calls, "init") {
-		t.Errorf("pruned workspace: calls %v, err %v; want a fresh init", calls, err)
-	}
-	if _, calls, _ := fakeScan(t, r, specs["recent"], nil); slices.Contains(calls, "init") {
-		t.Errorf("recent workspace ran init again: %v", calls)
-	}
+	scanInits(t, r, specs["old"], true)
+	scanInits(t, r, specs["recent"], false)
 }

@@ -45,16 +45,19 @@ esac
 
 func fakeRunner(t *testing.T, environ []string, opts Options) *Runner {
 	t.Helper()
-	cache := t.TempDir()
-	bin := filepath.Join(cache, "terraform", "1.99.0", "terraform")
+	if opts.CacheDir == "" {
+		opts.CacheDir = t.TempDir()
+	}
+	if opts.WorkRoot == "" {
+		opts.WorkRoot = t.TempDir()
+	}
+	bin := filepath.Join(opts.CacheDir, "terraform", "1.99.0", "terraform")
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(bin, []byte(fakeTerraform), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	opts.CacheDir = cache
-	opts.WorkRoot = t.TempDir()
 	opts.Environ = environ
 	r, err := New(opts)
 	if err != nil {
