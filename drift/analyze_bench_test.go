@@ -16,15 +16,7 @@ import (
 // to the given number of resources.
 func scaledPlanJSON(b *testing.B, resources int) []byte {
 	b.Helper()
-	var p tfjson.Plan
-	if err := json.Unmarshal(plangen.RealPlan, &p); err != nil {
-		b.Fatal(err)
-	}
-	big, err := plangen.Scale(&p, max(1, resources/10))
-	if err != nil {
-		b.Fatal(err)
-	}
-	data, err := json.Marshal(big)
+	data, err := plangen.ScaleJSON(plangen.RealPlan, max(1, resources/10))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,13 +2,10 @@ package render_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"testing"
 	"time"
-
-	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render"
@@ -19,26 +16,16 @@ import (
 // (a fifth of them drifted).
 func report(b *testing.B, name string, resources int) *drift.Report {
 	b.Helper()
-	var p tfjson.Plan
-	if err := json.Unmarshal(plangen.RealPlan, &p); err != nil {
-		b.Fatal(err)
-	}
-	big, err := plangen.Scale(&p, max(1, resources/10))
+	data, err := plangen.ScaleJSON(plangen.RealPlan, max(1, resources/10))
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Through JSON with UseNumber, as driftd reads plans.
-	data, err := json.Marshal(big)
+	// Read as driftd reads plans.
+	plan, err := drift.ReadPlan(bytes.NewReader(data))
 	if err != nil {
 		b.Fatal(err)
 	}
-	var plan tfjson.Plan
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&plan); err != nil {
-		b.Fatal(err)
-	}
-	return drift.Analyze(&plan, drift.Options{Workspace: name, StartedAt: time.Unix(0, 0)})
+	return drift.Analyze(plan, drift.Options{Workspace: name, StartedAt: time.Unix(0, 0)})
 }
 
 // cases are the two shapes that matter: one huge report, and a fleet of

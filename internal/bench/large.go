@@ -151,7 +151,7 @@ func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
 	res.Real.Ratio = ratio(res.Real.Analysis.Median, res.Real.Show.Median)
 
 	b.Logger.Info("large plan: synthesising", "resources", b.Target)
-	largeJSON, err := synthesise(realJSON, (b.Target+b.Real-1)/b.Real)
+	largeJSON, err := plangen.ScaleJSON(realJSON, (b.Target+b.Real-1)/b.Real)
 	if err != nil {
 		return nil, err
 	}
@@ -217,22 +217,6 @@ func (b *LargeBench) show(ctx context.Context, ws *testbed.Workspace) (Usage, []
 		err = fmt.Errorf("bench: terraform show -json in %s: exit %d\n%s", ws.Name, u.ExitCode, u.Stderr)
 	}
 	return u, out.Bytes(), err
-}
-
-func synthesise(realJSON []byte, copies int) ([]byte, error) {
-	var p tfjson.Plan
-	if err := json.Unmarshal(realJSON, &p); err != nil {
-		return nil, fmt.Errorf("bench: real plan: %w", err)
-	}
-	big, err := plangen.Scale(&p, copies)
-	if err != nil {
-		return nil, err
-	}
-	out, err := json.Marshal(big)
-	if err != nil {
-		return nil, fmt.Errorf("bench: large plan: %w", err)
-	}
-	return out, nil
 }
 
 // extrapolate is linear in bytes through (b0, t0) and (b1, t1). When noise

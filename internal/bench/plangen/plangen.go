@@ -12,6 +12,23 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 )
 
+// ScaleJSON is Scale on a plan's JSON (`terraform show -json` output).
+func ScaleJSON(planJSON []byte, copies int) ([]byte, error) {
+	var p tfjson.Plan
+	if err := json.Unmarshal(planJSON, &p); err != nil {
+		return nil, fmt.Errorf("plangen: plan: %w", err)
+	}
+	big, err := Scale(&p, copies)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(big)
+	if err != nil {
+		return nil, fmt.Errorf("plangen: scaled plan: %w", err)
+	}
+	return out, nil
+}
+
 // Scale returns a plan holding copies times every resource instance of p:
 // in prior_state, planned_values, resource_changes and resource_drift. Copy c
 // of an instance with index i gets index c*stride+i, where stride is one more
