@@ -104,7 +104,7 @@ func (pr *planReader) validate(path, formatVersion string) error {
 
 // changes reads a list of resource changes one at a time. With prune,
 // no-op changes keep only what CollectSecrets reads. Null entries say
-// nothing and are dropped (Analyze does not expect them).
+// nothing and are dropped.
 func (pr *planReader) changes(path string, prune bool) ([]*tfjson.ResourceChange, error) {
 	var out []*tfjson.ResourceChange
 	_, err := pr.array(path, func(i int) error {
