@@ -12,9 +12,10 @@ import (
 	"github.com/driftd/driftd/drift/workdir"
 )
 
-// planner builds the runner and adapts it to scan.PlanFunc.
-func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.PlanFunc, error) {
-	r, err := a.newRunner(f, cfg, log)
+// planner builds the runner for scans run concurrency at a time and adapts
+// it to scan.PlanFunc.
+func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (scan.PlanFunc, error) {
+	r, err := a.newRunner(f, cfg, log, concurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +37,7 @@ func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger) (scan.P
 
 // newRunner builds the runner for the flags and config. Its Sweep removes
 // what a killed driftd left in the work dir; serve should call it at start-up.
-func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger) (*runner.Runner, error) {
+func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*runner.Runner, error) {
 	var deny []string
 	if cfg != nil {
 		deny = cfg.SecretEnv()
@@ -47,6 +48,7 @@ func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger) (*run
 		Environ:      a.environ,
 		DenyEnv:      deny,
 		AllowInstall: f.install,
+		ScansAtOnce:  concurrency,
 		Logger:       log,
 	})
 }

@@ -183,7 +183,7 @@ func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Con
 	if err != nil {
 		return nil, err
 	}
-	plan, err := a.planner(f, cfg, log)
+	plan, err := a.planner(f, cfg, log, concurrency)
 	if err != nil {
 		return nil, err
 	}

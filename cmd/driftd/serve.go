@@ -64,7 +64,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 
 	// A driftd killed with -9 leaves scan directories and maybe provider
 	// processes behind; clear them before scanning again.
-	sweeper, err := a.newRunner(f, cfg, log)
+	sweeper, err := a.newRunner(f, cfg, log, cfg.Server.Concurrency)
 	if err != nil {
 		return exitError, err
 	}
@@ -85,7 +85,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	defer abortScans()
 
 	build := func(cfg *config.Config) (daemon.Setup, error) {
-		plan, err := a.planner(f, cfg, log)
+		plan, err := a.planner(f, cfg, log, cfg.Server.Concurrency)
 		if err != nil {
 			return daemon.Setup{}, err
 		}

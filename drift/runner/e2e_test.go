@@ -287,15 +287,27 @@ func TestPluginCacheConcurrency(t *testing.T) {
 	}
 	r := testbedRunner(t, env, Options{})
 	for round := range 3 {
+		var mu sync.Mutex
+		shared := 0
 		err := forEach(t.Context(), wss, 4, func(ctx context.Context, _ int, ws *testbed.Workspace) error {
 			res, err := r.Plan(ctx, Spec{Timeout: 2 * time.Minute}.withTestbed(ws))
 			if err == nil && res.Plan == nil {
 				err = errors.New("no plan")
 			}
+			if err == nil && res.InitShared {
+				mu.Lock()
+				shared++
+				mu.Unlock()
+			}
 			return err
 		})
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
+		}
+		// Of the five workspaces with a lock file, the first to take the
+		// cache lock inits; the others wait for it and use its init set.
+		if want := map[int]int{0: 4}[round]; shared != want {
+			t.Errorf("round %d: %d scans used an init set, want %d", round, shared, want)
 		}
 	}
 	if m, _ := os.ReadDir(r.cache.markers); len(m) != 1 {

@@ -3,8 +3,10 @@ package runner
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -343,6 +345,44 @@ func TestVersionAskedOncePerBinary(t *testing.T) {
 		}
 		if got := asks(); got != want {
 			t.Errorf("after call %d: terraform asked %d times, want %d", i, got, want)
+		}
+	}
+}
+
+// TestGOMAXPROCS: scans run several at once share the cores out among their
+// terraform processes, unless the workspace says otherwise.
+func TestGOMAXPROCS(t *testing.T) {
+	t.Parallel()
+	cores := runtime.GOMAXPROCS(0)
+	tests := []struct {
+		name   string
+		atOnce int
+		env    map[string]string
+		want   string // "" for unset
+	}{
+		{name: "one scan at a time", atOnce: 1},
+		{name: "unknown", atOnce: 0},
+		{name: "more scans than cores", atOnce: 2 * cores, want: "1"},
+		{name: "workspace sets it", atOnce: 2 * cores, env: map[string]string{"GOMAXPROCS": "7"}, want: "7"},
+	}
+	for _, tt := range tests {
+		r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{ScansAtOnce: tt.atOnce})
+		logDir := t.TempDir()
+		env := map[string]string{"FAKE_LOG": logDir}
+		maps.Copy(env, tt.env)
+		spec := fakeSpec(t)
+		spec.Env = env
+		if _, err := r.Plan(t.Context(), spec); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got := ""
+		for _, kv := range readLines(t, filepath.Join(logDir, "plan.env")) {
+			if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+				got = v
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: GOMAXPROCS = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

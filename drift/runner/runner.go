@@ -16,7 +16,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +56,14 @@ type Options struct {
 	AllowInstall bool
 	// InstallTimeout bounds one download. Default: 2m.
 	InstallTimeout time.Duration
-	Logger         *slog.Logger
+	// ScansAtOnce is how many scans the caller runs at once. When it is
+	// more than one, each scan's Go processes (terraform, most providers)
+	// get GOMAXPROCS = cores / ScansAtOnce, at least 1, unless the
+	// workspace sets GOMAXPROCS: processes that each think they have every
+	// core spend CPU on scheduling and GC workers that the others need
+	// (docs/performance.md).
+	ScansAtOnce int
+	Logger      *slog.Logger
 }
 
 // Spec is what the Runner needs to know about a workspace; the caller fills
@@ -92,6 +101,9 @@ type Result struct {
 	// InitReused says init was skipped: the workspace's data dir from an
 	// earlier scan was reused (see dataDirs).
 	InitReused bool
+	// InitShared says init was skipped: the data dir was made from another
+	// workspace's init of the same dependency lock file (see initSets).
+	InitShared bool
 	// ShowSkipped says the plan file recorded nothing to report, so
 	// `terraform show -json` did not run and Plan holds only the version.
 	ShowSkipped bool
@@ -102,6 +114,9 @@ type Runner struct {
 	opts  Options
 	cache *pluginCache
 	data  *dataDirs
+	sets  *initSets
+
+	procs string // GOMAXPROCS for scans; "" leaves Go's default
 
 	binMu    sync.Mutex
 	bins     map[string]binary     // by version constraint
@@ -157,7 +172,15 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{opts: opts, cache: cache, data: data, bins: map[string]binary{}, versions: map[binaryFile]string{}}, nil
+	sets, err := newInitSets(opts.CacheDir, cache.dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{opts: opts, cache: cache, data: data, sets: sets, bins: map[string]binary{}, versions: map[binaryFile]string{}}
+	if opts.ScansAtOnce > 1 {
+		r.procs = strconv.Itoa(max(1, runtime.GOMAXPROCS(0)/opts.ScansAtOnce))
+	}
+	return r, nil
 }
 
 func defaultCacheDir(environ []string) (string, error) {
@@ -254,6 +277,9 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 			env[k] = v
 		}
 	}
+	if _, set := env["GOMAXPROCS"]; !set && r.procs != "" {
+		env["GOMAXPROCS"] = r.procs
+	}
 	// See pluginCache: no init may rewrite a package that plans are using.
 	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
 	s.secrets = secretValues(dir.Env, spec)
@@ -310,31 +336,44 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		return nil, s.fail(err)
 	}
 
-	in := initRun{tf: tf, dir: dir.Path, opts: initOpts, env: env, privatePlugins: privatePlugins, data: dd, log: log}
-	reused := dd != nil && dd.reusable
+	in := initRun{tf: tf, dir: dir.Path, dataDir: dataDir, opts: initOpts, env: env, privatePlugins: privatePlugins, data: dd, log: log}
+	reused, shared := dd != nil && dd.reusable, false
 	if reused {
 		s.stage = StageInit
 		if err := dd.restore(dir.Path); err != nil {
 			return nil, s.fail(err)
 		}
 		log.Debug("init skipped: data dir reused")
-	} else if err := s.init(in); err != nil {
-		return nil, s.fail(err)
+	} else {
+		if dd != nil {
+			if in.setKey, err = initSetKey(version, dir.Path, spec.BackendConfig); err != nil {
+				return nil, s.fail(err)
+			}
+		}
+		if shared, err = s.init(in); err != nil {
+			return nil, s.fail(err)
+		}
 	}
 
 	s.stage = StagePlan
 	s.stderr.Reset()
 	t0 := time.Now()
 	_, err = tf.Plan(s.ctx, planOpts...)
-	if err != nil && reused && s.ctx.Err() == nil && needsInit(s.stderr.String()) {
-		// What the data dir points at changed under it (a plugin cache
-		// emptied by hand): init afresh, once.
-		log.Warn("reused data dir is out of date; running init")
-		reused = false
+	if err != nil && s.ctx.Err() == nil && (shared || reused && needsInit(s.stderr.String())) {
+		if shared {
+			// Whatever the cause, a plan on a data dir of another
+			// workspace's making gets one more try after a real init.
+			log.Info("plan failed on a data dir made from another workspace's init; running init")
+		} else {
+			// What the data dir points at changed under it (a plugin
+			// cache emptied by hand): init afresh, once.
+			log.Warn("reused data dir is out of date; running init")
+		}
+		reused, shared, in.setKey = false, false, ""
 		if err := dd.reset(); err != nil {
 			return nil, s.fail(err)
 		}
-		if err := s.init(in); err != nil {
+		if _, err := s.init(in); err != nil {
 			return nil, s.fail(err)
 		}
 		s.stage = StagePlan
@@ -353,8 +392,8 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		return nil, s.fail(err)
 	}
 	res := &Result{Plan: plan, TerraformVersion: version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit,
-		InitReused: reused, ShowSkipped: !shown}
-	log.Info("scan planned", "terraform", version, "init_reused", reused, "show_skipped", !shown, "took", res.Duration)
+		InitReused: reused, InitShared: shared, ShowSkipped: !shown}
+	log.Info("scan planned", "terraform", version, "init_reused", reused, "init_shared", shared, "show_skipped", !shown, "took", res.Duration)
 	return res, nil
 }
 
@@ -391,32 +430,48 @@ func (r *Runner) gitMirrors() (*gitsource.Mirrors, error) {
 
 // initRun is what an init of one scan needs.
 type initRun struct {
-	tf   *tfexec.Terraform
-	dir  string
-	opts []tfexec.InitOption
-	env  map[string]string
+	tf      *tfexec.Terraform
+	dir     string
+	dataDir string // TF_DATA_DIR
+	opts    []tfexec.InitOption
+	env     map[string]string
 	// privatePlugins is the plugin cache for a retry that avoids the shared
 	// one.
 	privatePlugins string
 	data           *dataDir // nil: a private data dir, not kept
-	log            *slog.Logger
+	// setKey names the init set that may stand in for init; "" for none.
+	setKey string
+	log    *slog.Logger
 }
 
-// init runs terraform init holding the plugin cache lock. When the shared
-// cache's copy of a provider does not match the dependency lock file (a
-// provider rebuilt under the same version, a corrupt cache), it retries once
-// with a private plugin cache. A successful init of a kept data dir is
-// recorded for reuse.
-func (s *scan) init(in initRun) error {
+// init runs terraform init holding the plugin cache lock, unless the init
+// set named by in.setKey stands in for it (fromSet). The set is looked up
+// under the lock, so that scans waiting for the first init of a provider set
+// use what it recorded. When the shared cache's copy of a provider does not
+// match the dependency lock file (a provider rebuilt under the same version,
+// a corrupt cache), init is retried once with a private plugin cache. A
+// successful init of a kept data dir is recorded for reuse.
+func (s *scan) init(in initRun) (fromSet bool, err error) {
 	s.stage = StageInit
 	t0 := time.Now()
 	shared, done, err := s.r.cache.acquire(s.ctx, in.dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	in.log.Debug("plugin cache locked", "shared", shared, "waited", time.Since(t0))
+	if in.setKey != "" && s.applySet(in) {
+		done(true)
+		in.log.Debug("init skipped: data dir made from an init set")
+		s.keepDataDir(in)
+		return true, nil
+	}
 	s.stderr.Reset()
 	err = in.tf.Init(s.ctx, in.opts...)
+	if err == nil && in.setKey != "" {
+		if _, rerr := s.r.sets.record(in.setKey, in.dataDir, in.dir); rerr != nil {
+			in.log.Warn("init not recorded for other workspaces", "err", rerr)
+		}
+	}
 	done(err == nil)
 	if err != nil && s.ctx.Err() == nil {
 		if provider, ok := cacheMismatch(s.stderr.String()); ok {
@@ -427,15 +482,40 @@ func (s *scan) init(in initRun) error {
 	}
 	in.log.Debug("init done", "took", time.Since(t0))
 	if err != nil {
-		return err
+		return false, err
 	}
-	if in.data != nil {
-		if err := in.data.commit(in.dir); err != nil {
-			// The scan goes on; the next one inits again.
-			in.log.Warn("data dir not kept for reuse", "err", err)
+	s.keepDataDir(in)
+	return false, nil
+}
+
+// applySet makes the data dir from the init set of in.setKey and reports
+// whether it did; anything amiss leaves the data dir empty for a real init.
+func (s *scan) applySet(in initRun) bool {
+	set, err := s.r.sets.load(in.setKey)
+	if err == nil && set != nil {
+		if err = set.apply(in.dataDir, in.dir); err == nil {
+			return true
 		}
 	}
-	return nil
+	if err != nil {
+		in.log.Warn("init set not used", "err", err)
+		if rerr := in.data.reset(); rerr != nil {
+			in.log.Warn("data dir reset failed", "err", rerr)
+		}
+	}
+	return false
+}
+
+// keepDataDir records a kept data dir's init for reuse by the workspace's next
+// scan.
+func (s *scan) keepDataDir(in initRun) {
+	if in.data == nil {
+		return
+	}
+	if err := in.data.commit(in.dir); err != nil {
+		// The scan goes on; the next one inits again.
+		in.log.Warn("data dir not kept for reuse", "err", err)
+	}
 }
 
 // initPrivate runs init with a plugin cache of the workspace's own, which
@@ -639,7 +719,7 @@ func writeBackendConfig(path string, cfg map[string]string) error {
 var harmlessEnv = map[string]bool{
 	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "LANG": true, "TZ": true, "TMPDIR": true,
 	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "TF_CLI_CONFIG_FILE": true, "TF_DATA_DIR": true,
-	"TF_PLUGIN_CACHE_DIR": true, "TF_IN_AUTOMATION": true, "TF_INPUT": true, "CHECKPOINT_DISABLE": true,
+	"TF_PLUGIN_CACHE_DIR": true, "TF_IN_AUTOMATION": true, "TF_INPUT": true, "CHECKPOINT_DISABLE": true, "GOMAXPROCS": true,
 	workdir.ScanIDEnv: true,
 }
 
