@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"time"
 )
 
 // initSets let a workspace skip init when another workspace with the same
@@ -156,6 +158,42 @@ func (s *initSets) record(key, dataDir, workDir string) (bool, error) {
 		return false, fmt.Errorf("init set: %w", err)
 	}
 	return true, nil
+}
+
+// used records that the set of key was used, for prune.
+func (s *initSets) used(key string) {
+	now := time.Now()
+	_ = os.Chtimes(s.path(key), now, now) // best effort: at worst pruned early
+}
+
+// prune removes the sets no scan has recorded or used since before cutoff
+// (and temporary files a killed driftd left). It returns how many sets it
+// removed. A scan that loses its set to prune runs a real init.
+func (s *initSets) prune(cutoff time.Time) (int, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("init sets: %w", err)
+	}
+	removed := 0
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || (!strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".tmp")) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := removeIfExists(filepath.Join(s.dir, name)); err != nil {
+			errs = append(errs, fmt.Errorf("init sets: %w", err))
+			continue
+		}
+		if strings.HasSuffix(name, ".json") {
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // apply makes the links of set in dataDir, which must be empty, and writes

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftd/driftd/internal/logbuf"
 	"github.com/driftd/driftd/internal/testbed"
@@ -246,5 +247,39 @@ resource "testbed_object" "m" {
 	}
 	if got := strings.Count(logs.String(), "plan failed on a data dir made from another workspace's init"); got != 1 {
 		t.Errorf("want one fallback (the backend workspace), got %d; logs:\n%s", got, logs.String())
+	}
+}
+
+// TestInitSetPrune: Sweep removes the sets no scan has recorded or used for
+// dataDirMaxAge, and leaves recent ones.
+func TestInitSetPrune(t *testing.T) {
+	t.Parallel()
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	long := time.Now().Add(-dataDirMaxAge - time.Hour)
+	for _, key := range []string{"old", "used", "recent"} {
+		dataDir, workDir := t.TempDir(), t.TempDir()
+		writeFile(t, filepath.Join(workDir, ".terraform.lock.hcl"), "# "+key)
+		if ok, err := r.sets.record(key, dataDir, workDir); !ok || err != nil {
+			t.Fatalf("record %s: %v %v", key, ok, err)
+		}
+		if key != "recent" {
+			if err := os.Chtimes(r.sets.path(key), long, long); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.sets.used("used")
+	stray := filepath.Join(r.sets.dir, "x.123.tmp")
+	writeFile(t, stray, "")
+	if err := os.Chtimes(stray, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{r.sets.path("old"): false, r.sets.path("used"): true, r.sets.path("recent"): true, stray: false} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: kept = %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

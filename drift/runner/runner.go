@@ -494,6 +494,7 @@ func (s *scan) applySet(in initRun) bool {
 	set, err := s.r.sets.load(in.setKey)
 	if err == nil && set != nil {
 		if err = set.apply(in.dataDir, in.dir); err == nil {
+			s.r.sets.used(in.setKey)
 			return true
 		}
 	}

@@ -15,13 +15,19 @@ import (
 // (terraform dies with its parent, provider plugins may not) and then
 // removes their directories under WorkRoot. Scans of running driftd
 // processes, this one included, are left alone. It also removes the data
-// dirs of workspaces no scan has used for dataDirMaxAge. Call it at
+// dirs of workspaces, and the init sets, no scan has used for
+// dataDirMaxAge. Call it at
 // start-up.
 func (r *Runner) Sweep(ctx context.Context) error {
 	if n, err := r.data.prune(time.Now().Add(-dataDirMaxAge)); err != nil {
 		r.opts.Logger.WarnContext(ctx, "pruning unused data dirs failed", "err", err)
 	} else if n > 0 {
 		r.opts.Logger.InfoContext(ctx, "removed data dirs unused for a long time", "count", n, "max_age", dataDirMaxAge.String())
+	}
+	if n, err := r.sets.prune(time.Now().Add(-dataDirMaxAge)); err != nil {
+		r.opts.Logger.WarnContext(ctx, "pruning unused init sets failed", "err", err)
+	} else if n > 0 {
+		r.opts.Logger.InfoContext(ctx, "removed init sets unused for a long time", "count", n, "max_age", dataDirMaxAge.String())
 	}
 	stale, err := workdir.FindStale(r.opts.WorkRoot)
 	if len(stale) == 0 {
