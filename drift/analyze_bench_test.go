@@ -51,54 +51,48 @@ func BenchmarkAnalyze(b *testing.B) {
 	}
 }
 
+// benchDecode runs decode over scaled plans of each size, counting the
+// JSON's bytes.
+func benchDecode(b *testing.B, decode func(b *testing.B, n int, data []byte)) {
+	for _, n := range []int{2000, 20000} {
+		b.Run(fmt.Sprintf("resources=%d", n), func(b *testing.B) {
+			data := scaledPlanJSON(b, n)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				decode(b, n, data)
+			}
+		})
+	}
+}
+
 // BenchmarkDecodeAndAnalyze is driftd's whole cost for a plan once
 // terraform has printed it: ReadPlan and Analyze. BenchmarkFullDecodeAndAnalyze
 // is the same with the whole plan decoded, as before ReadPlan;
 // BenchmarkUnmarshal is the floor, a plain decode into terraform-json's types.
 func BenchmarkDecodeAndAnalyze(b *testing.B) {
-	for _, n := range []int{2000, 20000} {
-		b.Run(fmt.Sprintf("resources=%d", n), func(b *testing.B) {
-			data := scaledPlanJSON(b, n)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				plan, err := drift.ReadPlan(bytes.NewReader(data))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if r := drift.Analyze(plan, drift.Options{Workspace: "bench"}); len(r.Drift) != n/5 {
-					b.Fatalf("drift %d, want %d", len(r.Drift), n/5)
-				}
-			}
-		})
-	}
+	benchDecode(b, func(b *testing.B, n int, data []byte) {
+		plan, err := drift.ReadPlan(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r := drift.Analyze(plan, drift.Options{Workspace: "bench"}); len(r.Drift) != n/5 {
+			b.Fatalf("drift %d, want %d", len(r.Drift), n/5)
+		}
+	})
 }
 
 func BenchmarkFullDecodeAndAnalyze(b *testing.B) {
-	for _, n := range []int{2000, 20000} {
-		b.Run(fmt.Sprintf("resources=%d", n), func(b *testing.B) {
-			data := scaledPlanJSON(b, n)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				drift.Analyze(decodePlan(b, data), drift.Options{Workspace: "bench"})
-			}
-		})
-	}
+	benchDecode(b, func(b *testing.B, _ int, data []byte) {
+		drift.Analyze(decodePlan(b, data), drift.Options{Workspace: "bench"})
+	})
 }
 
 func BenchmarkUnmarshal(b *testing.B) {
-	for _, n := range []int{2000, 20000} {
-		b.Run(fmt.Sprintf("resources=%d", n), func(b *testing.B) {
-			data := scaledPlanJSON(b, n)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				var p tfjson.Plan
-				if err := json.Unmarshal(data, &p); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchDecode(b, func(b *testing.B, _ int, data []byte) {
+		var p tfjson.Plan
+		if err := json.Unmarshal(data, &p); err != nil {
+			b.Fatal(err)
+		}
+	})
 }
