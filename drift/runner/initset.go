@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 )
@@ -60,19 +59,17 @@ func newInitSets(cacheDir, pluginCache string) (*initSets, error) {
 
 // initSetKey names the set a workspace in workDir may use, or "" when it may
 // use none: backend config is init's alone to apply, and without a lock
-// file init chooses the providers.
+// file init chooses the providers. The set is the lock file's provider set
+// (lockFileKey) under one terraform version.
 func initSetKey(tfVersion, workDir string, backend map[string]string) (string, error) {
 	if len(backend) > 0 {
 		return "", nil
 	}
-	lock, err := os.ReadFile(filepath.Join(workDir, ".terraform.lock.hcl"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+	providers, err := lockFileKey(workDir)
+	if err != nil || providers == "" {
+		return "", err
 	}
-	if err != nil {
-		return "", fmt.Errorf("read dependency lock file: %w", err)
-	}
-	return hashParts("driftd-init-set-v1", tfVersion, runtime.GOOS+"_"+runtime.GOARCH, string(lock)), nil
+	return hashParts("driftd-init-set-v1", tfVersion, providers), nil
 }
 
 func (s *initSets) path(key string) string { return filepath.Join(s.dir, key+".json") }
