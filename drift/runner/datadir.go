@@ -200,14 +200,17 @@ func (d *dataDir) commit(workDir string) error {
 	switch {
 	case err == nil:
 		if err := writeFileAtomic(d.savedLock(), b); err != nil {
-			return err
+			return fmt.Errorf("data dir: %w", err)
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		// A configuration without providers has no lock file.
 	default:
 		return fmt.Errorf("data dir: %w", err)
 	}
-	return writeFileAtomic(d.keyFile(), []byte(d.key))
+	if err := writeFileAtomic(d.keyFile(), []byte(d.key)); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	return nil
 }
 
 // restore puts the lock file of the init being reused into workDir.
@@ -297,13 +300,24 @@ func hashParts(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// writeFileAtomic replaces path with b (mode 0600) so that no reader sees
+// a partial file. Each call writes its own temporary file, so concurrent
+// writers of one path (inits of one provider set recording it) do not mix.
 func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -137,21 +137,7 @@ func (s *initSets) record(key, dataDir, workDir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	// Concurrent inits of one provider set may record at once: each writes
-	// its own temporary file.
-	f, err := os.CreateTemp(s.dir, key+".*.tmp")
-	if err != nil {
-		return false, fmt.Errorf("init set: %w", err)
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), s.path(key))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := writeFileAtomic(s.path(key), b); err != nil {
 		return false, fmt.Errorf("init set: %w", err)
 	}
 	return true, nil
