@@ -80,5 +80,6 @@ func runnerSpec(ws config.Workspace) runner.Spec {
 		Lock:             ws.Lock,
 		LockTimeout:      ws.LockTimeout,
 		Parallelism:      ws.Parallelism,
+		PluginTLS:        ws.PluginTLS,
 	}
 }

@@ -127,6 +127,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	refreshOnly := fs.Bool("refresh-only", false, "plan with -refresh-only: report drift only, ignore the code")
 	timeout := fs.Duration("timeout", config.DefaultTimeout, "give up on the scan after this long")
 	lock := fs.Bool("lock", false, "take the state lock while planning")
+	pluginTLS := fs.Bool("plugin-tls", false, "keep Terraform's TLS to its providers (docs/configuration.md, Provider connections)")
 	tfVersion := fs.String("terraform-version", "", "terraform version constraint (default: any on PATH)")
 	var varFiles, vars, passEnv multiFlag
 	fs.Var(&varFiles, "var-file", "a -var-file for terraform, relative to DIR (repeatable)")
@@ -148,6 +149,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	}
 	ws := config.Check(pos[0])
 	ws.RefreshOnly, ws.Timeout, ws.Lock, ws.TerraformVersion = *refreshOnly, *timeout, *lock, *tfVersion
+	ws.PluginTLS = *pluginTLS
 	ws.VarFiles, ws.PassEnv = varFiles, passEnv
 	for _, kv := range vars {
 		k, v, ok := strings.Cut(kv, "=")

@@ -75,7 +75,10 @@ type Workspace struct {
 	// LockTimeout is only meaningful with Lock.
 	LockTimeout time.Duration
 	Parallelism int
-	Ignore      []drift.IgnoreRule
+	// PluginTLS keeps Terraform's mutual TLS to its providers, which driftd
+	// otherwise turns off where the plugin socket is private to its user.
+	PluginTLS bool
+	Ignore    []drift.IgnoreRule
 	// Owners are GitHub logins or org/team slugs, without a leading "@".
 	Owners []string
 	// Schedule is a cron expression (5 fields, @daily-style descriptors,

@@ -71,6 +71,7 @@ workspaces:
     lock: true
     lock_timeout: 30s
     parallelism: 4
+    plugin_tls: true
     terraform_version: "~> 1.5"
     schedule: "CRON_TZ=Europe/Berlin 0 6 * * 1-5"
     owners: [alice]
@@ -151,6 +152,7 @@ func TestParseValid(t *testing.T) {
 			Lock:          true,
 			LockTimeout:   30 * time.Second,
 			Parallelism:   4,
+			PluginTLS:     true,
 			Ignore:        []drift.IgnoreRule{{Attributes: []string{`tags["LastScanned"]`}}},
 			Owners:        []string{"alice"},
 			Schedule:      "CRON_TZ=Europe/Berlin 0 6 * * 1-5",

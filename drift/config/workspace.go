@@ -28,7 +28,7 @@ var (
 	workspaceFields = []string{
 		"name", "dir", "git", "terraform_version", "var_files", "vars", "backend_config", "env",
 		"pass_env", "timeout", "refresh_only", "lock", "lock_timeout", "parallelism",
-		"ignore", "owners", "schedule",
+		"plugin_tls", "ignore", "owners", "schedule",
 	}
 	ignoreFields = []string{"address", "type", "attributes"}
 
@@ -231,6 +231,8 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 				}
 				w.Parallelism = int(v)
 			}
+		case "plugin_tls":
+			w.PluginTLS, _ = d.boolean(f)
 		case "ignore":
 			w.Ignore = d.ignore(f)
 		case "owners":

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/driftd/driftd/internal/logbuf"
@@ -432,5 +433,52 @@ func TestShowSkippedWhenClean(t *testing.T) {
 	}
 	if res.ShowSkipped || !hasDrift(res.Plan, "testbed_object.showskip") {
 		t.Errorf("drifted workspace: ShowSkipped = %v, drift found = %v", res.ShowSkipped, hasDrift(res.Plan, "testbed_object.showskip"))
+	}
+}
+
+// TestPluginTLS: by default every provider start of a scan, plan and show
+// alike, gets no TLS and makes its socket in the scan's private tmp/; with
+// PluginTLS the providers get Terraform's mutual TLS and the usual temp dir.
+// Either way the drift is found.
+func TestPluginTLS(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "plugintls", strings.ReplaceAll(objectTF, `"web"`, `"plugintls"`))
+	if err := env.SetAttribute("plugintls", "content", "changed outside"); err != nil {
+		t.Fatal(err)
+	}
+	r := testbedRunner(t, env, Options{})
+
+	for _, tlsOn := range []bool{false, true} {
+		startLog := filepath.Join(t.TempDir(), "starts.jsonl")
+		spec := testbedSpec(ws)
+		spec.PluginTLS = tlsOn
+		spec.Env = map[string]string{provider.EnvStartupLog: startLog}
+		res, err := r.Plan(t.Context(), spec)
+		if err != nil {
+			t.Fatalf("PluginTLS %v: %v", tlsOn, err)
+		}
+		if res.ShowSkipped || !hasDrift(res.Plan, "testbed_object.plugintls") {
+			t.Errorf("PluginTLS %v: ShowSkipped = %v, drift found = %v", tlsOn, res.ShowSkipped, hasDrift(res.Plan, "testbed_object.plugintls"))
+		}
+		data, err := os.ReadFile(startLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		// A plan starts the provider more than once, and show once more.
+		if len(lines) < 2 {
+			t.Fatalf("PluginTLS %v: %d provider starts logged, want at least 2:\n%s", tlsOn, len(lines), data)
+		}
+		private := filepath.Join(r.opts.WorkRoot, res.ScanID, "tmp")
+		for _, l := range lines {
+			var rec provider.StartupRecord
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("start log line %q: %v", l, err)
+			}
+			if rec.TLS != tlsOn || (rec.TempDir == private) == tlsOn {
+				t.Errorf("PluginTLS %v: provider started with TLS %v and temp dir %s (scan's private one: %s)", tlsOn, rec.TLS, rec.TempDir, private)
+			}
+		}
 	}
 }

@@ -87,6 +87,10 @@ type Spec struct {
 	LockTimeout time.Duration
 	// Parallelism is plan's -parallelism; 0 keeps Terraform's default.
 	Parallelism int
+	// PluginTLS keeps go-plugin's mutual TLS between Terraform and its
+	// providers, which driftd otherwise turns off where that is safe (see
+	// pluginSocketDir).
+	PluginTLS bool
 }
 
 // Result is a successful scan.
@@ -282,6 +286,13 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	// See pluginCache: no init may rewrite a package that plans are using.
 	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
+	tmp, plainPlugins := pluginSocketDir(runtime.GOOS, dir.Base(), spec)
+	if plainPlugins {
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			return nil, s.fail(fmt.Errorf("create plugin socket dir: %w", err))
+		}
+		env["TMPDIR"] = tmp
+	}
 	s.secrets = secretValues(dir.Env, spec)
 
 	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
@@ -294,6 +305,7 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, s.fail(err)
 	}
+	tf.SetDisablePluginTLS(plainPlugins)
 	tf.SetStderr(&s.stderr)
 	version, err := r.version(s.ctx, bin, tf)
 	if err != nil {
@@ -387,7 +399,13 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	log.Debug("plan done", "took", time.Since(t0))
 
 	s.stage = StageShow
-	plan, shown, err := s.readPlan(tf, env, dir.PlanFile, log)
+	showEnv := env
+	if plainPlugins {
+		// show is driftd's own exec; tf.SetEnv refuses this name.
+		showEnv = maps.Clone(env)
+		showEnv["TF_DISABLE_PLUGIN_TLS"] = "1"
+	}
+	plan, shown, err := s.readPlan(tf, showEnv, dir.PlanFile, log)
 	if err != nil {
 		return nil, s.fail(err)
 	}

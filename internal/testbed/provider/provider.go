@@ -29,7 +29,19 @@ const (
 	EnvRoot        = "TESTBED_ROOT"
 	EnvReadLatency = "TESTBED_READ_LATENCY"
 	EnvFail        = "TESTBED_FAIL"
+	// EnvStartupLog names a file the provider binary appends one
+	// StartupRecord line to as it starts, for tests of how Terraform
+	// connects to providers.
+	EnvStartupLog = "TESTBED_STARTUP_LOG"
 )
+
+// StartupRecord is one line of the EnvStartupLog file.
+type StartupRecord struct {
+	// TempDir is where go-plugin creates the provider's Unix socket.
+	TempDir string `json:"temp_dir"`
+	// TLS says Terraform asked for mutual TLS (PLUGIN_CLIENT_CERT set).
+	TLS bool `json:"tls"`
+}
 
 // Values of the fail knob (provider attribute `fail` or TESTBED_FAIL).
 const (
