@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/driftd/driftd/internal/atomicfile"
 )
 
 // dataDirs keeps one Terraform data directory (TF_DATA_DIR) per workspace
@@ -199,7 +201,7 @@ func (d *dataDir) commit(workDir string) error {
 	b, err := os.ReadFile(filepath.Join(workDir, ".terraform.lock.hcl"))
 	switch {
 	case err == nil:
-		if err := writeFileAtomic(d.savedLock(), b); err != nil {
+		if err := atomicfile.Write(d.savedLock(), b); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -207,7 +209,7 @@ func (d *dataDir) commit(workDir string) error {
 	default:
 		return fmt.Errorf("data dir: %w", err)
 	}
-	if err := writeFileAtomic(d.keyFile(), []byte(d.key)); err != nil {
+	if err := atomicfile.Write(d.keyFile(), []byte(d.key)); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	return nil
@@ -298,28 +300,6 @@ func hashParts(parts ...string) string {
 		fmt.Fprintf(h, "%d:%s\x00", len(p), p)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// writeFileAtomic replaces path with b (mode 0600) so that no reader sees
-// a partial file. Each call writes its own temporary file, so concurrent
-// writers of one path (inits of one provider set recording it) do not mix.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 func removeIfExists(p string) error {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/driftd/driftd/internal/atomicfile"
 )
 
 // initSets let a workspace skip init when another workspace with the same
@@ -137,7 +139,7 @@ func (s *initSets) record(key, dataDir, workDir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := writeFileAtomic(s.path(key), b); err != nil {
+	if err := atomicfile.Write(s.path(key), b); err != nil {
 		return false, fmt.Errorf("init set: %w", err)
 	}
 	return true, nil
