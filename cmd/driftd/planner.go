@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/gitsource"
@@ -12,16 +13,22 @@ import (
 	"github.com/driftd/driftd/drift/workdir"
 )
 
-// planner builds the runner for scans run concurrency at a time and adapts
-// it to scan.PlanFunc.
-func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (scan.PlanFunc, error) {
+// scanner builds the runner for scans run concurrency at a time and a
+// Scanner planning with it, whose reports are cached in the runner's cache
+// dir.
+func (a *app) scanner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*scan.Scanner, error) {
 	r, err := a.newRunner(f, cfg, log, concurrency)
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, ws config.Workspace) (*scan.Planned, error) {
+	reports, err := scan.NewReportCache(filepath.Join(r.CacheDir(), "reports"))
+	if err != nil {
+		return nil, err
+	}
+	plan := func(ctx context.Context, ws config.Workspace, known string) (*scan.Planned, error) {
 		spec := runnerSpec(ws)
 		_, spec.ScanID, _ = scan.IDFrom(ctx)
+		spec.KnownPlan = known
 		res, err := r.Plan(ctx, spec)
 		if err != nil {
 			// The commit is known when checkout worked and terraform failed.
@@ -31,8 +38,9 @@ func (a *app) planner(f scanFlags, cfg *config.Config, log *slog.Logger, concurr
 			}
 			return nil, err
 		}
-		return &scan.Planned{Plan: res.Plan, Commit: res.Commit}, nil
-	}, nil
+		return &scan.Planned{Plan: res.Plan, Commit: res.Commit, PlanKey: res.PlanKey, Known: res.PlanKnown}, nil
+	}
+	return &scan.Scanner{Plan: plan, Logger: log, Now: a.now, Reports: reports}, nil
 }
 
 // newRunner builds the runner for the flags and config. Its Sweep removes

@@ -12,7 +12,6 @@ import (
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/render"
-	"github.com/driftd/driftd/drift/scan"
 	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/reporters"
 )
@@ -185,11 +184,10 @@ func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Con
 	if err != nil {
 		return nil, err
 	}
-	plan, err := a.planner(f, cfg, log, concurrency)
+	s, err := a.scanner(f, cfg, log, concurrency)
 	if err != nil {
 		return nil, err
 	}
-	s := &scan.Scanner{Plan: plan, Logger: log, Now: a.now}
 	var p *progress
 	if a.interactive {
 		p = startProgress(a.stderr, len(wss), a.now)

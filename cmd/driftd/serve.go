@@ -19,7 +19,6 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/config"
-	"github.com/driftd/driftd/drift/scan"
 	"github.com/driftd/driftd/drift/schedule"
 	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/internal/daemon"
@@ -85,7 +84,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	defer abortScans()
 
 	build := func(cfg *config.Config) (daemon.Setup, error) {
-		plan, err := a.planner(f, cfg, log, cfg.Server.Concurrency)
+		scanner, err := a.scanner(f, cfg, log, cfg.Server.Concurrency)
 		if err != nil {
 			return daemon.Setup{}, err
 		}
@@ -95,7 +94,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		if err != nil {
 			return daemon.Setup{}, err
 		}
-		setup := daemon.Setup{Config: cfg, Scanner: &scan.Scanner{Plan: plan, Logger: log}}
+		setup := daemon.Setup{Config: cfg, Scanner: scanner}
 		if d != nil {
 			setup.Deliver = d
 			if d.github != nil {

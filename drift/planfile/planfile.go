@@ -14,9 +14,14 @@ package planfile
 
 import (
 	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -191,6 +196,90 @@ func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []b
 		if err := fn(num, typ, v, n); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// planTimestamp is Plan.timestamp: when the plan was made, the only part of
+// a plan file that differs between two plans of unchanged code, state and
+// infrastructure (see Key).
+const planTimestamp = 21
+
+// Key identifies a plan file's content: equal keys mean equal plans, whose
+// `terraform show -json` outputs, given the same terraform and provider
+// binaries, differ in their timestamp and the order of lists driftd sorts
+// anyway. It is a SHA-256 over every
+// entry's name and bytes (tfplan without its timestamp), so anything in a
+// later plan that differs, down to a state serial, gives another key. Each
+// entry is hashed on its own and the key hashes names and entry hashes, so
+// that no content can pass for another entry's.
+func Key(path string) (string, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnknownFormat, err)
+	}
+	defer zr.Close()
+	files := slices.SortedFunc(slices.Values(zr.File), func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
+	h := sha256.New()
+	io.WriteString(h, "driftd plan key 1\n")
+	sawPlan := false
+	for i, f := range files {
+		if i > 0 && f.Name == files[i-1].Name {
+			return "", fmt.Errorf("%w: entry %q twice", ErrUnknownFormat, f.Name)
+		}
+		eh := sha256.New()
+		if err := hashEntry(eh, f); err != nil {
+			return "", fmt.Errorf("%w: %s: %w", ErrUnknownFormat, f.Name, err)
+		}
+		fmt.Fprintf(h, "%q %x\n", f.Name, eh.Sum(nil))
+		sawPlan = sawPlan || f.Name == "tfplan"
+	}
+	if !sawPlan {
+		return "", fmt.Errorf("%w: no tfplan entry", ErrUnknownFormat)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashEntry writes f's bytes to h; for tfplan, its top-level fields but the
+// timestamp, sorted: terraform writes repeated fields such as
+// resource_changes in map order, which varies from run to run, and
+// driftd's reports do not depend on that order.
+func hashEntry(h io.Writer, f *zip.File) error {
+	rc, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if f.Name != "tfplan" {
+		_, err := io.Copy(h, rc)
+		return err
+	}
+	if f.UncompressedSize64 > maxPlanBytes {
+		return fmt.Errorf("%d bytes", f.UncompressedSize64)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxPlanBytes))
+	if err != nil {
+		return err
+	}
+	var fields [][]byte
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		n := protowire.ConsumeFieldValue(num, typ, b[l:])
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		if num != planTimestamp {
+			fields = append(fields, b[:l+n])
+		}
+		b = b[l+n:]
+	}
+	slices.SortFunc(fields, bytes.Compare)
+	for _, f := range fields {
+		// Each field's own bytes delimit it (tag, then varint or length).
+		h.Write(f)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -156,7 +157,17 @@ func resourceChange(action uint64) []byte {
 	return bytesField(3, msg(bytesField(13, []byte("testbed_object.a")), bytesField(9, msg(varint(1, action)))))
 }
 
-func writePlan(t *testing.T, entry string, body []byte) string {
+func writePlan(t *testing.T, name string, body []byte) string {
+	t.Helper()
+	return writeEntries(t, entry{name, body})
+}
+
+type entry struct {
+	name string
+	body []byte
+}
+
+func writeEntries(t *testing.T, entries ...entry) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tfplan")
 	f, err := os.Create(p)
@@ -164,17 +175,29 @@ func writePlan(t *testing.T, entry string, body []byte) string {
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(f)
-	w, err := zw.Create(entry)
-	if err == nil {
-		_, err = w.Write(body)
+	for _, e := range entries {
+		w, err := zw.Create(e.name)
+		if err == nil {
+			_, err = w.Write(e.body)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err == nil {
-		err = zw.Close()
-	}
+	err = zw.Close()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func writePlainFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tfplan")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -229,11 +252,92 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestSummarizeNotAZip(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "tfplan")
-	if err := os.WriteFile(p, []byte("not a plan"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := writePlainFile(t, "not a plan")
 	if _, err := planfile.Summarize(p); !errors.Is(err, planfile.ErrUnknownFormat) {
 		t.Fatalf("err = %v, want ErrUnknownFormat", err)
+	}
+}
+
+// TestKeyRealPlans: two plans of the same workspace a second apart (so
+// their timestamps differ) share a key; drift gives another.
+func TestKeyRealPlans(t *testing.T) {
+	env := testbed.New(t)
+	ws := env.Workspace(t, "key", fmt.Sprintf(baseTF, "key"))
+	setAttr(t, env, "key-a", "content", "changed by hand")
+	key := func(name string) string {
+		t.Helper()
+		if _, err := ws.Run(t.Context(), "plan", "-input=false", "-no-color", "-lock=false", "-out="+name); err != nil {
+			t.Fatal(err)
+		}
+		k, err := planfile.Key(filepath.Join(ws.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	first := key("first.tfplan")
+	time.Sleep(1100 * time.Millisecond)
+	if again := key("again.tfplan"); again != first {
+		t.Errorf("same plan a second later: key %s, first %s", again, first)
+	}
+	setAttr(t, env, "key-a", "content", "changed again")
+	if other := key("other.tfplan"); other == first {
+		t.Errorf("plan of other drift has the first plan's key %s", first)
+	}
+}
+
+func TestKey(t *testing.T) {
+	t.Run("repeated fields in another order", func(t *testing.T) {
+		a := msg(varint(1, 3), resourceChange(3), resourceChange(2))
+		b := msg(resourceChange(2), varint(1, 3), resourceChange(3))
+		ka, err1 := planfile.Key(writeEntries(t, entry{"tfplan", a}))
+		kb, err2 := planfile.Key(writeEntries(t, entry{"tfplan", b}))
+		if err1 != nil || err2 != nil || ka != kb {
+			t.Errorf("keys %s, %s (errors %v, %v): want equal", ka, kb, err1, err2)
+		}
+	})
+	base := msg(varint(1, 3), resourceChange(3), bytesField(14, []byte("1.11.4")))
+	stamped := func(ts string) []byte { return msg(base, bytesField(21, []byte(ts))) }
+	plan := func(body []byte, state string) []entry {
+		return []entry{{"tfplan", body}, {"tfstate", []byte(state)}, {"tfconfig/main.tf", []byte(`resource "x" "y" {}`)}}
+	}
+	ref := plan(stamped("2026-11-23T16:28:07Z"), `{"serial": 1}`)
+	tests := []struct {
+		name    string
+		entries []entry
+		same    bool
+	}{
+		{"another timestamp", plan(stamped("2026-11-24T09:00:00Z"), `{"serial": 1}`), true},
+		{"entries in another order", []entry{ref[2], ref[0], ref[1]}, true},
+		{"no timestamp", plan(base, `{"serial": 1}`), true},
+		{"another state", plan(stamped("2026-11-23T16:28:07Z"), `{"serial": 2}`), false},
+		{"another plan field", plan(msg(stamped("2026-11-23T16:28:07Z"), varint(26, 1)), `{"serial": 1}`), false},
+		{"an entry more", append(plan(stamped("2026-11-23T16:28:07Z"), `{"serial": 1}`), entry{"tfstate-prev", nil}), false},
+		{"content moved between entries", []entry{ref[0], {"tfstate", nil}, {"tfconfig/main.tf", append([]byte(`{"serial": 1}`), ref[2].body...)}}, false},
+	}
+	want, err := planfile.Key(writeEntries(t, ref...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := planfile.Key(writeEntries(t, tt.entries...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got == want) != tt.same {
+				t.Errorf("key %s, reference %s: same = %v, want %v", got, want, got == want, tt.same)
+			}
+		})
+	}
+	for name, path := range map[string]string{
+		"no tfplan":    writeEntries(t, entry{"tfstate", nil}),
+		"bad protobuf": writeEntries(t, entry{"tfplan", base[:5]}),
+		"twice tfplan": writeEntries(t, entry{"tfplan", base}, entry{"tfplan", base}),
+		"not a zip":    writePlainFile(t, "not a plan"),
+	} {
+		if _, err := planfile.Key(path); !errors.Is(err, planfile.ErrUnknownFormat) {
+			t.Errorf("%s: err = %v, want ErrUnknownFormat", name, err)
+		}
 	}
 }

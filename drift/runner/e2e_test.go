@@ -482,3 +482,45 @@ func TestPluginTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestShowSkippedWhenKnown: a drifted plan has a key; planning again with
+// that key known skips show and returns no plan; other drift, another key
+// and show again.
+func TestShowSkippedWhenKnown(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "known", strings.ReplaceAll(objectTF, `"web"`, `"known"`))
+	if err := env.SetAttribute("known", "content", "changed outside"); err != nil {
+		t.Fatal(err)
+	}
+	r := testbedRunner(t, env, Options{})
+
+	first, err := r.Plan(t.Context(), testbedSpec(ws))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.PlanKey == "" || first.PlanKnown || first.ShowSkipped || !hasDrift(first.Plan, "testbed_object.known") {
+		t.Fatalf("first scan: key %q, known %v, show skipped %v, drift found %v", first.PlanKey, first.PlanKnown, first.ShowSkipped, hasDrift(first.Plan, "testbed_object.known"))
+	}
+
+	spec := testbedSpec(ws)
+	spec.KnownPlan = first.PlanKey
+	again, err := r.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.PlanKey != first.PlanKey || !again.PlanKnown || !again.ShowSkipped || again.Plan != nil {
+		t.Errorf("same drift, key known: key %q (first %q), known %v, show skipped %v, plan %v", again.PlanKey, first.PlanKey, again.PlanKnown, again.ShowSkipped, again.Plan)
+	}
+
+	if err := env.SetAttribute("known", "content", "changed again"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := r.Plan(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.PlanKey == first.PlanKey || other.PlanKnown || other.ShowSkipped || !hasDrift(other.Plan, "testbed_object.known") {
+		t.Errorf("other drift: key %q (first %q), known %v, show skipped %v, drift found %v", other.PlanKey, first.PlanKey, other.PlanKnown, other.ShowSkipped, hasDrift(other.Plan, "testbed_object.known"))
+	}
+}

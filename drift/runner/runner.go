@@ -91,6 +91,10 @@ type Spec struct {
 	// providers, which driftd otherwise turns off where that is safe (see
 	// pluginSocketDir).
 	PluginTLS bool
+	// KnownPlan is the Result.PlanKey of a plan whose report the caller
+	// kept. A scan whose plan has this key skips `terraform show -json` and
+	// returns PlanKnown and no Plan.
+	KnownPlan string
 }
 
 // Result is a successful scan.
@@ -108,9 +112,17 @@ type Result struct {
 	// InitShared says init was skipped: the data dir was made from another
 	// workspace's init of the same dependency lock file (see initSets).
 	InitShared bool
-	// ShowSkipped says the plan file recorded nothing to report, so
-	// `terraform show -json` did not run and Plan holds only the version.
+	// ShowSkipped says `terraform show -json` did not run: the plan file
+	// recorded nothing to report, and Plan holds only the version, or
+	// PlanKnown.
 	ShowSkipped bool
+	// PlanKey identifies the plan and the binaries that render it (see
+	// showKey); empty for a plan with nothing to report, or one driftd
+	// could not read.
+	PlanKey string
+	// PlanKnown says PlanKey is Spec.KnownPlan: show was skipped and Plan
+	// is nil, the caller's report of that plan being this scan's.
+	PlanKnown bool
 }
 
 // Runner runs scans. It is safe for concurrent use.
@@ -221,6 +233,10 @@ type scan struct {
 	stage   Stage
 	stderr  capBuffer
 }
+
+// CacheDir is the directory of the Runner's caches (Options.CacheDir, or
+// its default).
+func (r *Runner) CacheDir() string { return r.opts.CacheDir }
 
 // Plan scans one workspace. Errors are *Error.
 func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
@@ -405,31 +421,44 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		showEnv = maps.Clone(env)
 		showEnv["TF_DISABLE_PLUGIN_TLS"] = "1"
 	}
-	plan, shown, err := s.readPlan(tf, showEnv, dir.PlanFile, log)
+	plan, key, shown, err := s.readPlan(tf, showEnv, dir.PlanFile, dataDir, log)
 	if err != nil {
 		return nil, s.fail(err)
 	}
+	known := key != "" && key == spec.KnownPlan
 	res := &Result{Plan: plan, TerraformVersion: version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit,
-		InitReused: reused, InitShared: shared, ShowSkipped: !shown}
-	log.Info("scan planned", "terraform", version, "init_reused", reused, "init_shared", shared, "show_skipped", !shown, "took", res.Duration)
+		InitReused: reused, InitShared: shared, ShowSkipped: !shown, PlanKey: key, PlanKnown: known}
+	log.Info("scan planned", "terraform", version, "init_reused", reused, "init_shared", shared, "show_skipped", !shown,
+		"plan_known", known, "took", res.Duration)
 	return res, nil
 }
 
-// readPlan returns the saved plan as terraform-json's Plan. A plan file
-// that records no drift and no change of any kind needs no `terraform show
-// -json` (a terraform and a provider start each, for schemas): its Plan is
-// empty but for the version. shown says show ran.
-func (s *scan) readPlan(tf *tfexec.Terraform, env map[string]string, path string, log *slog.Logger) (plan *tfjson.Plan, shown bool, err error) {
+// readPlan returns the saved plan as terraform-json's Plan, and its
+// showKey unless it has nothing to report. A plan file that records no
+// drift and no change of any kind needs no `terraform show -json` (a
+// terraform and a provider start each, for schemas): its Plan is empty but
+// for the version. Nor does a plan of key Spec.KnownPlan, whose Plan is
+// nil. shown says show ran.
+func (s *scan) readPlan(tf *tfexec.Terraform, env map[string]string, path, dataDir string, log *slog.Logger) (plan *tfjson.Plan, key string, shown bool, err error) {
 	sum, err := planfile.Summarize(path)
 	switch {
 	case err != nil:
 		log.Debug("plan file not read directly; running show", "err", err)
 	case sum.Clean:
-		return &tfjson.Plan{TerraformVersion: sum.TerraformVersion}, false, nil
+		return &tfjson.Plan{TerraformVersion: sum.TerraformVersion}, "", false, nil
+	default:
+		key, err = showKey(path, tf.ExecPath(), dataDir)
+		switch {
+		case err != nil:
+			log.Debug("no plan key; running show", "err", err)
+			key = ""
+		case key == s.spec.KnownPlan:
+			return nil, key, false, nil
+		}
 	}
 	s.stderr.Reset()
 	plan, err = showJSON(s.ctx, tf.ExecPath(), tf.WorkingDir(), env, &s.stderr, s.r.opts.KillGrace, path)
-	return plan, true, err
+	return plan, key, true, err
 }
 
 // gitMirrors returns the Runner's git mirrors, making them on first use.

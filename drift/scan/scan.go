@@ -18,14 +18,22 @@ import (
 )
 
 // PlanFunc produces the JSON plan of a workspace (drift/runner in
-// production).
-type PlanFunc func(ctx context.Context, ws config.Workspace) (*Planned, error)
+// production). known is the PlanKey of the plan whose report the Scanner
+// kept, or "": when the new plan has that key, the PlanFunc may skip making
+// its JSON and return Known instead.
+type PlanFunc func(ctx context.Context, ws config.Workspace, known string) (*Planned, error)
 
 // Planned is what a PlanFunc produced.
 type Planned struct {
+	// Plan is nil when Known.
 	Plan *tfjson.Plan
 	// Commit is the git commit planned, for git sources.
 	Commit string
+	// PlanKey identifies the plan (runner.Result.PlanKey); "" when it has
+	// nothing to report or is not known to be like any other.
+	PlanKey string
+	// Known says the plan's key is the known one passed to the PlanFunc.
+	Known bool
 }
 
 // Event tells a progress display what a scan is doing.
@@ -45,6 +53,9 @@ type Scanner struct {
 	// OnEvent, when set, is called as each scan starts and ends, from the
 	// scan's goroutine.
 	OnEvent func(Event)
+	// Reports, when set, keeps reports so that a plan seen before needs no
+	// JSON plan and no analysis.
+	Reports *ReportCache
 }
 
 func (s *Scanner) now() time.Time {
@@ -79,12 +90,25 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 	}
 	log.InfoContext(ctx, "scan started", "dir", ws.Dir)
 
-	planned, err := s.plan(ctx, ws)
-	var r *drift.Report
+	known, kept, err := s.Reports.lookup(opts)
 	if err != nil {
+		log.WarnContext(ctx, "cached report not read; planning afresh", "error", err)
+	}
+	planned, err := s.plan(ctx, ws, known)
+	var r *drift.Report
+	switch {
+	case err != nil:
 		r = drift.Failed(opts, err, nil)
-	} else {
+	case planned.Known:
+		r = kept
+		r.StartedAt, r.Owners = opts.StartedAt, opts.Owners
+	default:
 		r = drift.Analyze(planned.Plan, opts)
+		if planned.PlanKey != "" {
+			if err := s.Reports.store(opts, planned.PlanKey, r); err != nil {
+				log.WarnContext(ctx, "report not cached", "error", err)
+			}
+		}
 	}
 	if planned != nil {
 		r.Commit = planned.Commit
@@ -93,7 +117,7 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 	r.ScanID = id
 
 	log.InfoContext(ctx, "scan finished", "status", r.Status, "drifted", len(r.Drift), "pending", len(r.Pending),
-		"ignored", r.Ignored, "duration", r.Duration.Round(time.Millisecond).String())
+		"ignored", r.Ignored, "report_reused", planned != nil && planned.Known, "duration", r.Duration.Round(time.Millisecond).String())
 	if r.Status == drift.StatusError {
 		log.WarnContext(ctx, "scan failed", "error", r.Error)
 	}
@@ -105,15 +129,21 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 
 // plan calls Plan, turning a panic into an error so that one workspace's
 // bad plan cannot take the others down.
-func (s *Scanner) plan(ctx context.Context, ws config.Workspace) (planned *Planned, err error) {
+func (s *Scanner) plan(ctx context.Context, ws config.Workspace, known string) (planned *Planned, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger().ErrorContext(ctx, "scan panicked", "workspace", ws.Name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			planned, err = nil, fmt.Errorf("internal error while scanning: %v", v)
 		}
 	}()
-	planned, err = s.Plan(ctx, ws)
-	if err == nil && (planned == nil || planned.Plan == nil) {
+	planned, err = s.Plan(ctx, ws, known)
+	switch {
+	case err != nil:
+	case planned == nil:
+		err = fmt.Errorf("terraform produced no plan")
+	case planned.Known && (known == "" || planned.PlanKey != known):
+		err = fmt.Errorf("internal error: plan %q called known, known is %q", planned.PlanKey, known)
+	case planned.Plan == nil && !planned.Known:
 		err = fmt.Errorf("terraform produced no plan")
 	}
 	return planned, err // planned may carry the commit of a failed scan

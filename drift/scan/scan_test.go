@@ -15,7 +15,7 @@ import (
 
 func TestAllIsolatesFailuresAndKeepsOrder(t *testing.T) {
 	var inFlight, maxInFlight atomic.Int32
-	plan := func(ctx context.Context, ws config.Workspace) (*Planned, error) {
+	plan := func(ctx context.Context, ws config.Workspace, _ string) (*Planned, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {

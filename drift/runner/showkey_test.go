@@ -1,0 +1,77 @@
+package runner
+
+import (
+	"archive/zip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestShowKeyBinaries: the key changes when terraform or a provider the
+// data dir links to is replaced, and not otherwise.
+func TestShowKeyBinaries(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "driftd.tfplan")
+	f, err := os.Create(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("tfplan")
+	if err == nil {
+		_, err = w.Write([]byte{0x08, 0x03}) // version = 3
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	terraform := filepath.Join(dir, "terraform")
+	cached := filepath.Join(dir, "cache", "registry.terraform.io", "hashicorp", "null", "3.2.0", "linux_amd64")
+	dataDir := filepath.Join(dir, "data")
+	link := filepath.Join(dataDir, "providers", "registry.terraform.io", "hashicorp", "null", "3.2.0", "linux_amd64")
+	for _, d := range []string{cached, filepath.Dir(link)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	provider := filepath.Join(cached, "terraform-provider-null_v3.2.0")
+	for _, p := range []string{terraform, provider} {
+		if err := os.WriteFile(p, []byte("binary"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(cached, link); err != nil {
+		t.Fatal(err)
+	}
+	key := func() string {
+		t.Helper()
+		k, err := showKey(plan, terraform, dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key()
+	if again := key(); again != base {
+		t.Fatalf("key not stable: %s, then %s", base, again)
+	}
+	later := time.Now().Add(time.Hour)
+	for _, p := range []string{terraform, provider} {
+		if err := os.Chtimes(p, later, later); err != nil {
+			t.Fatal(err)
+		}
+		if k := key(); k == base {
+			t.Errorf("%s replaced: key unchanged", filepath.Base(p))
+		}
+		base = key()
+	}
+	if k, err := showKey(plan, terraform, filepath.Join(dir, "no-providers")); err != nil || k == base {
+		t.Errorf("data dir without providers: key %s (with: %s), err %v", k, base, err)
+	}
+}

@@ -1,0 +1,124 @@
+package scan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/internal/atomicfile"
+)
+
+// ReportCache keeps, per workspace, the report of its last plan that had
+// something to report, under that plan's key (runner.Result.PlanKey). A
+// scan whose plan has the same key again, as a drifted workspace's plan
+// does scan after scan until someone acts, skips `terraform show -json`
+// and reuses the report. Reports are what driftd prints, every secret
+// already redacted, so the cache holds no secret.
+type ReportCache struct {
+	dir string
+	// build identifies this driftd executable: a new driftd may analyse
+	// the same plan differently.
+	build string
+}
+
+// NewReportCache returns a cache in dir, which it creates.
+func NewReportCache(dir string) (*ReportCache, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("report cache: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("report cache: %w", err)
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		return nil, fmt.Errorf("report cache: %w", err)
+	}
+	return &ReportCache{dir: dir, build: fmt.Sprintf("%q %d %d", exe, fi.Size(), fi.ModTime().UnixNano())}, nil
+}
+
+// cacheEntry is one workspace's file.
+type cacheEntry struct {
+	// Analysis is analysisKey of the options the report was made with.
+	Analysis string          `json:"analysis"`
+	Plan     string          `json:"plan"`
+	Report   json.RawMessage `json:"report"`
+}
+
+// analysisKey identifies what, besides the plan, decides a report's
+// content.
+func (c *ReportCache) analysisKey(opts drift.Options) string {
+	b, _ := json.Marshal(struct {
+		Schema      int                `json:"schema"`
+		Build       string             `json:"build"`
+		Workspace   string             `json:"workspace"`
+		RefreshOnly bool               `json:"refresh_only"`
+		Ignore      []drift.IgnoreRule `json:"ignore"`
+	}{drift.SchemaVersion, c.build, opts.Workspace, opts.RefreshOnly, opts.Ignore})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (c *ReportCache) path(workspace string) string {
+	return filepath.Join(c.dir, workspace+".json")
+}
+
+// lookup returns the plan key and report kept for the workspace of opts,
+// or "" and nil. A missing, unreadable or outdated entry is a miss.
+func (c *ReportCache) lookup(opts drift.Options) (string, *drift.Report, error) {
+	if c == nil {
+		return "", nil, nil
+	}
+	b, err := os.ReadFile(c.path(opts.Workspace))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("report cache: %w", err)
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return "", nil, fmt.Errorf("report cache: %s: %w", c.path(opts.Workspace), err)
+	}
+	if e.Analysis != c.analysisKey(opts) || e.Plan == "" {
+		return "", nil, nil
+	}
+	var r drift.Report
+	dec := json.NewDecoder(bytes.NewReader(e.Report))
+	dec.UseNumber() // as drift.ReadPlan decodes values
+	if err := dec.Decode(&r); err != nil {
+		return "", nil, fmt.Errorf("report cache: %s: %w", c.path(opts.Workspace), err)
+	}
+	if r.Workspace != opts.Workspace {
+		return "", nil, nil
+	}
+	return e.Plan, &r, nil
+}
+
+// store keeps r, made with opts from the plan of key planKey.
+func (c *ReportCache) store(opts drift.Options, planKey string, r *drift.Report) error {
+	if c == nil {
+		return nil
+	}
+	report, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("report cache: %w", err)
+	}
+	b, err := json.Marshal(cacheEntry{Analysis: c.analysisKey(opts), Plan: planKey, Report: report})
+	if err != nil {
+		return fmt.Errorf("report cache: %w", err)
+	}
+	// A concurrent lookup, or another driftd on the same cache, sees the
+	// old entry or the new one, never half of one.
+	if err := atomicfile.Write(c.path(opts.Workspace), b); err != nil {
+		return fmt.Errorf("report cache: %w", err)
+	}
+	return nil
+}

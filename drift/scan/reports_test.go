@@ -1,0 +1,101 @@
+package scan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/config"
+)
+
+func driftedPlan(after string) *tfjson.Plan {
+	rc := &tfjson.ResourceChange{
+		Address: "testbed_object.web", Type: "testbed_object", Name: "web",
+		Change: &tfjson.Change{
+			Actions: tfjson.Actions{tfjson.ActionUpdate},
+			Before:  map[string]any{"content": "v1", "size": 3},
+			After:   map[string]any{"content": after, "size": 3},
+		},
+	}
+	return &tfjson.Plan{TerraformVersion: "1.11.4", ResourceDrift: []*tfjson.ResourceChange{rc}}
+}
+
+// TestReportCache: what the Scanner tells the PlanFunc it knows, and what
+// it reports, as plans repeat, change, and the cache goes bad.
+func TestReportCache(t *testing.T) {
+	cache, err := NewReportCache(filepath.Join(t.TempDir(), "reports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake planner's plan for the next scan: its key, and its drift.
+	var (
+		key, content string
+		gotKnown     string
+		claimKnown   bool
+	)
+	plan := func(_ context.Context, _ config.Workspace, known string) (*Planned, error) {
+		gotKnown = known
+		if claimKnown || key == known && known != "" {
+			return &Planned{PlanKey: key, Known: true}, nil
+		}
+		return &Planned{Plan: driftedPlan(content), PlanKey: key}, nil
+	}
+	clock := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+	s := &Scanner{Plan: plan, Reports: cache, Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}
+	ws := config.Workspace{Name: "web", Owners: []string{"alice"}}
+	perScan := func(r *drift.Report) drift.Report {
+		c := *r
+		c.ScanID, c.StartedAt, c.Duration = "", time.Time{}, 0
+		return c
+	}
+
+	key, content = "k1", "edited"
+	first := s.One(context.Background(), ws)
+	if gotKnown != "" || first.Status != drift.StatusDrifted {
+		t.Fatalf("first scan: known %q, status %s (%s)", gotKnown, first.Status, first.Error)
+	}
+
+	steps := []struct {
+		name      string
+		setup     func()
+		wantKnown string
+		want      drift.Status
+		sameAs    *drift.Report // nil: not compared
+	}{
+		{"same plan", func() {}, "k1", drift.StatusDrifted, first},
+		{"owners changed: reused, with the new owners", func() { ws.Owners = []string{"bob"} }, "k1", drift.StatusDrifted, nil},
+		{"ignore rules changed", func() { ws.Ignore = []drift.IgnoreRule{{Attributes: []string{"size"}}} }, "", drift.StatusDrifted, nil},
+		{"other drift", func() { key, content = "k2", "edited again" }, "k1", drift.StatusDrifted, nil},
+		{"the other drift again", func() {}, "k2", drift.StatusDrifted, nil},
+		{"corrupt cache file", func() {
+			if err := os.WriteFile(cache.path("web"), []byte(`{"analysis": `), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "", drift.StatusDrifted, nil},
+		{"planner claims a plan known that was not", func() {
+			if err := os.Remove(cache.path("web")); err != nil {
+				t.Fatal(err)
+			}
+			claimKnown = true
+		}, "", drift.StatusError, nil},
+	}
+	for _, st := range steps {
+		st.setup()
+		r := s.One(context.Background(), ws)
+		if gotKnown != st.wantKnown || r.Status != st.want {
+			t.Errorf("%s: known %q, want %q; status %s, want %s (%s)", st.name, gotKnown, st.wantKnown, r.Status, st.want, r.Error)
+		}
+		if st.sameAs != nil && !reflect.DeepEqual(perScan(r), perScan(st.sameAs)) {
+			t.Errorf("%s: report\n%+v\nwant\n%+v", st.name, perScan(r), perScan(st.sameAs))
+		}
+		if r.Status != drift.StatusError && (!reflect.DeepEqual(r.Owners, ws.Owners) || !r.StartedAt.Equal(clock.Add(-time.Minute))) {
+			t.Errorf("%s: owners %v, started %v; want %v, %v", st.name, r.Owners, r.StartedAt, ws.Owners, clock.Add(-time.Minute))
+		}
+	}
+}
