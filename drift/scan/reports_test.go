@@ -99,3 +99,19 @@ func TestReportCache(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalysisKeyCoversOptions fails when drift.Options gains a field: a
+// field that changes reports must go into analysisKey, one that is per
+// scan must be set on a reused report in Scanner.One.
+func TestAnalysisKeyCoversOptions(t *testing.T) {
+	handled := map[string]string{
+		"Workspace": "key", "RefreshOnly": "key", "Ignore": "key",
+		"Owners": "set on reuse", "StartedAt": "set on reuse",
+	}
+	typ := reflect.TypeFor[drift.Options]()
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Name; handled[name] == "" {
+			t.Errorf("drift.Options.%s: not in analysisKey and not set on a reused report", name)
+		}
+	}
+}
