@@ -16,8 +16,9 @@ import (
 // showKey identifies what `terraform show -json` prints for the plan file
 // at planPath: the plan's content (planfile.Key) and the binaries that turn
 // it into JSON, terraform and every provider in the data dir, each by path,
-// size and modification time (providers give the schemas, and with them
-// which attributes are sensitive). A caller that kept the report of a plan
+// size, modification time and, where the platform has them, inode and
+// change time (providers give the schemas, and with them which attributes
+// are sensitive). A caller that kept the report of a plan
 // with the same key may skip show (Spec.KnownPlan).
 func showKey(planPath, terraformPath, dataDir string) (string, error) {
 	plan, err := planfile.Key(planPath)
@@ -74,6 +75,6 @@ func stampFile(h hash.Hash, name, path string) error {
 	if err != nil {
 		return fmt.Errorf("show key: %w", err)
 	}
-	fmt.Fprintf(h, "%q %q %d %d\n", name, target, fi.Size(), fi.ModTime().UnixNano())
+	fmt.Fprintf(h, "%q %q %d %d %s\n", name, target, fi.Size(), fi.ModTime().UnixNano(), changeStamp(fi))
 	return nil
 }
