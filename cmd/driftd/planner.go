@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/gitsource"
@@ -21,7 +22,7 @@ func (a *app) scanner(f scanFlags, cfg *config.Config, log *slog.Logger, concurr
 	if err != nil {
 		return nil, err
 	}
-	reports, err := scan.NewReportCache(filepath.Join(r.CacheDir(), "reports"))
+	reports, err := reportCache(r)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +43,16 @@ func (a *app) scanner(f scanFlags, cfg *config.Config, log *slog.Logger, concurr
 	}
 	return &scan.Scanner{Plan: plan, Logger: log, Now: a.now, Reports: reports}, nil
 }
+
+// reportCache is where scans keep their reports, beside the runner's
+// caches.
+func reportCache(r *runner.Runner) (*scan.ReportCache, error) {
+	return scan.NewReportCache(filepath.Join(r.CacheDir(), "reports"))
+}
+
+// reportMaxAge is how long serve keeps a stored report no scan has
+// replaced, as the runner keeps unused data dirs and init sets.
+const reportMaxAge = 30 * 24 * time.Hour
 
 // newRunner builds the runner for the flags and config. Its Sweep removes
 // what a killed driftd left in the work dir; serve should call it at start-up.

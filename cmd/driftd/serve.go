@@ -70,6 +70,13 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	if err := sweeper.Sweep(ctx); err != nil {
 		log.Warn("sweeping what a previous driftd left behind", "error", err)
 	}
+	if reports, err := reportCache(sweeper); err != nil {
+		log.Warn("report cache", "error", err)
+	} else if n, err := reports.Prune(time.Now().Add(-reportMaxAge)); err != nil {
+		log.Warn("pruning old reports failed", "error", err)
+	} else if n > 0 {
+		log.Info("removed reports no scan replaced for a long time", "count", n, "max_age", reportMaxAge.String())
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

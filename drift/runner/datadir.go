@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/driftd/driftd/internal/atomicfile"
+	"github.com/driftd/driftd/internal/cachefile"
 )
 
 // dataDirs keeps one Terraform data directory (TF_DATA_DIR) per workspace
@@ -201,7 +201,7 @@ func (d *dataDir) commit(workDir string) error {
 	b, err := os.ReadFile(filepath.Join(workDir, ".terraform.lock.hcl"))
 	switch {
 	case err == nil:
-		if err := atomicfile.Write(d.savedLock(), b); err != nil {
+		if err := cachefile.Write(d.savedLock(), b); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -209,7 +209,7 @@ func (d *dataDir) commit(workDir string) error {
 	default:
 		return fmt.Errorf("data dir: %w", err)
 	}
-	if err := atomicfile.Write(d.keyFile(), []byte(d.key)); err != nil {
+	if err := cachefile.Write(d.keyFile(), []byte(d.key)); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	return nil

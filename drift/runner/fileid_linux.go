@@ -1,18 +1,5 @@
 package runner
 
-import (
-	"fmt"
-	"io/fs"
-	"syscall"
-)
+import "syscall"
 
-// changeStamp is what size and mtime miss of a file's identity: its inode
-// (a binary replaced by rename) and ctime, which no one can set back (a
-// binary overwritten in place, mtime restored by `cp -p`).
-func changeStamp(fi fs.FileInfo) string {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return ""
-	}
-	return fmt.Sprintf("%d:%d %d.%d", st.Dev, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
-}
+func ctime(st *syscall.Stat_t) (sec, nsec int64) { return st.Ctim.Unix() }

@@ -4,5 +4,5 @@ package runner
 
 import "io/fs"
 
-// changeStamp: see fileid_linux.go. Elsewhere size and mtime must do.
+// changeStamp: see fileid_unix.go. Elsewhere size and mtime must do.
 func changeStamp(fs.FileInfo) string { return "" }

@@ -7,10 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/driftd/driftd/internal/atomicfile"
+	"github.com/driftd/driftd/internal/cachefile"
 )
 
 // initSets let a workspace skip init when another workspace with the same
@@ -139,7 +138,7 @@ func (s *initSets) record(key, dataDir, workDir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := atomicfile.Write(s.path(key), b); err != nil {
+	if err := cachefile.Write(s.path(key), b); err != nil {
 		return false, fmt.Errorf("init set: %w", err)
 	}
 	return true, nil
@@ -155,30 +154,11 @@ func (s *initSets) used(key string) {
 // (and temporary files a killed driftd left). It returns how many sets it
 // removed. A scan that loses its set to prune runs a real init.
 func (s *initSets) prune(cutoff time.Time) (int, error) {
-	entries, err := os.ReadDir(s.dir)
+	n, err := cachefile.Prune(s.dir, cutoff)
 	if err != nil {
-		return 0, fmt.Errorf("init sets: %w", err)
+		return n, fmt.Errorf("init sets: %w", err)
 	}
-	removed := 0
-	var errs []error
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || (!strings.HasSuffix(name, ".json") && !strings.HasSuffix(name, ".tmp")) {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil || !fi.ModTime().Before(cutoff) {
-			continue
-		}
-		if err := removeIfExists(filepath.Join(s.dir, name)); err != nil {
-			errs = append(errs, fmt.Errorf("init sets: %w", err))
-			continue
-		}
-		if strings.HasSuffix(name, ".json") {
-			removed++
-		}
-	}
-	return removed, errors.Join(errs...)
+	return n, nil
 }
 
 // apply makes the links of set in dataDir, which must be empty, and writes

@@ -10,9 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/driftd/driftd/drift"
-	"github.com/driftd/driftd/internal/atomicfile"
+	"github.com/driftd/driftd/internal/cachefile"
 )
 
 // ReportCache keeps, per workspace, the report of its last plan that had
@@ -117,8 +118,19 @@ func (c *ReportCache) store(opts drift.Options, planKey string, r *drift.Report)
 	}
 	// A concurrent lookup, or another driftd on the same cache, sees the
 	// old entry or the new one, never half of one.
-	if err := atomicfile.Write(c.path(opts.Workspace), b); err != nil {
+	if err := cachefile.Write(c.path(opts.Workspace), b); err != nil {
 		return fmt.Errorf("report cache: %w", err)
 	}
 	return nil
+}
+
+// Prune removes the reports stored before cutoff: those of workspaces
+// renamed or gone, and those reused ever since (the next scan of such a
+// workspace runs show once more). It returns how many it removed.
+func (c *ReportCache) Prune(cutoff time.Time) (int, error) {
+	n, err := cachefile.Prune(c.dir, cutoff)
+	if err != nil {
+		return n, fmt.Errorf("report cache: %w", err)
+	}
+	return n, nil
 }

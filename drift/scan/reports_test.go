@@ -115,3 +115,45 @@ func TestAnalysisKeyCoversOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestReportCachePrune: reports stored before the cutoff go, with temporary
+// files a killed driftd left; recent ones and other files stay.
+func TestReportCachePrune(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reports")
+	cache, err := NewReportCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &drift.Report{Workspace: "x", Status: drift.StatusDrifted}
+	for _, ws := range []string{"gone", "recent"} {
+		r.Workspace = ws
+		if err := cache.store(drift.Options{Workspace: ws}, "k", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stray := filepath.Join(dir, "gone.json.123.tmp")
+	other := filepath.Join(dir, "README")
+	for _, p := range []string{stray, other} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-31 * 24 * time.Hour)
+	for _, p := range []string{cache.path("gone"), stray, other} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := cache.Prune(time.Now().Add(-30 * 24 * time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1 removed", n, err)
+	}
+	for p, want := range map[string]bool{cache.path("gone"): false, stray: false, cache.path("recent"): true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: kept = %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	if known, _, err := cache.lookup(drift.Options{Workspace: "recent"}); known != "k" || err != nil {
+		t.Errorf("recent entry after prune: key %q, err %v", known, err)
+	}
+}
