@@ -239,6 +239,8 @@ func TestParseErrors(t *testing.T) {
 			`11:7: reporters.webhooks[1].url: set only one of url, url_env and url_file`,
 			`13:7: reporters.webhooks[2]: missing required field "url" (or url_env, url_file)`,
 			`14:9: reporters.webhooks[2].headers["Bad Header"]: invalid HTTP header name`,
+			`15:13: reporters.webhooks[3].name: "slack" is the Slack reporter's name; choose another`,
+			`17:13: reporters.webhooks[4].name: "github" is the GitHub reporter's name; choose another`,
 		},
 		"workspaces_not_list": {
 			`2:13: workspaces: expected a list, got "app"`,

@@ -202,6 +202,10 @@ func (d *decoder) slack(f field) *Slack {
 	return s
 }
 
+// reservedReporterNames are the names of the reporters that are not
+// webhooks, with what the error calls them.
+var reservedReporterNames = map[string]string{"github": "GitHub", "slack": "Slack"}
+
 func (d *decoder) webhooks(f field) []Webhook {
 	items, ok := d.seq(f)
 	if !ok {
@@ -219,6 +223,9 @@ func (d *decoder) webhooks(f field) []Webhook {
 			if s, ok := d.str(r, false); ok {
 				if !webhookNameRE.MatchString(s) {
 					d.errorf(r.val, r.path, `invalid name %q: use letters, digits, ".", "_" and "-"`, s)
+				} else if other, ok := reservedReporterNames[s]; ok {
+					// A reporter's name keys its bookkeeping and metrics.
+					d.errorf(r.val, r.path, "%q is the %s reporter's name; choose another", s, other)
 				} else if line, dup := firstName[s]; dup {
 					d.errorf(r.val, r.path, "duplicate webhook name %q (first at line %d)", s, line)
 				} else {
