@@ -286,6 +286,11 @@ func TestServeSurvivesKill9(t *testing.T) {
 	if got := d2.get(t, "/api/v1/workspaces/slow/scans"); !strings.Contains(got, scanIDPrefix(before)) {
 		t.Errorf("history lost across kill -9:\nbefore: %s\nafter: %s", before, got)
 	}
+	// Before any scan of the new process has reached GitHub (reads take 2 s
+	// each), the status API already links the issue, from the store.
+	if got, want := d2.get(t, "/api/v1/workspaces/slow"), fmt.Sprintf(`"issue_url": "https://github.example.com/acme/infra/issues/%d"`, gh.OpenIssues()[0].Number); !strings.Contains(got, want) {
+		t.Errorf("after the restart the workspace lacks %s:\n%s", want, got)
+	}
 	waitFor(t, 60*time.Second, "a scan after the restart", func() bool {
 		return d2.metric(t, "driftd_scans_total", `{status="drifted",workspace="slow"}`) >= 1
 	})

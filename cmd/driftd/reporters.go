@@ -36,6 +36,7 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, op
 			MaxOpenIssues: g.MaxOpenIssues,
 			ErrorIssues:   g.ErrorIssues,
 			Timeout:       g.Timeout,
+			State:         state,
 		}
 		if g.App != nil {
 			gc.App = &github.App{AppID: g.App.AppID, InstallationID: g.App.InstallationID, PrivateKey: []byte(g.App.PrivateKey.Reveal())}

@@ -74,6 +74,9 @@ type Config struct {
 	// HTTPClient is the base client (proxies, timeouts); nil means a new
 	// client with the default transport.
 	HTTPClient *http.Client
+	// State, when set, keeps each workspace's issue URL, so that Link
+	// answers after a restart, before the workspace's next delivery.
+	State reporters.State
 }
 
 // ErrTooManyIssues is returned when MaxOpenIssues keeps an issue from opening.
@@ -85,7 +88,17 @@ type Reporter struct {
 	owner, repo string
 	client      *gh.Client
 	logger      *slog.Logger
-	links       sync.Map // workspace -> issue URL
+	links       sync.Map // workspace -> issue URL, "" for none; absent: ask State
+	saved       sync.Map // workspace -> issue URL last written to State
+}
+
+// stateName is the reporter name of the GitHub reporter's bookkeeping in
+// State.
+const stateName = "github"
+
+// linkState is a workspace's bookkeeping in State.
+type linkState struct {
+	IssueURL string `json:"issue_url"`
 }
 
 var (
@@ -150,11 +163,35 @@ func (r *Reporter) Name() string { return "github" }
 func (r *Reporter) Timeout() time.Duration { return r.cfg.Timeout }
 
 // Link implements reporters.Linker: the URL of the workspace's issue as of
-// the last delivery.
+// the last delivery, by this process or, from State, an earlier one.
 func (r *Reporter) Link(workspace string) string {
-	v, _ := r.links.Load(workspace)
-	s, _ := v.(string)
-	return s
+	if v, ok := r.links.Load(workspace); ok {
+		return v.(string)
+	}
+	if r.cfg.State == nil {
+		return ""
+	}
+	var st linkState
+	if _, err := reporters.LoadJSON(context.Background(), r.cfg.State, workspace, stateName, &st); err != nil {
+		r.logger.Warn("github: issue link not read", "workspace", workspace, "error", err)
+	}
+	return st.IssueURL
+}
+
+// saveLink writes the workspace's link, when known and changed, to State.
+func (r *Reporter) saveLink(ctx context.Context, workspace string) {
+	v, ok := r.links.Load(workspace)
+	if !ok || r.cfg.State == nil {
+		return
+	}
+	if last, ok := r.saved.Load(workspace); ok && last == v {
+		return
+	}
+	if err := reporters.SaveJSON(ctx, r.cfg.State, workspace, stateName, linkState{IssueURL: v.(string)}); err != nil {
+		r.logger.Warn("github: issue link not saved", "workspace", workspace, "error", err)
+		return
+	}
+	r.saved.Store(workspace, v)
 }
 
 // marker is what an issue's hidden marker says.
@@ -292,7 +329,8 @@ func (r *Reporter) Report(ctx context.Context, cur, prev *drift.Report) (bool, e
 
 func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 	ws := cur.Workspace
-	r.links.Delete(ws)
+	r.links.Delete(ws) // unknown until GitHub answers
+	defer r.saveLink(ctx, ws)
 	f, err := r.find(ctx, ws)
 	if err != nil {
 		return err
@@ -304,6 +342,7 @@ func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 		f.open = f.open[:1]
 	}
 	var open *gh.Issue
+	r.links.Store(ws, "")
 	if len(f.open) > 0 {
 		open = f.open[0]
 		r.links.Store(ws, open.GetHTMLURL())

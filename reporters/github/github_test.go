@@ -533,3 +533,55 @@ func TestContract(t *testing.T) {
 		return r
 	}, reportertest.Options{Secrets: []string{token}})
 }
+
+// countingState counts writes to a MemState.
+type countingState struct {
+	reporters.MemState
+	puts int
+}
+
+func (s *countingState) PutState(ctx context.Context, ws, reporter string, b []byte) error {
+	s.puts++
+	return s.MemState.PutState(ctx, ws, reporter, b)
+}
+
+// TestLinkSurvivesRestart: with State, a new Reporter (a restarted daemon)
+// knows each workspace's issue link before delivering anything, and a link
+// is written only when it changes.
+func TestLinkSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t, "acme", "infra", token)
+	st := &countingState{}
+	withState := func(c *Config) { c.State = st }
+	ctx := context.Background()
+	const link = "https://github.example.com/acme/infra/issues/1"
+
+	steps := []struct {
+		name     string
+		cur      *drift.Report // nil: restart only
+		wantLink string
+		wantPuts int
+	}{
+		{"drift opens an issue", drifted("a", "aws_s3_bucket.logs"), link, 1},
+		{"restart", nil, link, 1},
+		{"same drift after the restart", drifted("a", "aws_s3_bucket.logs"), link, 2}, // the new process writes once
+		{"same drift again", drifted("a", "aws_s3_bucket.logs"), link, 2},
+		{"resolved: the closed issue, as of this delivery", report("prod", drift.StatusClean, ""), link, 2},
+		{"still clean: no issue", report("prod", drift.StatusClean, ""), "", 3},
+		{"restart when clean", nil, "", 3},
+	}
+	r := newReporter(t, srv, withState)
+	for _, s := range steps {
+		if s.cur == nil {
+			r = newReporter(t, srv, withState)
+		} else if _, err := r.Report(ctx, s.cur, nil); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := r.Link("prod"); got != s.wantLink || st.puts != s.wantPuts {
+			t.Errorf("%s: link %q, %d writes; want %q, %d", s.name, got, st.puts, s.wantLink, s.wantPuts)
+		}
+	}
+	if got := newReporter(t, srv, nil).Link("prod"); got != "" {
+		t.Errorf("without State, a new reporter's link is %q", got)
+	}
+}
