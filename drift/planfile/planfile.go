@@ -44,6 +44,16 @@ type Summary struct {
 	// there is no drift, deferred change or action: a plan with nothing to
 	// report. False means "look closer", not "drifted".
 	Clean bool
+	// Key identifies the plan's content when it is not Clean: equal keys
+	// mean equal plans, whose `terraform show -json` outputs, given the
+	// same terraform and provider binaries, differ in their timestamp and
+	// the order of lists driftd sorts anyway. It is a SHA-256 over every
+	// entry's name and bytes, tfplan's top-level fields sorted and without
+	// the timestamp, so anything in a later plan that differs, down to a
+	// state serial, gives another key. Each entry is hashed on its own and
+	// the key hashes names and entry hashes, so that no content can pass
+	// for another entry's.
+	Key string
 }
 
 // ErrUnknownFormat is returned for a plan file this package cannot read: a
@@ -57,25 +67,39 @@ func Summarize(path string) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: %w", ErrUnknownFormat, err)
 	}
 	defer zr.Close()
-	for _, f := range zr.File {
-		if f.Name != "tfplan" {
-			continue
+	files := slices.SortedFunc(slices.Values(zr.File), func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
+	var plan *zip.File
+	for i, f := range files {
+		if i > 0 && f.Name == files[i-1].Name {
+			return Summary{}, fmt.Errorf("%w: entry %q twice", ErrUnknownFormat, f.Name)
 		}
-		if f.UncompressedSize64 > maxPlanBytes {
-			return Summary{}, fmt.Errorf("%w: tfplan is %d bytes", ErrUnknownFormat, f.UncompressedSize64)
+		if f.Name == "tfplan" {
+			plan = f
 		}
-		rc, err := f.Open()
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: %w", ErrUnknownFormat, err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, maxPlanBytes))
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: tfplan: %w", ErrUnknownFormat, err)
-		}
-		return summarize(b)
 	}
-	return Summary{}, fmt.Errorf("%w: no tfplan entry", ErrUnknownFormat)
+	if plan == nil {
+		return Summary{}, fmt.Errorf("%w: no tfplan entry", ErrUnknownFormat)
+	}
+	if plan.UncompressedSize64 > maxPlanBytes {
+		return Summary{}, fmt.Errorf("%w: tfplan is %d bytes", ErrUnknownFormat, plan.UncompressedSize64)
+	}
+	rc, err := plan.Open()
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrUnknownFormat, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxPlanBytes))
+	rc.Close()
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: tfplan: %w", ErrUnknownFormat, err)
+	}
+	s, fields, err := summarize(b)
+	if err != nil || s.Clean {
+		return s, err
+	}
+	if s.Key, err = contentKey(files, fields); err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrUnknownFormat, err)
+	}
+	return s, nil
 }
 
 // Field numbers of planfile.proto that matter here.
@@ -95,11 +119,17 @@ const (
 	changeAction         = 1 // Change.action; 0 is NOOP
 )
 
-func summarize(b []byte) (Summary, error) {
+// summarize reads tfplan's bytes b. It also returns b's top-level fields
+// but the timestamp, for Key.
+func summarize(b []byte) (Summary, [][]byte, error) {
 	var s Summary
 	version, sawVersion := uint64(0), false
 	changed := false
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+	var fields [][]byte
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64, raw []byte) error {
+		if num != planTimestamp {
+			fields = append(fields, raw)
+		}
 		want := protowire.BytesType
 		if num == planVersion || num == planErrored {
 			want = protowire.VarintType
@@ -135,27 +165,27 @@ func summarize(b []byte) (Summary, error) {
 		return nil
 	})
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrUnknownFormat, err)
+		return Summary{}, nil, fmt.Errorf("%w: %w", ErrUnknownFormat, err)
 	}
 	if !sawVersion || version != formatVersion {
-		return Summary{}, fmt.Errorf("%w: format version %d, want %d", ErrUnknownFormat, version, formatVersion)
+		return Summary{}, nil, fmt.Errorf("%w: format version %d, want %d", ErrUnknownFormat, version, formatVersion)
 	}
 	s.Clean = !changed
-	return s, nil
+	return s, fields, nil
 }
 
 // nestedAction returns msg.<field>.action, 0 (NOOP) when absent, as proto3
 // omits default values.
 func nestedAction(msg []byte, field protowire.Number) (uint64, error) {
 	var action uint64
-	err := eachField(msg, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+	err := eachField(msg, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64, _ []byte) error {
 		if num != field {
 			return nil
 		}
 		if typ != protowire.BytesType {
 			return fmt.Errorf("field %d: wire type %d, want a message", num, typ)
 		}
-		return eachField(v, func(num protowire.Number, typ protowire.Type, _ []byte, n uint64) error {
+		return eachField(v, func(num protowire.Number, typ protowire.Type, _ []byte, n uint64, _ []byte) error {
 			if num == changeAction {
 				if typ != protowire.VarintType {
 					return fmt.Errorf("action: wire type %d, want an enum", typ)
@@ -169,9 +199,11 @@ func nestedAction(msg []byte, field protowire.Number) (uint64, error) {
 }
 
 // eachField calls fn for every field of a protobuf message: v holds the
-// bytes of length-delimited fields, n the value of varints.
-func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error) error {
+// bytes of length-delimited fields, n the value of varints, raw the whole
+// field as encoded, tag included.
+func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, n uint64, raw []byte) error) error {
 	for len(b) > 0 {
+		start := b
 		num, typ, l := protowire.ConsumeTag(b)
 		if l < 0 {
 			return fmt.Errorf("tag: %w", protowire.ParseError(l))
@@ -193,7 +225,7 @@ func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []b
 			return fmt.Errorf("field %d: %w", num, protowire.ParseError(l))
 		}
 		b = b[l:]
-		if err := fn(num, typ, v, n); err != nil {
+		if err := fn(num, typ, v, n, start[:len(start)-len(b)]); err != nil {
 			return err
 		}
 	}
@@ -202,84 +234,39 @@ func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []b
 
 // planTimestamp is Plan.timestamp: when the plan was made, the only part of
 // a plan file that differs between two plans of unchanged code, state and
-// infrastructure (see Key).
+// infrastructure (see Summary.Key).
 const planTimestamp = 21
 
-// Key identifies a plan file's content: equal keys mean equal plans, whose
-// `terraform show -json` outputs, given the same terraform and provider
-// binaries, differ in their timestamp and the order of lists driftd sorts
-// anyway. It is a SHA-256 over every
-// entry's name and bytes (tfplan without its timestamp), so anything in a
-// later plan that differs, down to a state serial, gives another key. Each
-// entry is hashed on its own and the key hashes names and entry hashes, so
-// that no content can pass for another entry's.
-func Key(path string) (string, error) {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnknownFormat, err)
-	}
-	defer zr.Close()
-	files := slices.SortedFunc(slices.Values(zr.File), func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
+// contentKey is Summary.Key of the plan file whose entries, sorted by name,
+// are files; planFields are tfplan's fields but the timestamp. They are
+// sorted here: terraform writes repeated fields such as resource_changes in
+// map order, which varies from run to run, and driftd's reports do not
+// depend on that order.
+func contentKey(files []*zip.File, planFields [][]byte) (string, error) {
+	slices.SortFunc(planFields, bytes.Compare)
 	h := sha256.New()
 	io.WriteString(h, "driftd plan key 1\n")
-	sawPlan := false
-	for i, f := range files {
-		if i > 0 && f.Name == files[i-1].Name {
-			return "", fmt.Errorf("%w: entry %q twice", ErrUnknownFormat, f.Name)
-		}
+	for _, f := range files {
 		eh := sha256.New()
-		if err := hashEntry(eh, f); err != nil {
-			return "", fmt.Errorf("%w: %s: %w", ErrUnknownFormat, f.Name, err)
+		if f.Name == "tfplan" {
+			for _, field := range planFields {
+				// Each field's own bytes delimit it (tag, then varint or length).
+				eh.Write(field)
+			}
+		} else if err := copyEntry(eh, f); err != nil {
+			return "", fmt.Errorf("%s: %w", f.Name, err)
 		}
 		fmt.Fprintf(h, "%q %x\n", f.Name, eh.Sum(nil))
-		sawPlan = sawPlan || f.Name == "tfplan"
-	}
-	if !sawPlan {
-		return "", fmt.Errorf("%w: no tfplan entry", ErrUnknownFormat)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashEntry writes f's bytes to h; for tfplan, its top-level fields but the
-// timestamp, sorted: terraform writes repeated fields such as
-// resource_changes in map order, which varies from run to run, and
-// driftd's reports do not depend on that order.
-func hashEntry(h io.Writer, f *zip.File) error {
+func copyEntry(w io.Writer, f *zip.File) error {
 	rc, err := f.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if f.Name != "tfplan" {
-		_, err := io.Copy(h, rc)
-		return err
-	}
-	if f.UncompressedSize64 > maxPlanBytes {
-		return fmt.Errorf("%d bytes", f.UncompressedSize64)
-	}
-	b, err := io.ReadAll(io.LimitReader(rc, maxPlanBytes))
-	if err != nil {
-		return err
-	}
-	var fields [][]byte
-	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
-		}
-		n := protowire.ConsumeFieldValue(num, typ, b[l:])
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		if num != planTimestamp {
-			fields = append(fields, b[:l+n])
-		}
-		b = b[l+n:]
-	}
-	slices.SortFunc(fields, bytes.Compare)
-	for _, f := range fields {
-		// Each field's own bytes delimit it (tag, then varint or length).
-		h.Write(f)
-	}
-	return nil
+	_, err = io.Copy(w, rc)
+	return err
 }

@@ -247,6 +247,9 @@ func TestSummarize(t *testing.T) {
 			if got.Clean != tt.wantClean {
 				t.Errorf("Clean = %v, want %v", got.Clean, tt.wantClean)
 			}
+			if (got.Key == "") != got.Clean {
+				t.Errorf("Key = %q with Clean = %v: want a key exactly when not clean", got.Key, got.Clean)
+			}
 		})
 	}
 }
@@ -269,7 +272,7 @@ func TestKeyRealPlans(t *testing.T) {
 		if _, err := ws.Run(t.Context(), "plan", "-input=false", "-no-color", "-lock=false", "-out="+name); err != nil {
 			t.Fatal(err)
 		}
-		k, err := planfile.Key(filepath.Join(ws.Dir, name))
+		k, err := planKey(filepath.Join(ws.Dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,8 +293,8 @@ func TestKey(t *testing.T) {
 	t.Run("repeated fields in another order", func(t *testing.T) {
 		a := msg(varint(1, 3), resourceChange(3), resourceChange(2))
 		b := msg(resourceChange(2), varint(1, 3), resourceChange(3))
-		ka, err1 := planfile.Key(writeEntries(t, entry{"tfplan", a}))
-		kb, err2 := planfile.Key(writeEntries(t, entry{"tfplan", b}))
+		ka, err1 := planKey(writeEntries(t, entry{"tfplan", a}))
+		kb, err2 := planKey(writeEntries(t, entry{"tfplan", b}))
 		if err1 != nil || err2 != nil || ka != kb {
 			t.Errorf("keys %s, %s (errors %v, %v): want equal", ka, kb, err1, err2)
 		}
@@ -315,13 +318,13 @@ func TestKey(t *testing.T) {
 		{"an entry more", append(plan(stamped("2026-11-23T16:28:07Z"), `{"serial": 1}`), entry{"tfstate-prev", nil}), false},
 		{"content moved between entries", []entry{ref[0], {"tfstate", nil}, {"tfconfig/main.tf", append([]byte(`{"serial": 1}`), ref[2].body...)}}, false},
 	}
-	want, err := planfile.Key(writeEntries(t, ref...))
+	want, err := planKey(writeEntries(t, ref...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := planfile.Key(writeEntries(t, tt.entries...))
+			got, err := planKey(writeEntries(t, tt.entries...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,8 +339,14 @@ func TestKey(t *testing.T) {
 		"twice tfplan": writeEntries(t, entry{"tfplan", base}, entry{"tfplan", base}),
 		"not a zip":    writePlainFile(t, "not a plan"),
 	} {
-		if _, err := planfile.Key(path); !errors.Is(err, planfile.ErrUnknownFormat) {
+		if _, err := planKey(path); !errors.Is(err, planfile.ErrUnknownFormat) {
 			t.Errorf("%s: err = %v, want ErrUnknownFormat", name, err)
 		}
 	}
+}
+
+// planKey is Summarize's Key for the plan file at path.
+func planKey(path string) (string, error) {
+	s, err := planfile.Summarize(path)
+	return s.Key, err
 }

@@ -447,7 +447,7 @@ func (s *scan) readPlan(tf *tfexec.Terraform, env map[string]string, path, dataD
 	case sum.Clean:
 		return &tfjson.Plan{TerraformVersion: sum.TerraformVersion}, "", false, nil
 	default:
-		key, err = showKey(path, tf.ExecPath(), dataDir)
+		key, err = showKey(sum.Key, tf.ExecPath(), dataDir)
 		switch {
 		case err != nil:
 			log.Debug("no plan key; running show", "err", err)

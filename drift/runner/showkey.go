@@ -9,24 +9,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/driftd/driftd/drift/planfile"
 )
 
-// showKey identifies what `terraform show -json` prints for the plan file
-// at planPath: the plan's content (planfile.Key) and the binaries that turn
-// it into JSON, terraform and every provider in the data dir, each by path,
-// size, modification time and, where the platform has them, inode and
-// change time (providers give the schemas, and with them which attributes
-// are sensitive). A caller that kept the report of a plan
-// with the same key may skip show (Spec.KnownPlan).
-func showKey(planPath, terraformPath, dataDir string) (string, error) {
-	plan, err := planfile.Key(planPath)
-	if err != nil {
-		return "", err
-	}
+// showKey identifies what `terraform show -json` prints for a plan file of
+// content planKey (planfile.Summary.Key): that key and the binaries that
+// turn the plan into JSON, terraform and every provider in the data dir,
+// each by path, size, modification time and, where the platform has them,
+// inode and change time (providers give the schemas, and with them which
+// attributes are sensitive). A caller that kept the report of a plan with
+// the same key may skip show (Spec.KnownPlan).
+func showKey(planKey, terraformPath, dataDir string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "driftd show key 1\nplan %s\n", plan)
+	fmt.Fprintf(h, "driftd show key 1\nplan %s\n", planKey)
 	if err := stampFile(h, "terraform", terraformPath); err != nil {
 		return "", err
 	}
