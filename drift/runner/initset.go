@@ -2,7 +2,6 @@ package runner
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -77,16 +76,13 @@ func (s *initSets) path(key string) string { return filepath.Join(s.dir, key+".j
 
 // load returns the set recorded under key, or nil when there is none.
 func (s *initSets) load(key string) (*initSet, error) {
-	b, err := os.ReadFile(s.path(key))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	var set initSet
+	found, err := cachefile.Load(s.path(key), &set)
 	if err != nil {
 		return nil, fmt.Errorf("init set: %w", err)
 	}
-	var set initSet
-	if err := json.Unmarshal(b, &set); err != nil {
-		return nil, fmt.Errorf("init set %s: %w", s.path(key), err)
+	if !found {
+		return nil, nil
 	}
 	for _, l := range set.Links {
 		if !filepath.IsLocal(filepath.FromSlash(l.Path)) || !s.inCache(l.Target) {

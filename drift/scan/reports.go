@@ -1,13 +1,10 @@
 package scan
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -48,9 +45,9 @@ func NewReportCache(dir string) (*ReportCache, error) {
 // cacheEntry is one workspace's file.
 type cacheEntry struct {
 	// Analysis is analysisKey of the options the report was made with.
-	Analysis string          `json:"analysis"`
-	Plan     string          `json:"plan"`
-	Report   json.RawMessage `json:"report"`
+	Analysis string       `json:"analysis"`
+	Plan     string       `json:"plan"`
+	Report   drift.Report `json:"report"`
 }
 
 // analysisKey identifies what, besides the plan, decides a report's
@@ -77,30 +74,15 @@ func (c *ReportCache) lookup(opts drift.Options) (string, *drift.Report, error) 
 	if c == nil {
 		return "", nil, nil
 	}
-	b, err := os.ReadFile(c.path(opts.Workspace))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, nil
-	}
+	var e cacheEntry
+	found, err := cachefile.Load(c.path(opts.Workspace), &e) // numbers as drift.ReadPlan decodes them
 	if err != nil {
 		return "", nil, fmt.Errorf("report cache: %w", err)
 	}
-	var e cacheEntry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return "", nil, fmt.Errorf("report cache: %s: %w", c.path(opts.Workspace), err)
-	}
-	if e.Analysis != c.analysisKey(opts) || e.Plan == "" {
+	if !found || e.Analysis != c.analysisKey(opts) || e.Plan == "" || e.Report.Workspace != opts.Workspace {
 		return "", nil, nil
 	}
-	var r drift.Report
-	dec := json.NewDecoder(bytes.NewReader(e.Report))
-	dec.UseNumber() // as drift.ReadPlan decodes values
-	if err := dec.Decode(&r); err != nil {
-		return "", nil, fmt.Errorf("report cache: %s: %w", c.path(opts.Workspace), err)
-	}
-	if r.Workspace != opts.Workspace {
-		return "", nil, nil
-	}
-	return e.Plan, &r, nil
+	return e.Plan, &e.Report, nil
 }
 
 // store keeps r, made with opts from the plan of key planKey.
@@ -108,11 +90,7 @@ func (c *ReportCache) store(opts drift.Options, planKey string, r *drift.Report)
 	if c == nil {
 		return nil
 	}
-	report, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("report cache: %w", err)
-	}
-	b, err := json.Marshal(cacheEntry{Analysis: c.analysisKey(opts), Plan: planKey, Report: report})
+	b, err := json.Marshal(cacheEntry{Analysis: c.analysisKey(opts), Plan: planKey, Report: *r})
 	if err != nil {
 		return fmt.Errorf("report cache: %w", err)
 	}
