@@ -174,8 +174,12 @@ func (r *Reporter) Link(workspace string) string {
 	var st linkState
 	if _, err := reporters.LoadJSON(context.Background(), r.cfg.State, workspace, stateName, &st); err != nil {
 		r.logger.Warn("github: issue link not read", "workspace", workspace, "error", err)
+		return ""
 	}
-	return st.IssueURL
+	// Kept, so that the status page reads the store once per workspace; a
+	// delivery in the meantime wins.
+	v, _ := r.links.LoadOrStore(workspace, st.IssueURL)
+	return v.(string)
 }
 
 // saveLink writes the workspace's link, when known and changed, to State.
