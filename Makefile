@@ -7,6 +7,10 @@ LDFLAGS   := -X main.version=$(VERSION)
 # proxy when no terraform is on PATH (the releases site may be unreachable).
 TERRAFORM_FALLBACK := github.com/hashicorp/terraform@v1.5.7
 export PATH := $(BIN):$(PATH)
+# The Go release driftd is built and tested with (go.mod's toolchain line).
+# The machine's own go fetches it through the module proxy; GOTOOLCHAIN is
+# set explicitly because some machines pin GOTOOLCHAIN=local.
+export GOTOOLCHAIN := go1.27.3
 
 .PHONY: all build test test-short lint demo terraform browser clean
 

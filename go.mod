@@ -2,6 +2,8 @@ module github.com/driftd/driftd
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/bradleyfalzon/ghinstallation/v2 v2.19.0
 	github.com/google/go-github/v60 v60.0.0
