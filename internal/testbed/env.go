@@ -34,6 +34,9 @@ type Env struct {
 	// TESTBED_READ_LATENCY and TESTBED_FAIL.
 	ReadLatency time.Duration
 	Fail        string
+	// Now, when set, is the provider's clock (TESTBED_NOW): testbed_rotating
+	// objects created with a Now in the past expire before their time.
+	Now time.Time
 }
 
 // NewEnv returns an Env under baseDir using the SharedMirror and the
@@ -85,6 +88,9 @@ func (e *Env) Environ() []string {
 	}
 	if e.Fail != "" {
 		env = append(env, provider.EnvFail+"="+e.Fail)
+	}
+	if !e.Now.IsZero() {
+		env = append(env, provider.EnvNow+"="+e.Now.UTC().Format(time.RFC3339))
 	}
 	return env
 }
@@ -204,6 +210,18 @@ func (e *Env) SetAttribute(objectID, attr string, value any) error {
 	}
 	if err := setPath(o, strings.Split(attr, "."), value); err != nil {
 		return fmt.Errorf("testbed: set %s on %q: %w", attr, objectID, err)
+	}
+	return e.writeObject(objectID, o)
+}
+
+// PutObject writes an object that no workspace manages, as someone outside
+// Terraform would: its id and name are objectID, its generation 1, and attrs
+// set the rest ("content", "tags", ...). A testbed_object data source reads
+// it; PutObject again changes what it reads.
+func (e *Env) PutObject(objectID string, attrs map[string]any) error {
+	o := map[string]any{"id": objectID, "name": objectID, "generation": 1}
+	for k, v := range attrs {
+		o[k] = v
 	}
 	return e.writeObject(objectID, o)
 }

@@ -351,3 +351,106 @@ func TestProviderConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestTrigger: testbed_trigger is replaced, with a new id, exactly when its
+// triggers change.
+func TestTrigger(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	const tf = `resource "testbed_trigger" "t" {
+  triggers = { v = "one" }
+}`
+	ws := env.Workspace(t, "trigger", tf)
+	if p := plan(t, ws, false); len(p.ResourceChanges) != 1 || !p.ResourceChanges[0].Change.Actions.NoOp() {
+		t.Fatalf("plan after apply: %+v, want one no-op", p.ResourceChanges)
+	}
+	if err := ws.SetMainTF(strings.Replace(tf, "one", "two", 1)); err != nil {
+		t.Fatal(err)
+	}
+	rc := changesByAddress(plan(t, ws, false).ResourceChanges)["testbed_trigger.t"]
+	if rc == nil || !rc.Change.Actions.Replace() {
+		t.Fatalf("testbed_trigger.t = %+v, want a replacement", rc)
+	}
+	if got, _ := json.Marshal(rc.Change.ReplacePaths); string(got) != `[["triggers"]]` {
+		t.Errorf("replace_paths = %s, want [[\"triggers\"]]", got)
+	}
+	if u, _ := rc.Change.AfterUnknown.(map[string]any); u["id"] != true {
+		t.Errorf("after_unknown = %v, want a new id", rc.Change.AfterUnknown)
+	}
+}
+
+// TestRotating: a testbed_rotating object created under a clock two hours
+// behind has expired by the real clock: a refreshing plan finds it gone (as
+// time_rotating's are) and creates it again; a plan without refresh
+// replaces it because of rotation_rfc3339. One created under the real
+// clock is clean.
+func TestRotating(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	const tf = `resource "testbed_rotating" "r" {
+  rotation_minutes = 60
+}`
+	env.Now = time.Now().Add(-2 * time.Hour)
+	ws := env.Workspace(t, "rotating", tf)
+	env.Now = time.Time{}
+
+	p := plan(t, ws, false)
+	if rc := changesByAddress(p.ResourceDrift)["testbed_rotating.r"]; rc == nil || !rc.Change.Actions.Delete() {
+		t.Errorf("resource_drift = %+v, want testbed_rotating.r deleted", rc)
+	}
+	if rc := changesByAddress(p.ResourceChanges)["testbed_rotating.r"]; rc == nil || !rc.Change.Actions.Create() {
+		t.Errorf("resource_changes = %+v, want testbed_rotating.r created", rc)
+	}
+
+	if _, err := ws.Run(t.Context(), "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", "-out=tfplan"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ws.Run(t.Context(), "show", "-json", "tfplan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var np tfjson.Plan
+	if err := json.Unmarshal(out, &np); err != nil {
+		t.Fatal(err)
+	}
+	rc := changesByAddress(np.ResourceChanges)["testbed_rotating.r"]
+	if rc == nil || !rc.Change.Actions.Replace() {
+		t.Fatalf("without refresh: %+v, want testbed_rotating.r replaced", rc)
+	}
+	if got, _ := json.Marshal(rc.Change.ReplacePaths); string(got) != `[["rotation_rfc3339"]]` {
+		t.Errorf("replace_paths = %s, want [[\"rotation_rfc3339\"]]", got)
+	}
+
+	if err := ws.Apply(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range plan(t, ws, false).ResourceChanges {
+		if !rc.Change.Actions.NoOp() {
+			t.Errorf("after a fresh apply: %s %v, want no-op", rc.Address, rc.Change.Actions)
+		}
+	}
+}
+
+// TestPutObject: an object no workspace manages, changed by PutObject, is
+// what a data source reads.
+func TestPutObject(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	if err := env.PutObject("ext", map[string]any{"content": "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	ws := env.Workspace(t, "put", `data "testbed_object" "ext" {
+  name = "ext"
+}
+
+output "content" {
+  value = data.testbed_object.ext.content
+}`)
+	if err := env.PutObject("ext", map[string]any{"content": "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	p := plan(t, ws, false)
+	if c := p.OutputChanges["content"]; c == nil || c.Before != "v1" || c.After != "v2" {
+		t.Errorf("output change = %+v, want v1 → v2", c)
+	}
+}

@@ -29,6 +29,10 @@ const (
 	EnvRoot        = "TESTBED_ROOT"
 	EnvReadLatency = "TESTBED_READ_LATENCY"
 	EnvFail        = "TESTBED_FAIL"
+	// EnvNow, an RFC 3339 time, is the provider's clock for
+	// testbed_rotating, so that a test can make a rotation expire without
+	// waiting for it. Unset, the clock is the real one.
+	EnvNow = "TESTBED_NOW"
 	// EnvStartupLog names a file the provider binary appends one
 	// StartupRecord line to as it starts, for tests of how Terraform
 	// connects to providers.
@@ -75,6 +79,7 @@ type client struct {
 	store       store
 	readLatency time.Duration
 	failRead    bool
+	now         func() time.Time
 }
 
 func (p *testbedProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -132,7 +137,15 @@ func (p *testbedProvider) Configure(ctx context.Context, req provider.ConfigureR
 			"Set the provider's root attribute or the "+EnvRoot+" environment variable.")
 		return
 	}
-	c := &client{store: store{root: root}, failRead: fail == FailRead}
+	c := &client{store: store{root: root}, failRead: fail == FailRead, now: time.Now}
+	if v := os.Getenv(EnvNow); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			resp.Diagnostics.AddError("testbed: invalid "+EnvNow, fmt.Sprintf("%s must be an RFC 3339 time such as \"2026-01-02T15:04:05Z\", got %q.", EnvNow, v))
+			return
+		}
+		c.now = func() time.Time { return t }
+	}
 	if latency != "" {
 		d, err := time.ParseDuration(latency)
 		if err != nil || d < 0 {
@@ -154,7 +167,7 @@ func valueOrEnv(v types.String, env string) string {
 }
 
 func (p *testbedProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newObjectResource}
+	return []func() resource.Resource{newObjectResource, newTriggerResource, newRotatingResource}
 }
 
 func (p *testbedProvider) DataSources(context.Context) []func() datasource.DataSource {
