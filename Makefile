@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 # set explicitly because some machines pin GOTOOLCHAIN=local.
 export GOTOOLCHAIN := go1.27.3
 
-.PHONY: all build test test-short lint demo terraform browser clean
+.PHONY: all build test test-short lint demo terraform browser postgres clean
 
 all: build
 
@@ -35,7 +35,17 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium not found and cannot install it: the browser test will skip"; fi; }
 
-test: terraform browser
+# postgres: Debian's PostgreSQL server for the pg state backend tests
+# (internal/testbed/pgtest starts its own server per test; root only; elsewhere
+# those tests skip unless CI=true).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || [ -n "$$DRIFTD_PG_BIN" ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing postgresql for the pg backend tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else echo "PostgreSQL not found and cannot install it: the pg backend tests will skip"; fi; }
+
+test: terraform browser postgres
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
 
