@@ -445,8 +445,11 @@ func (pr *planReader) skip(path string) error {
 // fail says where in the plan err happened: the key path and the byte
 // offset the decoder had reached.
 func (pr *planReader) fail(path string, err error) error {
-	if errors.Is(err, io.EOF) {
-		// Every read here expects more of the document.
+	var syntax *json.SyntaxError
+	if errors.Is(err, io.EOF) || errors.As(err, &syntax) && syntax.Error() == "unexpected end of JSON input" {
+		// Every read here expects more of the document. (Since Go 1.27 a
+		// value cut after its first byte is a syntax error of this text,
+		// where it was io.ErrUnexpectedEOF.)
 		err = io.ErrUnexpectedEOF
 	}
 	if path == "" {
