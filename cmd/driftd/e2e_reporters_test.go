@@ -23,15 +23,7 @@ func TestScanReportsToGitHubAndSlack(t *testing.T) {
 	f.add(t, "net", fmt.Sprintf(webTF, "net"), true)
 	f.add(t, "calm", fmt.Sprintf(webTF, "calm"), true)
 	cfg := f.writeConfig(t)
-	reportersYAML := fmt.Sprintf(`reporters:
-  github:
-    repository: acme/infra
-    base_url: %s
-    token_env: DRIFTD_TEST_GH_TOKEN
-  slack:
-    webhook_url_env: DRIFTD_TEST_SLACK_URL
-`, gh.BaseURL())
-	appendFile(t, cfg, reportersYAML)
+	appendFile(t, cfg, reportersYAML(gh, ""))
 	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_SLACK_URL="+sl.WebhookURL())
 
 	scanOnce := func(wantCode int) result {
@@ -88,6 +80,20 @@ func TestScanReportsToGitHubAndSlack(t *testing.T) {
 	if msgs := sl.Messages(); len(msgs) != 2 {
 		t.Errorf("slack messages %d after resolution, want 2", len(msgs))
 	}
+}
+
+// reportersYAML points GitHub and Slack at the fakes, with the tokens
+// from DRIFTD_TEST_GH_TOKEN and DRIFTD_TEST_SLACK_URL; slackExtra adds
+// lines to the slack block.
+func reportersYAML(gh *githubtest.Server, slackExtra string) string {
+	return fmt.Sprintf(`reporters:
+  github:
+    repository: acme/infra
+    base_url: %s
+    token_env: DRIFTD_TEST_GH_TOKEN
+  slack:
+    webhook_url_env: DRIFTD_TEST_SLACK_URL
+%s`, gh.BaseURL(), slackExtra)
 }
 
 func appendFile(t *testing.T, path, text string) {

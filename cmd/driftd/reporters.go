@@ -22,8 +22,9 @@ type delivery struct {
 }
 
 // newDelivery builds the reporters of cfg. state keeps their bookkeeping
-// (the store in the daemon, memory in a one-off scan).
-func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, opts ...reporters.Option) (*delivery, error) {
+// (the store in the daemon, memory in a one-off scan); shard ("2/8") is the
+// shard the run covers, "" without sharding.
+func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, shard string, opts ...reporters.Option) (*delivery, error) {
 	var rs []reporters.Reporter
 	d := &delivery{}
 	if g := cfg.Reporters.GitHub; g != nil {
@@ -56,6 +57,7 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, op
 			APIURL:     s.APIURL,
 			Notify:     notify(s.Notify),
 			Timeout:    s.Timeout,
+			Shard:      shard,
 		}
 		var (
 			r   reporters.Reporter

@@ -84,6 +84,7 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	configPath := fs.String("config", a.defaultConfigPath(), "config file ($DRIFTD_CONFIG)")
 	concurrency := fs.Int("concurrency", 4, "workspaces scanned at once")
 	noReport := fs.Bool("no-report", false, "print only; deliver to no reporter")
+	shardFlag := fs.String("shard", "", "scan "+shardUsage)
 	var f scanFlags
 	f.register(a, fs)
 	f.log.register(fs, "warn")
@@ -97,6 +98,10 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if *concurrency < 1 {
 		return exitError, fmt.Errorf("--concurrency must be at least 1, got %d", *concurrency)
 	}
+	sh, err := a.resolveShard(*shardFlag, false)
+	if err != nil {
+		return exitError, err
+	}
 	cfg, err := a.loadConfig(*configPath)
 	if err != nil {
 		return exitError, err
@@ -105,11 +110,12 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	part := shardRun{Resolved: sh, total: len(wss)}
 	report := cfg
 	if *noReport {
 		report = nil
 	}
-	reports, err := a.runScans(ctx, f, cfg, report, wss, *concurrency)
+	reports, err := a.runScans(ctx, f, cfg, report, part.own(wss), *concurrency, part)
 	if err != nil {
 		return exitError, err
 	}
@@ -169,7 +175,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 			return exitError, err
 		}
 	}
-	reports, err := a.runScans(ctx, f, cfg, cfg, []config.Workspace{ws}, 1)
+	reports, err := a.runScans(ctx, f, cfg, cfg, []config.Workspace{ws}, 1, shardRun{})
 	if err != nil {
 		return exitError, err
 	}
@@ -178,11 +184,15 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 
 // runScans scans, prints, and delivers the reports to the reporters of
 // report (none when nil). cfg, when set, is the config the workspaces come
-// from.
-func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Config, wss []config.Workspace, concurrency int) ([]*drift.Report, error) {
+// from; wss are part's.
+func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Config, wss []config.Workspace, concurrency int, part shardRun) ([]*drift.Report, error) {
 	log, err := f.log.logger(a)
 	if err != nil {
 		return nil, err
+	}
+	log = part.log(log)
+	if part.Sharded() {
+		log.Info("scanning one shard", "from", part.From, "workspaces", len(wss), "of", part.total)
 	}
 	s, err := a.scanner(f, cfg, log, concurrency)
 	if err != nil {
@@ -197,18 +207,18 @@ func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Con
 	if p != nil {
 		p.close() // before the report is printed
 	}
-	if err := a.print(f.output, reports); err != nil {
+	if err := a.print(f.output, reports, part.summary()); err != nil {
 		return reports, err
 	}
 	if report == nil {
 		return reports, nil
 	}
-	return reports, a.deliver(ctx, f, report, reports, log)
+	return reports, a.deliver(ctx, f, report, reports, log, part)
 }
 
 // deliver hands a one-off scan's reports to the configured reporters. The
 // previous reports come from --store when given, else from GitHub.
-func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, reports []*drift.Report, log *slog.Logger) error {
+func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, reports []*drift.Report, log *slog.Logger, part shardRun) error {
 	var (
 		state reporters.State = &reporters.MemState{}
 		st    *store.Store
@@ -221,7 +231,7 @@ func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, repo
 		defer st.Close()
 		state = st
 	}
-	d, err := newDelivery(cfg, log, state)
+	d, err := newDelivery(cfg, log, state, part.String())
 	if err != nil || d == nil {
 		return err
 	}
@@ -246,14 +256,14 @@ func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, repo
 	return nil
 }
 
-func (a *app) print(format string, reports []*drift.Report) error {
+func (a *app) print(format string, reports []*drift.Report, sh *render.Shard) error {
 	switch format {
 	case "json":
-		return render.JSON(a.stdout, reports, a.now())
+		return render.JSON(a.stdout, reports, render.JSONOptions{Now: a.now(), Shard: sh})
 	case "markdown":
 		return writeMarkdown(a.stdout, reports)
 	}
-	return render.Text(a.stdout, reports, render.TextOptions{Color: isTerminal(a.stdout)})
+	return render.Text(a.stdout, reports, render.TextOptions{Color: isTerminal(a.stdout), Shard: sh})
 }
 
 func writeMarkdown(w io.Writer, reports []*drift.Report) error {

@@ -35,6 +35,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	configPath := fs.String("config", a.defaultConfigPath(), "config file ($DRIFTD_CONFIG)")
 	listen := fs.String("listen", "", "HTTP listen address (default: server.listen from the config)")
 	dataDir := fs.String("data-dir", "", "store and git mirrors (default: server.data_dir, else $XDG_STATE_HOME/driftd)")
+	shardFlag := fs.String("shard", "", "serve "+shardUsage+"; in a StatefulSet, the pod's ordinal with $DRIFTD_SHARDS=N")
 	var f scanFlags
 	f.register(a, fs)
 	f.log.register(fs, "info")
@@ -45,6 +46,12 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	sh, err := a.resolveShard(*shardFlag, true)
+	if err != nil {
+		return exitError, err
+	}
+	part := shardRun{Resolved: sh}
+	log = part.log(log)
 	cfg, err := a.loadConfig(*configPath)
 	if err != nil {
 		return exitError, err
@@ -90,12 +97,15 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	scanCtx, abortScans := context.WithCancel(context.WithoutCancel(ctx))
 	defer abortScans()
 
+	// The daemon sees only its shard's workspaces: it schedules, shows and
+	// triggers no other.
 	build := func(cfg *config.Config) (daemon.Setup, error) {
+		cfg = part.ownConfig(cfg)
 		scanner, err := a.scanner(f, cfg, log, cfg.Server.Concurrency)
 		if err != nil {
 			return daemon.Setup{}, err
 		}
-		d, err := newDelivery(cfg, log, st, reporters.WithObserver(func(r reporters.Result) {
+		d, err := newDelivery(cfg, log, st, part.String(), reporters.WithObserver(func(r reporters.Result) {
 			metrics.Delivered(r.Reporter, r.Err)
 		}))
 		if err != nil {
@@ -160,7 +170,10 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 			log.Error("http server", "error", err)
 		}
 	}()
-	log.Info("driftd serving", "listen", ln.Addr().String(), "workspaces", len(cfg.Workspaces), "data_dir", dir, "version", buildVersion())
+	log.Info("driftd serving", "listen", ln.Addr().String(), "workspaces", len(setup.Config.Workspaces), "data_dir", dir, "version", buildVersion())
+	if part.Sharded() {
+		log.Info("serving one shard", "from", part.From, "workspaces", len(setup.Config.Workspaces), "of", len(cfg.Workspaces))
+	}
 
 	runCtx, stopScheduling := context.WithCancel(ctx)
 	defer stopScheduling()
@@ -212,8 +225,8 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 // kept.
 func (a *app) reload(path string, build func(*config.Config) (daemon.Setup, error), dmn *daemon.Daemon, log *slog.Logger) {
 	cfg, err := a.loadConfig(path)
+	var setup daemon.Setup
 	if err == nil {
-		var setup daemon.Setup
 		if setup, err = build(cfg); err == nil {
 			err = dmn.Apply(setup)
 		}
@@ -222,7 +235,7 @@ func (a *app) reload(path string, build func(*config.Config) (daemon.Setup, erro
 		log.Error("config reload rejected; the previous config keeps running", "error", err)
 		return
 	}
-	log.Info("config reloaded", "workspaces", len(cfg.Workspaces))
+	log.Info("config reloaded", "workspaces", len(setup.Config.Workspaces))
 }
 
 // restoreMetrics fills the gauges from the store so /metrics is right from

@@ -23,11 +23,29 @@ type DocumentSummary struct {
 	Clean      int `json:"clean"`
 	Drifted    int `json:"drifted"`
 	Errored    int `json:"errored"`
+	// Shard is set when the run scanned one shard of the workspaces.
+	Shard *Shard `json:"shard,omitempty"`
+}
+
+// Shard says which part of a sharded run the output covers.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Total is how many workspaces the run would scan without sharding.
+	Total int `json:"total_workspaces"`
+}
+
+// JSONOptions control the JSON document.
+type JSONOptions struct {
+	// Now stamps generated_at.
+	Now   time.Time
+	Shard *Shard
 }
 
 // JSON writes the reports as one versioned document.
-func JSON(w io.Writer, reports []*drift.Report, now time.Time) error {
-	doc := Document{SchemaVersion: drift.SchemaVersion, GeneratedAt: now.UTC(), Reports: reports}
+func JSON(w io.Writer, reports []*drift.Report, opt JSONOptions) error {
+	doc := Document{SchemaVersion: drift.SchemaVersion, GeneratedAt: opt.Now.UTC(), Reports: reports}
+	doc.Summary.Shard = opt.Shard
 	if doc.Reports == nil {
 		doc.Reports = []*drift.Report{}
 	}

@@ -64,7 +64,7 @@ func BenchmarkJSON(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := render.JSON(io.Discard, reports, now); err != nil {
+				if err := render.JSON(io.Discard, reports, render.JSONOptions{Now: now}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,7 +110,7 @@ func TestMarkdownBounds(t *testing.T) {
 func TestJSONDocument(t *testing.T) {
 	var buf bytes.Buffer
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	if err := JSON(&buf, sampleReports(), now); err != nil {
+	if err := JSON(&buf, sampleReports(), JSONOptions{Now: now}); err != nil {
 		t.Fatal(err)
 	}
 	var doc Document
@@ -121,8 +122,38 @@ func TestJSONDocument(t *testing.T) {
 		t.Errorf("document = %+v", doc)
 	}
 	buf.Reset()
-	if err := JSON(&buf, nil, now); err != nil || !strings.Contains(buf.String(), `"reports": []`) {
+	if err := JSON(&buf, nil, JSONOptions{Now: now}); err != nil || !strings.Contains(buf.String(), `"reports": []`) {
 		t.Errorf("empty document: %v %s", err, buf.String())
+	}
+	if strings.Contains(buf.String(), "shard") {
+		t.Errorf("unsharded document names a shard:\n%s", buf.String())
+	}
+}
+
+// TestShardNamed: a sharded run's summary says which shard, in text and
+// JSON, even when the shard holds no workspace.
+func TestShardNamed(t *testing.T) {
+	sh := &Shard{Index: 2, Count: 8, Total: 40}
+	for _, reports := range [][]*drift.Report{sampleReports(), nil} {
+		var buf bytes.Buffer
+		if err := Text(&buf, reports, TextOptions{Shard: sh}); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("shard 2/8: %d of 40 workspaces (the others belong to other shards)\n", len(reports))
+		if !strings.HasSuffix(buf.String(), want) {
+			t.Errorf("text lacks %q at the end:\n%s", want, buf.String())
+		}
+		buf.Reset()
+		if err := JSON(&buf, reports, JSONOptions{Shard: sh}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), `"shard": {
+      "index": 2,
+      "count": 8,
+      "total_workspaces": 40
+    }`) {
+			t.Errorf("JSON summary lacks the shard:\n%s", buf.String())
+		}
 	}
 }
 

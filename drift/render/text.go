@@ -14,6 +14,8 @@ import (
 type TextOptions struct {
 	// Color enables ANSI colours; set it only when writing to a terminal.
 	Color bool
+	// Shard, when set, adds a line naming the shard to the summary.
+	Shard *Shard
 }
 
 const (
@@ -53,6 +55,9 @@ func Text(w io.Writer, reports []*drift.Report, opt TextOptions) error {
 	}
 	if len(reports) > 0 {
 		writeTextSummary(bw, reports, p)
+	}
+	if s := opt.Shard; s != nil {
+		fmt.Fprintf(bw, "shard %d/%d: %d of %s (the others belong to other shards)\n", s.Index, s.Count, len(reports), plural(s.Total, "workspace"))
 	}
 	return bw.Flush()
 }

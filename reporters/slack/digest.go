@@ -57,7 +57,7 @@ func (d *Digest) ReportBatch(ctx context.Context, ds []reporters.Delivery) (bool
 		}
 	}
 	if len(notify) > 0 {
-		if _, err := d.send(ctx, digestMessage(notify, len(ds)), ""); err != nil {
+		if _, err := d.send(ctx, digestMessage(notify, len(ds), d.cfg.Shard), ""); err != nil {
 			return d.classify(err)
 		}
 		d.logger.LogAttrs(ctx, slog.LevelInfo, "slack digest sent", slog.String("reporter", d.cfg.Name), slog.Int("workspaces", len(notify)))
@@ -74,7 +74,7 @@ func (d *Digest) ReportBatch(ctx context.Context, ds []reporters.Delivery) (bool
 
 // digestMessage lists each workspace's transition in a section of its own,
 // within Block Kit's limits.
-func digestMessage(es []digestEntry, scanned int) Msg {
+func digestMessage(es []digestEntry, scanned int, shard string) Msg {
 	counts := map[reporters.Kind]int{}
 	for _, e := range es {
 		counts[e.kind]++
@@ -85,7 +85,11 @@ func digestMessage(es []digestEntry, scanned int) Msg {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[k], strings.ReplaceAll(k.String(), "_", " ")))
 		}
 	}
-	title := fmt.Sprintf("Drift scan: %d of %d workspaces changed", len(es), scanned)
+	title := "Drift scan"
+	if shard != "" {
+		title += " (shard " + shard + ")"
+	}
+	title += fmt.Sprintf(": %d of %d workspaces changed", len(es), scanned)
 	blocks := []slack.Block{header(":bar_chart: " + title), section(strings.Join(parts, " · "))}
 	budget := maxMessageText
 	for i, e := range es {

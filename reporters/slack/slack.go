@@ -50,6 +50,9 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient is the client to use; nil means a new default client.
 	HTTPClient *http.Client
+	// Shard ("2/8") is named in a digest's title when the run scanned one
+	// shard, so that each shard's digest says whose it is.
+	Shard string
 }
 
 // Reporter posts one message per transition.

@@ -344,6 +344,23 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// TestDigestNamesShard: shards post their digests side by side; each says
+// which shard it covers.
+func TestDigestNamesShard(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	d, err := NewDigest(Config{WebhookURL: srv.WebhookURL(), Notify: reporters.NotifyAll, Shard: "2/8"}, slog.New(slog.DiscardHandler), &reporters.MemState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := []reporters.Delivery{{Cur: rep("a", drift.StatusDrifted, "1", "x.y")}, {Cur: rep("b", drift.StatusClean, "")}}
+	reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}).DeliverAll(context.Background(), run)
+	msgs := srv.Messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].BlocksJSON(), "Drift scan (shard 2/8): 1 of 2 workspaces changed") {
+		t.Errorf("digest does not name its shard: %+v", msgs)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
