@@ -2,7 +2,10 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X main.version=$(VERSION)
+# The commit and its time (not the build's), so a commit builds the same binary.
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE      ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 # The last MPL-licensed Terraform, built from source through the Go module
 # proxy when no terraform is on PATH (the releases site may be unreachable).
 TERRAFORM_FALLBACK := github.com/hashicorp/terraform@v1.5.7

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -27,9 +26,6 @@ import (
 
 	"github.com/driftd/driftd/drift/scan"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 // Exit codes.
 const (
@@ -94,7 +90,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case "validate":
 		code, err = a.validate(rest)
 	case "version", "--version", "-version":
-		fmt.Fprintf(a.stdout, "driftd %s\n", buildVersion())
+		currentBuild().write(a.stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(a.stdout, usage)
 	default:
@@ -109,16 +105,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return exitError
 	}
 	return code
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
 }
 
 // logFlags are the flags every command that logs shares.
