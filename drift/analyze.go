@@ -24,6 +24,11 @@ type Options struct {
 // a refresh-only plan that would merely update outputs or re-read objects
 // unchanged is clean.
 func Analyze(plan *tfjson.Plan, opts Options) *Report {
+	ign, err := newIgnorer(opts.Ignore)
+	if err != nil {
+		// An error, not a report without what the rule meant to hide.
+		return Failed(opts, err, nil)
+	}
 	r := &Report{
 		SchemaVersion: SchemaVersion,
 		Workspace:     opts.Workspace,
@@ -59,7 +64,6 @@ func Analyze(plan *tfjson.Plan, opts Options) *Report {
 	}
 	r.Outputs = outputChanges(plan)
 
-	ign := newIgnorer(opts.Ignore)
 	r.Drift = ign.apply(r.Drift, &r.Ignored)
 	r.Pending = ign.apply(r.Pending, &r.Ignored)
 

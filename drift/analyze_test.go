@@ -84,6 +84,16 @@ func TestAnalyzeSplitsDriftFromPending(t *testing.T) {
 			ignoredWant: 2,
 		},
 		{
+			// The bracket form of a key the report writes tags.env.
+			plan:        "plan.update_drift.json",
+			opts:        Options{Ignore: []IgnoreRule{{Attributes: []string{`tags["env"]`}}}},
+			status:      StatusDrifted,
+			drift:       []string{"testbed_object.web:update"},
+			pending:     []string{},
+			driftAttrs:  map[string][]string{"testbed_object.web": {"rule[0].port", "secret"}},
+			ignoredWant: 1,
+		},
+		{
 			plan:        "plan.both.json",
 			opts:        Options{Ignore: []IgnoreRule{{Address: "testbed_object.web"}}},
 			status:      StatusClean,

@@ -127,5 +127,7 @@ type IgnoreRule struct {
 	Type string `json:"type,omitempty"`
 	// Attributes are globs over attribute paths as Report shows them,
 	// e.g. "tags.LastScanned", `tags["Cost Center"]`, "rule[*].cidr_blocks*".
+	// A key may also be written ["key"] where Report writes .key:
+	// `tags["LastScanned"]` matches tags.LastScanned.
 	Attributes []string `json:"attributes,omitempty"`
 }
