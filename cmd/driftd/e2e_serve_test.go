@@ -348,6 +348,26 @@ func TestServeReload(t *testing.T) {
 		t.Error("the old config stopped running after a rejected reload")
 	}
 
+	// A small file that aliases expand to millions of values is refused
+	// within its budget; the daemon lives on with the old config.
+	var bomb strings.Builder
+	dir := filepath.Join(f.env.Dir, "workspaces", "one")
+	fmt.Fprintf(&bomb, "version: 1\nworkspaces:\n  - name: b0\n    dir: %s\n    env: &big\n", dir)
+	for i := range 2000 {
+		fmt.Fprintf(&bomb, "      K%d: v\n", i)
+	}
+	for i := 1; i < 2000; i++ {
+		fmt.Fprintf(&bomb, "  - {name: b%d, dir: %s, env: *big}\n", i, dir)
+	}
+	must(t, os.WriteFile(cfg, []byte(bomb.String()), 0o644))
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 30*time.Second, "the alias bomb rejected", func() bool {
+		return strings.Contains(d.log(), "document too complex")
+	})
+	if !hasWorkspace("one") || hasWorkspace("b1") || d.get(t, "/readyz") == "" {
+		t.Error("the old config stopped running after the alias bomb")
+	}
+
 	f.add(t, "two", fmt.Sprintf(webTF, "two"), false)
 	text := strings.Replace(string(good), "workspaces:\n", fmt.Sprintf("workspaces:\n  - name: two\n    dir: %s\n", filepath.Join(f.env.Dir, "workspaces", "two")), 1)
 	must(t, os.WriteFile(cfg, []byte(text), 0o644))

@@ -47,6 +47,9 @@ type app struct {
 	now            func() time.Time
 	// interactive says whether stderr is a terminal: progress and colour.
 	interactive bool
+	// beforeCommand, when set, runs as a command starts: tests make it
+	// panic.
+	beforeCommand func(cmd string)
 }
 
 func newApp(stdout, stderr io.Writer, environ []string) *app {
@@ -72,14 +75,23 @@ Exit codes: 0 clean, 2 drift found, 1 error.
 Run 'driftd <command> -h' for a command's flags.
 `
 
-func (a *app) run(ctx context.Context, args []string) int {
+func (a *app) run(ctx context.Context, args []string) (code int) {
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usage)
 		return exitError
 	}
 	cmd, rest := args[0], args[1:]
+	// An unrecovered panic exits 2, which reads as "drift found".
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(a.stderr, "driftd %s: panic: %v\n\n%s", cmd, v, debug.Stack())
+			code = exitError
+		}
+	}()
+	if a.beforeCommand != nil {
+		a.beforeCommand(cmd)
+	}
 	var err error
-	code := exitClean
 	switch cmd {
 	case "scan":
 		code, err = a.scan(ctx, rest)
@@ -88,7 +100,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case "serve":
 		code, err = a.serve(ctx, rest)
 	case "validate":
-		code, err = a.validate(rest)
+		code, err = a.validate(ctx, rest)
 	case "version", "--version", "-version":
 		currentBuild().write(a.stdout)
 	case "help", "-h", "--help":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,10 @@ func TestCommandsWithoutTerraform(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(dir, "net"), 0o755))
 	good := filepath.Join(dir, "good.yaml")
 	must(t, os.WriteFile(good, []byte("version: 1\nworkspaces:\n  - name: net\n    dir: net\n"), 0o644))
+	needsEnv := filepath.Join(dir, "needs-env.yaml")
+	must(t, os.WriteFile(needsEnv, []byte("version: 1\nworkspaces:\n  - name: net\n    dir: ${INFRA_ROOT}/net\nreporters:\n  slack:\n    channel: \"#drift\"\n    api_url: https://slack.example.com/api/\n    token_env: SLACK_BOT_TOKEN\n"), 0o644))
+	warns := filepath.Join(dir, "warns.yaml")
+	must(t, os.WriteFile(warns, []byte("version: 1\nworkspaces:\n  - name: net\n    dir: net\n    ignore:\n      - attributes: [\"tags['x']\"]\n"), 0o644))
 	bad := filepath.Join(dir, "bad.yaml")
 	must(t, os.WriteFile(bad, []byte("version: 1\nworkspaces:\n  - name: net\n    dir: net\n    timout: 5m\n  - name: Bad Name\n    dir: net\n    schedule: \"61 * * * *\"\n"), 0o644))
 
@@ -37,6 +42,16 @@ func TestCommandsWithoutTerraform(t *testing.T) {
 			"3 error(s)",
 		}},
 		{args: []string{"validate", "--config", filepath.Join(dir, "missing.yaml")}, code: 1, stderr: []string{"missing.yaml"}},
+		{args: []string{"validate", needsEnv}, code: 1, stderr: []string{
+			"needs-env.yaml:4:10: workspaces[0].dir: environment variable INFRA_ROOT is not set",
+			"needs-env.yaml:9:16: reporters.slack.token_env: environment variable SLACK_BOT_TOKEN is not set",
+			"2 error(s)",
+		}},
+		{args: []string{"validate", "--offline", needsEnv}, code: 0, stdout: []string{"OK, 1 workspace(s) (offline: environment variables and secret files not checked)"}},
+		{args: []string{"validate", "--offline", bad}, code: 1, stderr: []string{"bad.yaml:5:5: workspaces[0].timout: unknown field", "3 error(s)"}},
+		{args: []string{"validate", warns}, code: 0, stdout: []string{"OK, 1 workspace(s)"}, stderr: []string{
+			`warns.yaml:6:22: workspaces[0].ignore[0].attributes[0]: warning: "tags['x']" can never match: paths quote keys with double quotes: ["x"]`,
+		}},
 		{args: []string{"scan", "--config", good, "nope"}, code: 1, stderr: []string{"nope"}},
 		{args: []string{"scan", "--config", good, "--output", "yaml"}, code: 1, stderr: []string{"--output: want text, json or markdown"}},
 		{args: []string{"scan", "--config", good, "--concurrency", "0"}, code: 1, stderr: []string{"--concurrency must be at least 1"}},
@@ -107,5 +122,38 @@ func TestProgressOnTerminal(t *testing.T) {
 	}
 	if !strings.HasSuffix(out, "\r\x1b[K") {
 		t.Errorf("progress line not cleared at the end: %q", out)
+	}
+}
+
+// TestPanicExitsOne: a panic in any command exits 1 with its message, not
+// Go's 2, which reads as "drift found".
+func TestPanicExitsOne(t *testing.T) {
+	for _, cmd := range []string{"scan", "check", "serve", "validate", "version"} {
+		var out, errb bytes.Buffer
+		a := newApp(&out, &errb, nil)
+		a.beforeCommand = func(name string) { panic("boom in " + name) }
+		if code := a.run(t.Context(), []string{cmd}); code != exitError {
+			t.Errorf("%s: exit %d, want %d", cmd, code, exitError)
+		}
+		if want := "driftd " + cmd + ": panic: boom in " + cmd + "\n"; !strings.HasPrefix(errb.String(), want) {
+			t.Errorf("%s: stderr %q, want it to start with %q", cmd, errb.String(), want)
+		}
+	}
+}
+
+// TestValidateCanceled: validate stops when its context is done (SIGINT,
+// SIGTERM) and says so.
+func TestValidateCanceled(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "w.yaml")
+	must(t, os.WriteFile(cfg, []byte("version: 1\nworkspaces:\n  - name: a\n    dir: .\n"), 0o644))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out, errb bytes.Buffer
+	if code := newApp(&out, &errb, nil).run(ctx, []string{"validate", cfg}); code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	if !strings.Contains(errb.String(), "context canceled") || out.Len() > 0 {
+		t.Errorf("stdout %q, stderr %q", out.String(), errb.String())
 	}
 }

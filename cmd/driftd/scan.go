@@ -63,13 +63,16 @@ func (a *app) lookupEnv(name string) (string, bool) {
 }
 
 // loadConfig reads a config file, expanding ${VAR} and *_env from the
-// app's environment.
-func (a *app) loadConfig(path string) (*config.Config, error) {
-	data, err := os.ReadFile(path)
+// app's environment, and logs its warnings.
+func (a *app) loadConfig(ctx context.Context, path string, log *slog.Logger) (*config.Config, error) {
+	cfg, err := config.LoadContext(ctx, path, config.Options{Env: a.lookupEnv})
 	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
+		return nil, err
 	}
-	return config.Parse(path, data, a.lookupEnv)
+	for _, w := range cfg.Warnings {
+		log.Warn("config: "+w.Msg, "file", w.File, "line", w.Line, "field", w.Path)
+	}
+	return cfg, nil
 }
 
 func (a *app) defaultConfigPath() string {
@@ -102,7 +105,11 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	cfg, err := a.loadConfig(*configPath)
+	log, err := f.log.logger(a)
+	if err != nil {
+		return exitError, err
+	}
+	cfg, err := a.loadConfig(ctx, *configPath, log)
 	if err != nil {
 		return exitError, err
 	}
@@ -115,7 +122,7 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if *noReport {
 		report = nil
 	}
-	reports, err := a.runScans(ctx, f, cfg, report, part.own(wss), *concurrency, part)
+	reports, err := a.runScans(ctx, f, log, cfg, report, part.own(wss), *concurrency, part)
 	if err != nil {
 		return exitError, err
 	}
@@ -166,16 +173,20 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 		}
 		ws.Vars[k] = v
 	}
+	log, err := f.log.logger(a)
+	if err != nil {
+		return exitError, err
+	}
 	var cfg *config.Config
 	if *report {
 		if *configPath == "" {
 			return exitError, errors.New("--report needs --config (the reporters to deliver to)")
 		}
-		if cfg, err = a.loadConfig(*configPath); err != nil {
+		if cfg, err = a.loadConfig(ctx, *configPath, log); err != nil {
 			return exitError, err
 		}
 	}
-	reports, err := a.runScans(ctx, f, cfg, cfg, []config.Workspace{ws}, 1, shardRun{})
+	reports, err := a.runScans(ctx, f, log, cfg, cfg, []config.Workspace{ws}, 1, shardRun{})
 	if err != nil {
 		return exitError, err
 	}
@@ -185,11 +196,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 // runScans scans, prints, and delivers the reports to the reporters of
 // report (none when nil). cfg, when set, is the config the workspaces come
 // from; wss are part's.
-func (a *app) runScans(ctx context.Context, f scanFlags, cfg, report *config.Config, wss []config.Workspace, concurrency int, part shardRun) ([]*drift.Report, error) {
-	log, err := f.log.logger(a)
-	if err != nil {
-		return nil, err
-	}
+func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, report *config.Config, wss []config.Workspace, concurrency int, part shardRun) ([]*drift.Report, error) {
 	log = part.log(log)
 	if part.Sharded() {
 		log.Info("scanning one shard", "from", part.From, "workspaces", len(wss), "of", part.total)

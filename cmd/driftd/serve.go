@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,7 +53,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	part := shardRun{Resolved: sh}
 	log = part.log(log)
-	cfg, err := a.loadConfig(*configPath)
+	cfg, err := a.loadConfig(ctx, *configPath, log)
 	if err != nil {
 		return exitError, err
 	}
@@ -185,7 +186,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		for sig := range signals {
 			switch {
 			case sig == syscall.SIGHUP:
-				a.reload(*configPath, build, dmn, log)
+				a.reload(ctx, *configPath, build, dmn, log)
 			case !stopping:
 				stopping = true
 				log.Info("stopping: no new scans; running scans may finish", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
@@ -223,8 +224,14 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 
 // reload swaps in a new config; a bad one is logged and the running one
 // kept.
-func (a *app) reload(path string, build func(*config.Config) (daemon.Setup, error), dmn *daemon.Daemon, log *slog.Logger) {
-	cfg, err := a.loadConfig(path)
+func (a *app) reload(ctx context.Context, path string, build func(*config.Config) (daemon.Setup, error), dmn *daemon.Daemon, log *slog.Logger) {
+	// The daemon outlives whatever a config makes go wrong.
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("config reload panicked; the previous config keeps running", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	cfg, err := a.loadConfig(ctx, path, log)
 	var setup daemon.Setup
 	if err == nil {
 		if setup, err = build(cfg); err == nil {

@@ -8,6 +8,8 @@
 package config
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,6 +40,9 @@ type Config struct {
 	Reporters  Reporters
 	// Server holds the daemon's settings, defaults filled in.
 	Server Server
+	// Warnings are things allowed but most likely not meant, such as an
+	// ignore rule that can never match; in file order.
+	Warnings Errors
 
 	secretEnv []string
 }
@@ -153,14 +158,41 @@ type Webhook struct {
 	Timeout time.Duration
 }
 
+// Options say how to read a configuration file.
+type Options struct {
+	// Env looks up environment variables for ${NAME} references and *_env
+	// secrets; nil means an empty environment.
+	Env func(string) (string, bool)
+	// Offline checks a file away from where it runs (a pull request's CI):
+	// an unset environment variable is not an error, secret files are not
+	// read and ssh key files not looked for; everything else is checked as
+	// usual, secret references included. The Config is for checking only:
+	// its secrets, and values made from unset variables, are empty.
+	Offline bool
+}
+
 // Load reads and parses the configuration file at path, taking ${VAR} and
 // *_env values from the process environment.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	return LoadContext(context.Background(), path, Options{Env: os.LookupEnv})
+}
+
+// LoadContext reads and parses the configuration file at path. It stops
+// early, with ctx's error, when ctx is done. A file larger than
+// MaxFileSize is an error.
+func LoadContext(ctx context.Context, path string, opts Options) (*Config, error) {
+	data, err := readFile(path, MaxFileSize)
+	if errors.Is(err, errTooLarge) {
+		return nil, Errors{tooLarge(path)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return ParseContext(ctx, path, data, opts)
+}
+
+func tooLarge(file string) *Error {
+	return &Error{File: file, Msg: fmt.Sprintf("the file is larger than %d MiB, the most a configuration may be", MaxFileSize>>20)}
 }
 
 // Parse parses a configuration file's content. filename is used in error
@@ -168,20 +200,31 @@ func Load(path string) (*Config, error) {
 // variables (nil means an empty environment). On failure the error is
 // Errors.
 func Parse(filename string, data []byte, env func(string) (string, bool)) (*Config, error) {
-	if env == nil {
-		env = func(string) (string, bool) { return "", false }
+	return ParseContext(context.Background(), filename, data, Options{Env: env})
+}
+
+// ParseContext is Parse with options, stopping early when ctx is done: the
+// error is then ctx's, not Errors.
+func ParseContext(ctx context.Context, filename string, data []byte, opts Options) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{tooLarge(filename)}
 	}
 	base, err := filepath.Abs(filepath.Dir(filename))
 	if err != nil {
 		return nil, fmt.Errorf("resolving config directory: %w", err)
 	}
-	d := &decoder{file: filename, baseDir: base, env: env, budget: nodeBudget}
+	d := newDecoder(ctx, filename, base, data, opts)
 	cfg := d.parse(data)
+	if err := d.interrupted(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filename, err)
+	}
 	if len(d.errs) > 0 {
 		d.errs.sort()
 		return nil, d.errs
 	}
 	cfg.Path = filename
+	d.warns.sort()
+	cfg.Warnings = d.warns
 	return cfg, nil
 }
 

@@ -425,20 +425,91 @@ func TestExpandEnv(t *testing.T) {
 	}
 }
 
-func TestAliasBomb(t *testing.T) {
+// TestWarnings: an ignore rule that can never match a path as reports
+// write them is accepted with a warning.
+func TestWarnings(t *testing.T) {
 	t.Parallel()
-	var b strings.Builder
-	b.WriteString("version: 1\nx0: &a0 [1,1,1,1,1,1,1,1,1,1]\n")
-	for i := 1; i < 9; i++ {
-		fmt.Fprintf(&b, "x%d: &a%d [*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d,*a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	cfg, err := Parse("testdata/w.yml", []byte(`version: 1
+defaults:
+  ignore:
+    - attributes: ["tags['LastScanned']", 'tags["LastScanned"]', tags.LastScanned]
+workspaces:
+  - name: app
+    dir: .
+    ignore:
+      - type: aws_instance
+        attributes: [tags.Cost Center, 'tags["Cost Center"]']
+`), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.WriteString("workspaces:\n  - name: a\n    dir: .\n    vars: {bomb: *a8}\n")
-	start := time.Now()
-	_, err := Parse("testdata/bomb.yml", []byte(b.String()), nil)
-	if err == nil || !strings.Contains(err.Error(), "document too complex") {
-		t.Errorf("err = %v", err)
+	want := `testdata/w.yml:4:20: defaults.ignore[0].attributes[0]: warning: "tags['LastScanned']" can never match: paths quote keys with double quotes: ["LastScanned"]
+testdata/w.yml:10:22: workspaces[0].ignore[0].attributes[0]: warning: "tags.Cost Center" can never match: key "Cost Center" is not an identifier, which paths write as ["Cost Center"]`
+	if got := cfg.Warnings.Error(); got != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", got, want)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
+}
+
+// offlineConfig needs environment variables and secret files that a pull
+// request's CI does not have.
+const offlineConfig = `version: 1
+workspaces:
+  - name: app
+    dir: ${INFRA_ROOT}/app
+    var_files: [prod.tfvars]
+    env: {REGION: "${AWS_REGION}"}
+    vars: {password: "${DB_PASSWORD}", list: ["${X}"]}
+    backend_config: {bucket: "${BUCKET}"}
+  - name: dns
+    git:
+      url: git@github.com:acme/${REPO}.git
+      ssh_key_file: keys/deploy
+reporters:
+  github:
+    repository: acme/infra
+    app: {app_id: 1, installation_id: 2, private_key_file: secrets/app.pem}
+  slack:
+    token_env: SLACK_BOT_TOKEN
+    channel: "#drift-${TEAM}"
+  webhooks:
+    - url: https://hooks.example.com/${HOOK_TOKEN}
+      secret_file: secrets/hook
+server:
+  trigger_token_env: TRIGGER
+  data_dir: ${STATE_DIR}
+`
+
+// TestOffline: offline, what needs the environment or secret files is not
+// checked, and everything else still is.
+func TestOffline(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "w.yaml")
+	if _, err := ParseContext(t.Context(), file, []byte(offlineConfig), Options{Offline: true}); err != nil {
+		t.Errorf("offline: %v", err)
+	}
+	_, err := Parse(file, []byte(offlineConfig), nil)
+	if n := len(err.(Errors)); n != 14 {
+		t.Errorf("online: %d errors, want 14:\n%v", n, err)
+	}
+
+	// Malformed references, inline secrets and everything else are errors
+	// offline too.
+	bad := strings.NewReplacer("SLACK_BOT_TOKEN", "not a name", "${X}", "${1X}", "app_id: 1", "app_id: 0",
+		"ssh_key_file: keys/deploy", "token: ghp_x").Replace(offlineConfig)
+	_, err = ParseContext(t.Context(), file, []byte(bad), Options{Offline: true})
+	want := []string{
+		`7:47: workspaces[0].vars.list[0]: invalid variable reference`,
+		`12:7: workspaces[1].git.token: secrets cannot be written inline; use token_env or token_file`,
+		`16:19: reporters.github.app.app_id: must be a positive integer, got 0`,
+		`18:16: reporters.slack.token_env: invalid environment variable name "not a name"`,
+	}
+	errs, _ := err.(Errors)
+	if len(errs) != len(want) {
+		t.Fatalf("offline, bad: %v", err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(errs[i].Error(), file+":"+w) {
+			t.Errorf("error %d = %s, want %s...", i, errs[i], w)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,11 +17,20 @@ import (
 )
 
 const (
-	// nodeBudget bounds the nodes visited through aliases, so that a small
-	// file of nested aliases ("billion laughs") cannot exhaust memory.
-	nodeBudget = 100_000
+	// MaxFileSize bounds a configuration file, in bytes.
+	MaxFileSize = 4 << 20
+	// baseBudget and one more per byte of the file bound the values that
+	// aliases and defaults add to what the file spells out: every alias
+	// costs the nodes under its anchor, every workspace the entries it
+	// inherits from defaults. A small file of aliases to a large map (or of
+	// nested aliases, "billion laughs") or of many workspaces under large
+	// defaults then costs memory in proportion to its size.
+	baseBudget = 100_000
 	// maxErrors keeps a pathological file from producing an unbounded report.
 	maxErrors = 200
+	// checkEvery is how many nodes the decoder visits between two looks at
+	// its context.
+	checkEvery = 256
 )
 
 var (
@@ -44,14 +54,47 @@ var (
 
 // decoder walks yaml.v3 nodes and collects every error it meets.
 type decoder struct {
+	ctx     context.Context
 	file    string
 	baseDir string
 	env     func(string) (string, bool)
+	offline bool
 	errs    Errors
-	budget  int
+	warns   Errors
 	data    []byte
 	// secretEnv collects the variables secrets were read from.
 	secretEnv []string
+
+	// budget is what aliases and defaults may still add (see baseBudget),
+	// limit what they could at first. sizes memoises subtree sizes.
+	budget, limit int
+	sizes         map[*yaml.Node]int
+	// visits counts the nodes visited, for the context checks (and tests).
+	visits int
+	// stop says why the walk stopped early: the budget ran out or ctx is
+	// done. Nothing is decoded or reported after it.
+	stop error
+}
+
+var errBudget = errors.New("budget exceeded")
+
+// interrupted returns ctx's error when the walk stopped for it (or ctx is
+// done now), else nil.
+func (d *decoder) interrupted() error {
+	if d.stop != nil && d.stop != errBudget {
+		return d.stop
+	}
+	return d.ctx.Err()
+}
+
+func newDecoder(ctx context.Context, file, baseDir string, data []byte, opts Options) *decoder {
+	env := opts.Env
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	limit := baseBudget + len(data)
+	return &decoder{ctx: ctx, file: file, baseDir: baseDir, env: env, offline: opts.Offline, data: data,
+		budget: limit, limit: limit, sizes: map[*yaml.Node]int{}}
 }
 
 // field is a mapping value with the key it came from and its path.
@@ -65,6 +108,8 @@ type field struct {
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	switch {
+	case d.stop != nil:
+		return // what follows the stop is not worth reporting
 	case len(d.errs) > maxErrors:
 		return
 	case len(d.errs) == maxErrors:
@@ -83,21 +128,70 @@ func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, e)
 }
 
-// spend charges n node visits against the budget and reports whether the
-// budget still holds.
-func (d *decoder) spend(n *yaml.Node) bool {
-	d.budget--
-	if d.budget == 0 {
-		d.errorf(n, "", "document too complex: aliases expand to more than %d nodes", nodeBudget)
+// warnf records a warning: something that does no harm but most likely
+// does not do what was meant.
+func (d *decoder) warnf(n *yaml.Node, path, format string, args ...any) {
+	if d.stop != nil || len(d.warns) >= maxErrors {
+		return
 	}
-	return d.budget > 0
+	d.warns = append(d.warns, &Error{File: d.file, Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...), Warning: true})
+}
+
+// spend charges cost values that n adds to the file (see baseBudget) and
+// reports whether the budget still holds.
+func (d *decoder) spend(n *yaml.Node, cost int) bool {
+	if d.stop != nil {
+		return false
+	}
+	d.budget -= cost
+	if d.budget < 0 {
+		d.errorf(n, "", "document too complex: aliases and defaults expand it to more than %d values (%d, plus one per byte of the file)", d.limit, baseBudget)
+		d.stop = errBudget
+		return false
+	}
+	return true
+}
+
+// visit counts a node visited and reports whether the walk goes on: the
+// budget holds and the context is not done.
+func (d *decoder) visit() bool {
+	if d.stop != nil {
+		return false
+	}
+	d.visits++
+	if d.visits%checkEvery == 0 {
+		if err := d.ctx.Err(); err != nil {
+			d.stop = err
+		}
+	}
+	return d.stop == nil
+}
+
+// size is the number of nodes under n, n included, not following aliases:
+// what resolving an alias to n adds to the document. Aliases under n are
+// charged when they are resolved in turn.
+func (d *decoder) size(n *yaml.Node) int {
+	if s, ok := d.sizes[n]; ok {
+		return s
+	}
+	s := 1
+	if n.Kind != yaml.AliasNode {
+		for _, c := range n.Content {
+			s += d.size(c)
+		}
+	}
+	d.sizes[n] = s
+	return s
 }
 
 // resolve follows aliases. The result keeps the alias's position, so errors
 // point where the value is used.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	if !d.visit() {
+		return nil
+	}
 	for n != nil && n.Kind == yaml.AliasNode {
-		if !d.spend(n) || n.Alias == nil {
+		if n.Alias == nil || !d.spend(n, d.size(n.Alias)) {
 			return nil
 		}
 		c := *n.Alias
@@ -118,6 +212,9 @@ func (d *decoder) document(data []byte) (root *yaml.Node) {
 			d.errorf(nil, "", "invalid YAML: parser failed: %v", r)
 		}
 	}()
+	if d.ctx.Err() != nil {
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -394,10 +491,20 @@ func (d *decoder) scalar(f field) (string, bool) {
 func (d *decoder) expand(n *yaml.Node, path, s string) (string, bool) {
 	v, err := expandEnv(s, d.env)
 	if err != nil {
-		d.errorf(n, path, "%v", err)
+		// Offline, a value made from an unset variable is not checked.
+		if _, unset := errors.AsType[unsetError](err); !unset || !d.offline {
+			d.errorf(n, path, "%v", err)
+		}
 		return "", false
 	}
 	return v, true
+}
+
+// unsetError is a ${NAME} reference to a variable that is not set.
+type unsetError string
+
+func (e unsetError) Error() string {
+	return fmt.Sprintf("environment variable %s is not set", string(e))
 }
 
 // expandEnv replaces ${NAME} with the variable's value; $${ is a literal
@@ -423,7 +530,7 @@ func expandEnv(s string, env func(string) (string, bool)) (string, error) {
 			}
 			v, ok := env(name)
 			if !ok {
-				return "", fmt.Errorf("environment variable %s is not set", name)
+				return "", unsetError(name)
 			}
 			b.WriteString(v)
 			i += end + 3

@@ -16,6 +16,9 @@ type Error struct {
 	// Path names the offending value, e.g. workspaces[2].schedule.
 	Path string
 	Msg  string
+	// Warning marks something that is allowed but most likely does not do
+	// what was meant (Config.Warnings).
+	Warning bool
 }
 
 func (e *Error) Error() string {
@@ -29,6 +32,9 @@ func (e *Error) Error() string {
 	}
 	if e.Path != "" {
 		b.WriteString(": " + e.Path)
+	}
+	if e.Warning {
+		b.WriteString(": warning")
 	}
 	b.WriteString(": " + e.Msg)
 	return b.String()

@@ -105,6 +105,10 @@ func TestParseErrors(t *testing.T) {
 			`17:13: workspaces[2].git.path: must not be empty; leave path out for the repository root`,
 			`18:7: workspaces[2].git.branch: unknown field`,
 		},
+		"ignore_globs": {
+			`6:18: workspaces[0].ignore[0].address: glob is 1025 bytes long, more than the 1024 allowed`,
+			`8:28: workspaces[0].ignore[1].attributes[1]: glob is 1025 bytes long, more than the 1024 allowed`,
+		},
 		"inline_secret": {
 			`8:5: reporters.github.token: secrets cannot be written inline; use token_env or token_file`,
 		},

@@ -181,7 +181,7 @@ func (d *decoder) sshKeyFile(f field, s string) string {
 		return ""
 	}
 	p, ok := d.localPath(f, s)
-	if !ok {
+	if !ok || d.offline {
 		return p
 	}
 	fi, err := os.Stat(p)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -173,15 +174,16 @@ func (d *decoder) slack(f field) *Slack {
 		d.errorf(d.resolve(f.val), f.path, "missing credentials: set webhook_url_env, webhook_url_file, token_env or token_file")
 	}
 	c, hasChannel := fs["channel"]
+	channelOK := false
 	if hasChannel {
-		s.Channel, _ = d.str(c, true)
+		s.Channel, channelOK = d.str(c, true)
 		if hasHook && !hasToken {
 			d.errorf(c.key, c.path, "has no effect with a webhook URL (the webhook posts to its own channel); remove it or use a bot token")
 		}
 	} else if hasToken && !hasHook {
 		d.errorf(d.resolve(f.val), f.path, `missing required field "channel" (a bot token needs a channel)`)
 	}
-	if hasChannel && s.Channel == "" {
+	if channelOK && s.Channel == "" {
 		d.errorf(c.val, c.path, "must not be empty")
 	}
 	if r, ok := fs["api_url"]; ok {
@@ -351,11 +353,13 @@ func (d *decoder) secret(fs map[string]field, base string) (Secret, bool) {
 		}
 		d.secretEnv = append(d.secretEnv, name)
 		v, ok := d.env(name)
-		if !ok {
+		switch v = strings.TrimSpace(v); {
+		case d.offline && v == "":
+			return "", true
+		case !ok:
 			d.errorf(fe.val, fe.path, "environment variable %s is not set", name)
 			return "", true
-		}
-		if v = strings.TrimSpace(v); v == "" {
+		case v == "":
 			d.errorf(fe.val, fe.path, "environment variable %s is empty", name)
 			return "", true
 		}
@@ -367,6 +371,9 @@ func (d *decoder) secret(fs map[string]field, base string) (Secret, bool) {
 		}
 		if p == "" {
 			d.errorf(ff.val, ff.path, "must not be empty")
+			return "", true
+		}
+		if d.offline {
 			return "", true
 		}
 		if !filepath.IsAbs(p) {
@@ -395,9 +402,21 @@ func isHTTPURL(s string) bool {
 // maxSecretFile bounds what a *_file key reads; PEM keys are a few KiB.
 const maxSecretFile = 64 << 10
 
-// readSecretFile reads a regular file (symlinks followed, as Kubernetes
-// mounts secrets), so that a mistaken /dev/stdin or FIFO cannot hang startup.
+// readSecretFile reads a secret file of at most maxSecretFile bytes.
 func readSecretFile(p string) ([]byte, error) {
+	b, err := readFile(p, maxSecretFile)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%s is larger than %d KiB", p, maxSecretFile>>10)
+	}
+	return b, err
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readFile reads a regular file (symlinks followed, as Kubernetes mounts
+// secrets and config maps) of at most max bytes, so that a mistaken
+// /dev/stdin, FIFO or /dev/zero cannot hang or exhaust driftd.
+func readFile(p string, max int64) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -410,8 +429,13 @@ func readSecretFile(p string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", p)
 	}
-	if fi.Size() > maxSecretFile {
-		return nil, fmt.Errorf("%s is larger than %d KiB", p, maxSecretFile>>10)
+	if fi.Size() > max {
+		return nil, errTooLarge
 	}
-	return io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	// The file may grow after Stat.
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		return nil, errTooLarge
+	}
+	return b, err
 }

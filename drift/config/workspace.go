@@ -63,6 +63,16 @@ func (s *wsState) clone() *wsState {
 	return &c
 }
 
+// inherited is how many values a workspace copies from these defaults.
+func (s *wsState) inherited() int {
+	w := &s.w
+	n := len(w.VarFiles) + len(w.Vars) + len(w.BackendConfig) + len(w.Env) + len(w.PassEnv) + len(w.Owners)
+	for _, r := range w.Ignore {
+		n += 1 + len(r.Attributes)
+	}
+	return n
+}
+
 func (d *decoder) parse(data []byte) *Config {
 	root := d.document(data)
 	if root == nil {
@@ -94,6 +104,9 @@ func (d *decoder) parse(data []byte) *Config {
 		}
 		firstName := map[string]int{}
 		for _, it := range items {
+			if !d.spend(it.val, defaults.inherited()) {
+				break
+			}
 			st := defaults.clone()
 			if !d.workspace(it.val, it.path, st, false) {
 				continue
@@ -385,9 +398,6 @@ func (d *decoder) vars(f field, into map[string]string) map[string]string {
 // anyValue converts a YAML value to a JSON-encodable one, expanding ${VAR}
 // in strings. Values are never shown in errors: vars may hold credentials.
 func (d *decoder) anyValue(n *yaml.Node, p string) (any, bool) {
-	if !d.spend(n) {
-		return nil, false
-	}
 	n = d.resolve(n)
 	if n == nil {
 		return nil, false
@@ -454,13 +464,25 @@ func (d *decoder) ignore(f field) []drift.IgnoreRule {
 		}
 		var r drift.IgnoreRule
 		if g, ok := fs["address"]; ok {
-			r.Address, _ = d.str(g, false)
+			r.Address = d.glob(g)
 		}
 		if g, ok := fs["type"]; ok {
-			r.Type, _ = d.str(g, false)
+			r.Type = d.glob(g)
 		}
 		if g, ok := fs["attributes"]; ok {
-			r.Attributes, _, _ = d.strList(g, false)
+			globs, fields, _ := d.strList(g, false)
+			for i, a := range globs {
+				warning, err := drift.CheckAttributeGlob(a)
+				switch {
+				case err != nil:
+					d.errorf(fields[i].val, fields[i].path, "%v", err)
+				case warning != "":
+					d.warnf(fields[i].val, fields[i].path, "%q can never match: %s", a, warning)
+					fallthrough
+				default:
+					r.Attributes = append(r.Attributes, a)
+				}
+			}
 		}
 		if r.Address == "" && r.Type == "" && len(r.Attributes) == 0 {
 			if len(d.errs) > before { // already explained
@@ -472,6 +494,19 @@ func (d *decoder) ignore(f field) []drift.IgnoreRule {
 		rules = append(rules, r)
 	}
 	return rules
+}
+
+// glob reads an address or type glob of an ignore rule.
+func (d *decoder) glob(f field) string {
+	s, ok := d.str(f, false)
+	if !ok {
+		return ""
+	}
+	if err := drift.CheckGlob(s); err != nil {
+		d.errorf(f.val, f.path, "%v", err)
+		return ""
+	}
+	return s
 }
 
 // checkCron validates a schedule with robfig/cron, which panics on a time
