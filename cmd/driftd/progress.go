@@ -61,8 +61,8 @@ func (p *progress) event(e scan.Event) {
 	} else {
 		delete(p.running, e.Workspace)
 		p.done++
-		fmt.Fprintf(p.w, "\r\x1b[K%s %s: %s (%s)\n", statusMark(string(e.Report.Status)), e.Workspace,
-			render.Summary(e.Report), e.Report.Duration.Round(100*time.Millisecond))
+		fmt.Fprintf(p.w, "\r\x1b[K%s %s: %s (%s)\n", statusMark(string(e.Report.Status)), render.Terminal(e.Workspace),
+			render.Terminal(render.Summary(e.Report)), e.Report.Duration.Round(100*time.Millisecond))
 	}
 	p.drawLocked()
 }
@@ -75,7 +75,7 @@ func (p *progress) drawLocked() {
 	sort.Strings(names)
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s %ds", n, int(p.now().Sub(p.running[n]).Seconds())))
+		parts = append(parts, fmt.Sprintf("%s %ds", render.Terminal(n), int(p.now().Sub(p.running[n]).Seconds())))
 	}
 	line := fmt.Sprintf("scanning %d/%d", p.done, p.total)
 	if len(parts) > 0 {

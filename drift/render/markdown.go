@@ -23,11 +23,11 @@ func Markdown(r *drift.Report, opt MarkdownOptions) string {
 	var b strings.Builder
 	switch r.Status {
 	case drift.StatusError:
-		fmt.Fprintf(&b, "## Drift scan failed for `%s`\n\n", r.Workspace)
+		fmt.Fprintf(&b, "## Drift scan failed for %s\n\n", MarkdownCode(r.Workspace))
 	case drift.StatusDrifted:
-		fmt.Fprintf(&b, "## Drift detected in `%s`\n\n", r.Workspace)
+		fmt.Fprintf(&b, "## Drift detected in %s\n\n", MarkdownCode(r.Workspace))
 	default:
-		fmt.Fprintf(&b, "## No drift in `%s`\n\n", r.Workspace)
+		fmt.Fprintf(&b, "## No drift in %s\n\n", MarkdownCode(r.Workspace))
 	}
 	b.WriteString(markdownFacts(r))
 	b.WriteString("\n\n")
@@ -65,7 +65,7 @@ func Markdown(r *drift.Report, opt MarkdownOptions) string {
 }
 
 func markdownFacts(r *drift.Report) string {
-	facts := []string{"**" + Summary(r) + "**"}
+	facts := []string{"**" + MarkdownText(Summary(r)) + "**"}
 	if !r.StartedAt.IsZero() {
 		facts = append(facts, "scanned "+r.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
@@ -73,10 +73,10 @@ func markdownFacts(r *drift.Report) string {
 		facts = append(facts, "refresh-only")
 	}
 	if r.TerraformVersion != "" {
-		facts = append(facts, "Terraform "+r.TerraformVersion)
+		facts = append(facts, "Terraform "+MarkdownText(r.TerraformVersion))
 	}
 	if r.Commit != "" {
-		facts = append(facts, "commit `"+ShortCommit(r.Commit)+"`")
+		facts = append(facts, "commit "+MarkdownCode(ShortCommit(r.Commit)))
 	}
 	if r.Duration > 0 {
 		facts = append(facts, "took "+r.Duration.Round(100*time.Millisecond).String())
@@ -108,7 +108,7 @@ func writeMarkdownChanges(b *strings.Builder, title string, cs []drift.ResourceC
 			if n := len(c.Attributes); n > 0 {
 				what += " (" + plural(n, "attribute") + ")"
 			}
-			fmt.Fprintf(b, "| `%s` | %s | %s |\n", actionSymbol(c.Action), tableCode(c.Address), what)
+			fmt.Fprintf(b, "| `%s` | %s | %s |\n", actionSymbol(c.Action), MarkdownTableCode(c.Address), what)
 		}
 		b.WriteString("\n")
 		var lines []string
@@ -151,17 +151,7 @@ func diffLines(a drift.AttributeChange) []string {
 	return lines
 }
 
-// tableCode puts s in a code span that survives a markdown table.
-func tableCode(s string) string {
-	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, "`", "'"), "|", "\\|") + "`"
-}
-
-// writeFenced writes a fenced block whose fence is longer than any
-// backtick run inside, so values cannot end it early.
 func writeFenced(b *strings.Builder, lang, body string) {
-	fence := "```"
-	for strings.Contains(body, fence) {
-		fence += "`"
-	}
-	fmt.Fprintf(b, "%s%s\n%s\n%s\n\n", fence, lang, body, fence)
+	b.WriteString(MarkdownFence(lang, body))
+	b.WriteString("\n\n")
 }

@@ -100,6 +100,9 @@ func Summary(r *drift.Report) string {
 	switch r.Status {
 	case drift.StatusError:
 		first, _, _ := strings.Cut(strings.TrimSpace(r.Error), "\n")
+		if first = strings.TrimSpace(first); first == "" {
+			return "scan failed"
+		}
 		return "scan failed: " + first
 	case drift.StatusDrifted:
 		s := plural(len(r.Drift), "resource") + " drifted"

@@ -66,11 +66,11 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 	if r.Status == drift.StatusClean && len(r.Pending) == 0 && len(r.Outputs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "%s\n", p.paint(ansiBold, "Workspace "+r.Workspace))
+	fmt.Fprintf(w, "%s\n", p.paint(ansiBold, "Workspace "+Terminal(r.Workspace)))
 	if r.Status == drift.StatusError {
 		fmt.Fprintf(w, "  %s\n", p.paint(ansiRed, "Scan failed:"))
 		for _, line := range strings.Split(strings.TrimSpace(r.Error), "\n") {
-			fmt.Fprintf(w, "    %s\n", line)
+			fmt.Fprintf(w, "    %s\n", Terminal(line))
 		}
 		fmt.Fprintln(w)
 		return
@@ -78,7 +78,7 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 	if len(r.Drift) > 0 {
 		fmt.Fprintf(w, "  Objects changed outside of Terraform:\n\n")
 		for _, c := range r.Drift {
-			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, c.Address), driftVerb(c.Action))
+			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, Terminal(c.Address)), driftVerb(c.Action))
 			writeTextAttributes(w, c.Attributes, p)
 		}
 		fmt.Fprintln(w)
@@ -86,7 +86,7 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 	if len(r.Pending) > 0 {
 		fmt.Fprintf(w, "  Pending changes (in code, not applied):\n\n")
 		for _, c := range r.Pending {
-			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, c.Address), pendingVerb(c.Action))
+			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, Terminal(c.Address)), pendingVerb(c.Action))
 			writeTextAttributes(w, c.Attributes, p)
 		}
 		fmt.Fprintln(w)
@@ -95,7 +95,7 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 		fmt.Fprintf(w, "  Changes to outputs:\n\n")
 		for _, o := range r.Outputs {
 			a := drift.AttributeChange{Path: o.Name, Before: o.Before, After: o.After, Unknown: o.Unknown}
-			fmt.Fprintf(w, "      %s %s\n", p.symbol(actionSymbol(o.Action)), AttributeLine(a))
+			fmt.Fprintf(w, "      %s %s\n", p.symbol(actionSymbol(o.Action)), Terminal(AttributeLine(a)))
 		}
 		fmt.Fprintln(w)
 	}
@@ -106,14 +106,14 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 
 func writeTextAttributes(w *bufio.Writer, attrs []drift.AttributeChange, p painter) {
 	for _, a := range attrs {
-		fmt.Fprintf(w, "      %s %s\n", p.symbol(attributeSymbol(a)), AttributeLine(a))
+		fmt.Fprintf(w, "      %s %s\n", p.symbol(attributeSymbol(a)), Terminal(AttributeLine(a)))
 	}
 }
 
 func writeTextSummary(w *bufio.Writer, reports []*drift.Report, p painter) {
 	width := 0
 	for _, r := range reports {
-		width = max(width, len(r.Workspace))
+		width = max(width, len(Terminal(r.Workspace)))
 	}
 	for _, r := range reports {
 		mark := p.paint(ansiGreen, "✓")
@@ -123,6 +123,6 @@ func writeTextSummary(w *bufio.Writer, reports []*drift.Report, p painter) {
 		case drift.StatusError:
 			mark = p.paint(ansiRed, "✗")
 		}
-		fmt.Fprintf(w, "%s %-*s  %-7s  %s (%s)\n", mark, width, r.Workspace, r.Status, Summary(r), r.Duration.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "%s %-*s  %-7s  %s (%s)\n", mark, width, Terminal(r.Workspace), r.Status, Terminal(Summary(r)), r.Duration.Round(100*time.Millisecond))
 	}
 }

@@ -364,12 +364,12 @@ func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 	case reporters.Changed:
 		return r.update(ctx, open, cur, changeComment(cur, prev, ghPrev), "")
 	case reporters.Resolved:
-		return r.update(ctx, open, cur, fmt.Sprintf("No drift left in `%s` as of %s; closing.", ws, when(cur)), "closed")
+		return r.update(ctx, open, cur, fmt.Sprintf("No drift left in %s as of %s; closing.", render.MarkdownCode(ws), when(cur)), "closed")
 	case reporters.Recovered:
 		if cur.Status == drift.StatusDrifted {
 			return r.update(ctx, open, cur, "The scan succeeds again; the drift is unchanged.", "")
 		}
-		return r.update(ctx, open, cur, fmt.Sprintf("The scan of `%s` succeeds again and finds no drift; closing.", ws), "closed")
+		return r.update(ctx, open, cur, fmt.Sprintf("The scan of %s succeeds again and finds no drift; closing.", render.MarkdownCode(ws)), "closed")
 	case reporters.Error:
 		if open != nil {
 			return r.markFailed(ctx, open, cur)
@@ -405,7 +405,7 @@ func when(r *drift.Report) string {
 	return "the scan of " + r.StartedAt.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-func summaryLine(r *drift.Report) string { return "**" + render.Summary(r) + "**" }
+func summaryLine(r *drift.Report) string { return "**" + render.MarkdownText(render.Summary(r)) + "**" }
 
 func title(r *drift.Report) string {
 	if r.Status == drift.StatusError {
@@ -538,11 +538,7 @@ func or(a, b string) string {
 // drift it shows: a comment with the error, the failed label, and the
 // marker's status, so that the next failure stays quiet.
 func (r *Reporter) markFailed(ctx context.Context, is *gh.Issue, cur *drift.Report) error {
-	errText, cut := reporters.TruncateBytes(strings.TrimSpace(cur.Error), 10000)
-	if cut {
-		errText += "\n(cut)"
-	}
-	comment := fmt.Sprintf("The last scan of `%s` failed (%s). This issue stays open until a scan succeeds.\n\n%s", cur.Workspace, when(cur), fenced(errText))
+	comment := failedComment(cur)
 	n := is.GetNumber()
 	if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &comment}); err != nil {
 		return opError{"comment on issue", err}
@@ -560,12 +556,14 @@ func (r *Reporter) markFailed(ctx context.Context, is *gh.Issue, cur *drift.Repo
 	return nil
 }
 
-func fenced(s string) string {
-	fence := "```"
-	for strings.Contains(s, fence) {
-		fence += "`"
+// failedComment is the comment a failed scan leaves on the open issue.
+func failedComment(cur *drift.Report) string {
+	errText, cut := reporters.TruncateBytes(strings.TrimSpace(cur.Error), 10000)
+	if cut {
+		errText += "\n(cut)"
 	}
-	return fence + "text\n" + s + "\n" + fence
+	return fmt.Sprintf("The last scan of %s failed (%s). This issue stays open until a scan succeeds.\n\n%s",
+		render.MarkdownCode(cur.Workspace), when(cur), render.MarkdownFence("text", errText))
 }
 
 func labelNames(is *gh.Issue) []string {
@@ -594,7 +592,7 @@ func assignees(owners []string) []string {
 // drift the issue showed; otherwise only counts are known.
 func changeComment(cur, prev, ghPrev *drift.Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "The drift changed (%s): %s.\n", when(cur), render.Summary(cur))
+	fmt.Fprintf(&b, "The drift changed (%s): %s.\n", when(cur), render.MarkdownText(render.Summary(cur)))
 	if prev == nil || prev.Fingerprint != ghPrev.Fingerprint || len(prev.Drift) == 0 {
 		return b.String()
 	}
@@ -627,7 +625,7 @@ func changeComment(cur, prev, ghPrev *drift.Report) string {
 				fmt.Fprintf(&b, "- %s\n", reporters.MoreResources(len(xs)-i))
 				break
 			}
-			fmt.Fprintf(&b, "- `%s`\n", x)
+			fmt.Fprintf(&b, "- %s\n", render.MarkdownCode(x))
 		}
 	}
 	list("Newly drifted:", added)

@@ -94,7 +94,7 @@ func digestMessage(es []digestEntry, scanned int, shard string) Msg {
 	budget := maxMessageText
 	for i, e := range es {
 		emoji, head := headline(e.kind, e.d.Cur.Workspace)
-		s := emoji + " *" + escape(head) + "*\n" + escape(render.Summary(e.d.Cur))
+		s := emoji + " *" + render.SlackText(head) + "*\n" + render.SlackText(render.Summary(e.d.Cur))
 		if l := linkLine(e.d.Links); l != "" {
 			s += "\n" + l
 		}

@@ -272,18 +272,15 @@ func headline(kind reporters.Kind, workspace string) (emoji, title string) {
 	return h[0], fmt.Sprintf(h[1], workspace)
 }
 
-// escape makes s safe inside mrkdwn, where &, < and > are control
-// characters (<url|label> links, <@user> mentions).
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
 func plain(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
 }
 
+// mrkdwn is a verbatim mrkdwn text object: Slack makes links, channel
+// names and mentions only of driftd's own <…> sequences, never of plain
+// text found in a report.
 func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
 }
 
 // section is a mrkdwn section cut to Slack's limit.
@@ -322,26 +319,27 @@ func linkLine(links reporters.Links) string {
 // left out.
 func Message(cur *drift.Report, kind reporters.Kind, links reporters.Links) Msg {
 	emoji, title := headline(kind, cur.Workspace)
-	facts := []string{"*Workspace:* `" + escape(cur.Workspace) + "`", "*Status:* " + escape(render.Summary(cur))}
+	facts := []string{"*Workspace:* " + render.SlackCode(cur.Workspace), "*Status:* " + render.SlackText(render.Summary(cur))}
 	if !cur.StartedAt.IsZero() {
 		facts = append(facts, "*Scanned:* "+cur.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	if cur.Commit != "" {
-		facts = append(facts, "*Commit:* `"+escape(render.ShortCommit(cur.Commit))+"`")
+		facts = append(facts, "*Commit:* "+render.SlackCode(render.ShortCommit(cur.Commit)))
 	}
 	if l := linkLine(links); l != "" {
 		facts = append(facts, l)
 	}
 	blocks := []slack.Block{header(emoji + " " + title), section(strings.Join(facts, "\n"))}
-	text := title + ": " + render.Summary(cur)
+	// The notification text is mrkdwn too, and never verbatim.
+	text, _ := reporters.Truncate(title+": "+render.Summary(cur), MaxSectionText)
+	text = render.SlackText(text)
 
 	switch {
 	case cur.Status == drift.StatusError:
-		blocks = append(blocks, section(codeBlock(strings.TrimSpace(cur.Error), MaxSectionText)))
+		blocks = append(blocks, section(render.SlackCodeBlock(strings.TrimSpace(cur.Error), MaxSectionText)))
 	case cur.Status == drift.StatusDrifted && (kind == reporters.New || kind == reporters.Changed):
 		blocks = append(blocks, resourceBlocks(cur.Drift, MaxBlocks-len(blocks))...)
 	}
-	text, _ = reporters.Truncate(text, MaxSectionText)
 	return Msg{Text: text, Blocks: blocks}
 }
 
@@ -365,7 +363,7 @@ func resourceBlocks(rs []drift.ResourceChange, room int) []slack.Block {
 
 func resourceText(rc drift.ResourceChange) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s", escape(rc.Address), verb(rc.Action))
+	fmt.Fprintf(&b, "*%s* %s", render.SlackCode(rc.Address), verb(rc.Action))
 	attrs := rc.Attributes
 	if len(attrs) > maxAttributes {
 		attrs = attrs[:maxAttributes]
@@ -379,15 +377,9 @@ func resourceText(rc drift.ResourceChange) string {
 	}
 	if len(lines) > 0 {
 		b.WriteString("\n")
-		b.WriteString(codeBlock(strings.Join(lines, "\n"), MaxSectionText-b.Len()))
+		b.WriteString(render.SlackCodeBlock(strings.Join(lines, "\n"), MaxSectionText-b.Len()))
 	}
 	return b.String()
-}
-
-// codeBlock fences s, cutting it so that the whole fits in n characters.
-func codeBlock(s string, n int) string {
-	s, _ = reporters.Truncate(escape(strings.ReplaceAll(s, "```", "'''")), max(n-8, 1))
-	return "```\n" + s + "\n```"
 }
 
 func verb(a drift.Action) string {

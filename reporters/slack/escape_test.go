@@ -1,0 +1,110 @@
+package slack
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/driftd/driftd/drift/render/rendertest"
+	"github.com/driftd/driftd/reporters"
+)
+
+// mrkdwnText is one mrkdwn text of a message: the notification text, or a
+// text object of a block.
+type mrkdwnText struct {
+	where           string
+	text            string
+	block, verbatim bool
+}
+
+// mrkdwnTexts lists the mrkdwn of every message the reporters send for
+// the reports in stands for, in order.
+func mrkdwnTexts(t *testing.T, in rendertest.Input) []mrkdwnText {
+	t.Helper()
+	links := reporters.Links{"github": "https://github.example/o/r/issues/1"}
+	rs := in.Reports()
+	msgs := map[string]Msg{}
+	for _, kind := range []reporters.Kind{reporters.New, reporters.Changed, reporters.Resolved} {
+		msgs[kind.String()] = Message(rs[0], kind, links)
+	}
+	msgs["error"] = Message(rs[1], reporters.Error, links)
+	msgs["digest"] = digestMessage([]digestEntry{
+		{d: reporters.Delivery{Cur: rs[0], Links: links}, kind: reporters.New},
+		{d: reporters.Delivery{Cur: rs[1], Links: links}, kind: reporters.Error},
+	}, 2, "shard 1/2")
+	var out []mrkdwnText
+	for _, name := range []string{"new", "changed", "resolved", "error", "digest"} {
+		m := msgs[name]
+		out = append(out, mrkdwnText{where: name + " text", text: m.Text})
+		b, err := json.Marshal(m.Blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks any
+		if err := json.Unmarshal(b, &blocks); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if v["type"] == "mrkdwn" {
+					verbatim, _ := v["verbatim"].(bool)
+					out = append(out, mrkdwnText{fmt.Sprintf("%s block %d", name, len(out)), v["text"].(string), true, verbatim})
+					return
+				}
+				for _, k := range []string{"text", "elements", "fields"} {
+					walk(v[k])
+				}
+			case []any:
+				for _, e := range v {
+					walk(e)
+				}
+			}
+		}
+		walk(blocks)
+	}
+	return out
+}
+
+func checkSlackMessages(t *testing.T, in rendertest.Input) {
+	t.Helper()
+	got, ref := mrkdwnTexts(t, in), mrkdwnTexts(t, in.Harmless())
+	if len(got) != len(ref) {
+		t.Fatalf("%d mrkdwn texts, want %d", len(got), len(ref))
+	}
+	for i, m := range got {
+		if m.where != ref[i].where {
+			t.Fatalf("text %d is %s, want %s", i, m.where, ref[i].where)
+		}
+		if m.block && !m.verbatim {
+			t.Errorf("%s is not verbatim: Slack would make links and mentions of its plain text", m.where)
+		}
+		if err := rendertest.CheckSlack(m.text, ref[i].text); err != nil {
+			t.Fatalf("%s: %v", m.where, err)
+		}
+	}
+}
+
+// FuzzSlackMessage: strings are capped so that messages are not cut
+// (the reference, short, never is); SlackCodeBlock's cut is tested in
+// drift/render.
+func FuzzSlackMessage(f *testing.F) {
+	rendertest.Fuzz(f, func(t *testing.T, in rendertest.Input) {
+		for _, s := range []*string{&in.Workspace, &in.Address, &in.Path, &in.Before, &in.After, &in.Error} {
+			*s, _ = reporters.TruncateBytes(*s, 256)
+		}
+		checkSlackMessages(t, in)
+	})
+}
+
+// TestHostileSlackMessage: the notification text used to carry a scan
+// error's first line raw (<!channel> pinged everyone), and block texts
+// were not verbatim, so Slack made links and mentions of plain text.
+func TestHostileSlackMessage(t *testing.T) {
+	for _, s := range rendertest.Hostile {
+		t.Run(fmt.Sprintf("%q", s), func(t *testing.T) {
+			checkSlackMessages(t, rendertest.HostileInput(s))
+		})
+	}
+}
