@@ -154,10 +154,10 @@ func (s *Secrets) finish() {
 		if len(v) < minSubstringSecret {
 			continue
 		}
-		// The JSON-escaped form too: secrets travel inside JSON documents
-		// (policies, user data) that providers store as strings.
-		quoted, _ := json.Marshal(v)
-		for _, form := range []string{v, string(quoted[1 : len(quoted)-1])} {
+		// The JSON-escaped forms too: secrets travel inside JSON documents
+		// (policies, user data) that providers store as strings, written by
+		// Go's encoder (<, > and & escaped) or by a cloud API's (not).
+		for _, form := range []string{v, jsonInner(v, true), jsonInner(v, false)} {
 			if _, ok := seen[form]; !ok {
 				seen[form] = struct{}{}
 				s.substr = append(s.substr, form)
@@ -170,6 +170,16 @@ func (s *Secrets) finish() {
 		}
 		return s.substr[i] < s.substr[j]
 	})
+}
+
+// jsonInner is v as it stands between the quotes of a JSON string.
+func jsonInner(v string, escapeHTML bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	enc.Encode(v) // a string always encodes
+	q := strings.TrimSuffix(b.String(), "\n")
+	return q[1 : len(q)-1]
 }
 
 // Empty reports whether there is nothing to hide.
