@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # set explicitly because some machines pin GOTOOLCHAIN=local.
 export GOTOOLCHAIN := go1.27.3
 
-.PHONY: all build test test-short lint demo terraform browser postgres clean
+.PHONY: all build test test-short lint demo terraform browser postgres fuzz reliability clean
 
 all: build
 
@@ -48,9 +48,30 @@ postgres:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 		else echo "PostgreSQL not found and cannot install it: the pg backend tests will skip"; fi; }
 
+# test also gives every fuzz target a short pass: a fixed number of inputs
+# (corpus first), so the work done does not depend on the machine's speed.
 test: terraform browser postgres
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
+	$(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime 500x ./...
+
+# fuzz: every fuzz target in the repository for FUZZTIME each (a duration,
+# or a number of inputs such as 100000x). A failing input is written to the
+# package's testdata/fuzz, where plain go test replays it from then on.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./...
+
+# reliability: the whole suite with its account kept. Every test and every
+# fuzz target records what it exercised in $(RELIABILITY_LOG), and
+# docs/reliability.md is rewritten from those rows.
+RELIABILITY_LOG := $(CURDIR)/.reliability/rows.jsonl
+reliability: terraform browser postgres
+	rm -rf $(CURDIR)/.reliability && mkdir -p $(CURDIR)/.reliability
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) test -count=1 -timeout 60m ./...
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./...
+	$(GO) run ./internal/reliability/cmd/reliability table -log $(RELIABILITY_LOG) -command "make reliability" > docs/reliability.md.tmp
+	mv docs/reliability.md.tmp docs/reliability.md
 
 test-short:
 	$(GO) test -short ./...
