@@ -157,6 +157,7 @@ func serveConfig(t *testing.T, f *fleet, gh *githubtest.Server, schedule string,
 	text += fmt.Sprintf(`server:
   trigger_token_env: DRIFTD_TEST_TRIGGER
   shutdown_timeout: 30s
+  min_interval: 1s
 %sreporters:
   github:
     repository: acme/infra

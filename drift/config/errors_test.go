@@ -147,6 +147,18 @@ func TestParseErrors(t *testing.T) {
 			`3:16: defaults.parallelism: must be between 1 and 256, got 0`,
 			`7:18: workspaces[0].parallelism: must be between 1 and 256, got 300`,
 		},
+		"schedules": {
+			`3:13: defaults.schedule: "@every 30s" runs every 30s, more often than server.min_interval (10m0s) allows`,
+			`9:15: workspaces[1].schedule: "@every -5m" must have a positive interval`,
+			`12:15: workspaces[2].schedule: "@every 90500ms" must have an interval of whole seconds`,
+			`15:15: workspaces[3].schedule: "0 0 30 2 *" never fires: no date matches it`,
+			`18:15: workspaces[4].schedule: "CRON_TZ=UTC 0 0 31 4 *" never fires: no date matches it`,
+			`21:15: workspaces[5].schedule: "*/5 * * * *" runs every 5m0s, more often than server.min_interval (10m0s) allows`,
+			`24:15: workspaces[6].schedule: "@every 0s" must have a positive interval`,
+		},
+		"min_interval": {
+			`5:15: workspaces[0].schedule: "@every 59s" runs every 59s, more often than server.min_interval (1m0s) allows`,
+		},
 		"secret_files": {
 			`8:17: reporters.github.token_file: cannot read secret file: testdata is not a regular file`,
 			`10:17: reporters.slack.token_file: secret file testdata/empty-secret is empty`,
@@ -163,6 +175,7 @@ func TestParseErrors(t *testing.T) {
 			`15:16: server.retention.max_scans: must be 0 (keep forever) or more, got -1`,
 			`16:5: server.retention.max_size: unknown field`,
 			`17:3: server.port: unknown field`,
+			`18:17: server.min_interval: must be at least 1s (schedules fire at most once a second), got "500ms"`,
 		},
 		"server_jitter": {
 			`17:11: server.jitter: must be shorter than every schedule's interval: workspace "every" ("@every 5m") can run every 5m0s`,

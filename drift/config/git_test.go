@@ -45,6 +45,7 @@ server:
   trigger_token_file: secrets/trigger
   concurrency: 8
   jitter: 15m
+  min_interval: 30m
   scan_at_startup: true
   shutdown_timeout: 90s
   retention: {max_age: 720h, max_scans: 0}
@@ -78,7 +79,7 @@ server:
 	}
 	wantServer := Server{
 		Listen: ":9090", DataDir: filepath.Join(root, "state"), TriggerToken: "trigger-token",
-		Concurrency: 8, Jitter: 15 * time.Minute, ScanAtStartup: true, ShutdownTimeout: 90 * time.Second,
+		Concurrency: 8, Jitter: 15 * time.Minute, MinInterval: 30 * time.Minute, ScanAtStartup: true, ShutdownTimeout: 90 * time.Second,
 		Retention: Retention{MaxAge: 720 * time.Hour},
 	}
 	if cfg.Server != wantServer {
@@ -102,7 +103,7 @@ func TestServerDefaults(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		want := Server{
-			Listen: "127.0.0.1:8080", Concurrency: 4, ShutdownTimeout: 5 * time.Minute,
+			Listen: "127.0.0.1:8080", Concurrency: 4, ShutdownTimeout: 5 * time.Minute, MinInterval: time.Minute,
 			Retention: Retention{MaxAge: 2160 * time.Hour, MaxScans: 1000},
 		}
 		if cfg.Server != want {

@@ -16,10 +16,11 @@ const (
 	DefaultShutdownTimeout = 5 * time.Minute
 	DefaultRetentionAge    = 90 * 24 * time.Hour
 	DefaultRetentionScans  = 1000
+	DefaultMinInterval     = time.Minute
 )
 
 var (
-	serverFields    = []string{"listen", "data_dir", "trigger_token_env", "trigger_token_file", "concurrency", "jitter", "scan_at_startup", "shutdown_timeout", "retention"}
+	serverFields    = []string{"listen", "data_dir", "trigger_token_env", "trigger_token_file", "concurrency", "jitter", "min_interval", "scan_at_startup", "shutdown_timeout", "retention"}
 	retentionFields = []string{"max_age", "max_scans"}
 )
 
@@ -37,7 +38,9 @@ type Server struct {
 	// Concurrency bounds the scans running at once.
 	Concurrency int
 	// Jitter is the maximum delay added to each scheduled scan.
-	Jitter        time.Duration
+	Jitter time.Duration
+	// MinInterval is the shortest interval a workspace's schedule may have.
+	MinInterval   time.Duration
 	ScanAtStartup bool
 	// ShutdownTimeout is how long running scans may finish after SIGTERM.
 	ShutdownTimeout time.Duration
@@ -56,6 +59,7 @@ func defaultServer() Server {
 		Listen:          DefaultListen,
 		Concurrency:     DefaultConcurrency,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		MinInterval:     DefaultMinInterval,
 		Retention:       Retention{MaxAge: DefaultRetentionAge, MaxScans: DefaultRetentionScans},
 	}
 }
@@ -101,6 +105,15 @@ func (d *decoder) server(f field, s *Server) (jitter *field) {
 				jitter = &r
 			}
 			s.Jitter = v
+		}
+	}
+	if r, ok := fs["min_interval"]; ok {
+		if v, ok := d.duration(r); ok {
+			if v < time.Second {
+				d.errorf(r.val, r.path, "must be at least 1s (schedules fire at most once a second), got %s", describe(r.val))
+			} else {
+				s.MinInterval = v
+			}
 		}
 	}
 	if r, ok := fs["scan_at_startup"]; ok {
@@ -159,29 +172,58 @@ func checkListen(s string) string {
 	return ""
 }
 
+// intervals caches minInterval by schedule: most workspaces share a few.
+type intervals map[string]interval
+
+type interval struct {
+	gap time.Duration
+	ok  bool
+}
+
+func (c intervals) of(spec string) interval {
+	iv, done := c[spec]
+	if !done {
+		iv.gap, iv.ok = minInterval(spec)
+		c[spec] = iv
+	}
+	return iv
+}
+
 // checkJitter reports every workspace whose schedule can fire again within
 // the jitter: its scans would start in an order nobody asked for, or pile
 // up behind each other.
-func (d *decoder) checkJitter(jf field, jitter time.Duration, states []*wsState) {
+func (d *decoder) checkJitter(jf field, jitter time.Duration, states []*wsState, ivs intervals) {
 	if jitter <= 0 {
 		return
 	}
-	type interval struct {
-		gap time.Duration
-		ok  bool
-	}
-	// Most workspaces share a few schedules.
-	seen := map[string]interval{}
 	for _, st := range states {
-		iv, done := seen[st.w.Schedule]
-		if !done {
-			iv.gap, iv.ok = minInterval(st.w.Schedule)
-			seen[st.w.Schedule] = iv
+		if !d.visit() {
+			return
 		}
+		iv := ivs.of(st.w.Schedule)
 		if !iv.ok || jitter < iv.gap {
 			continue
 		}
 		d.errorf(jf.val, jf.path, "must be shorter than every schedule's interval: workspace %q (%q) can run every %s", st.w.Name, st.w.Schedule, iv.gap)
+	}
+}
+
+// checkMinInterval reports every schedule that can fire more often than
+// server.min_interval allows, where it is written.
+func (d *decoder) checkMinInterval(min time.Duration, states []*wsState, ivs intervals) {
+	for _, st := range states {
+		if !d.visit() {
+			return
+		}
+		spec := st.w.Schedule
+		// Cron expressions fire at most once a minute; only @every can
+		// go below that.
+		if st.schedule == nil || st.scheduleBad || min <= time.Minute && !strings.Contains(spec, "@every") {
+			continue
+		}
+		if iv := ivs.of(spec); iv.ok && iv.gap < min {
+			d.errorf(st.schedule.val, st.schedule.path, "%q runs every %s, more often than server.min_interval (%s) allows", spec, iv.gap, min)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-version"
 	"github.com/robfig/cron/v3"
@@ -48,6 +49,8 @@ type wsState struct {
 	dirOK       bool
 	// schedule is where the schedule was written; nil for the built-in one.
 	schedule *field
+	// scheduleBad says the schedule's error is reported already.
+	scheduleBad bool
 }
 
 func (s *wsState) clone() *wsState {
@@ -128,11 +131,13 @@ func (d *decoder) parse(data []byte) *Config {
 		cfg.Reporters = d.reporters(f)
 	}
 	cfg.Server = defaultServer()
+	ivs := intervals{}
 	if f, ok := fs["server"]; ok {
 		if j := d.server(f, &cfg.Server); j != nil {
-			d.checkJitter(*j, cfg.Server.Jitter, states)
+			d.checkJitter(*j, cfg.Server.Jitter, states, ivs)
 		}
 	}
+	d.checkMinInterval(cfg.Server.MinInterval, states, ivs)
 	slices.Sort(d.secretEnv)
 	cfg.secretEnv = slices.Compact(d.secretEnv)
 	return cfg
@@ -263,6 +268,12 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 			if s, ok := d.str(f, false); ok {
 				if err := checkCron(s); err != nil {
 					d.errorf(f.val, f.path, "invalid cron expression %q: %v", s, err)
+					st.scheduleBad = true
+				} else if msg := checkFires(s); msg != "" {
+					d.errorf(f.val, f.path, "%q %s", s, msg)
+					st.scheduleBad = true
+				} else {
+					st.scheduleBad = false
 				}
 				w.Schedule = s
 				st.schedule = &f
@@ -507,6 +518,32 @@ func (d *decoder) glob(f field) string {
 		return ""
 	}
 	return s
+}
+
+// checkFires says what is wrong with a valid schedule that cannot fire as
+// written, or "". robfig/cron runs "@every -5m" every second and rounds
+// "@every 90.5s" down.
+func checkFires(spec string) string {
+	if _, every, ok := strings.Cut(spec, "@every "); ok {
+		switch d, err := time.ParseDuration(strings.TrimSpace(every)); {
+		case err != nil:
+			return "" // checkCron's to report
+		case d <= 0:
+			return "must have a positive interval"
+		case d%time.Second != 0:
+			return "must have an interval of whole seconds"
+		}
+		return ""
+	}
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return ""
+	}
+	// robfig/cron gives up after five years: the date does not exist.
+	if sched.Next(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return "never fires: no date matches it"
+	}
+	return ""
 }
 
 // checkCron validates a schedule with robfig/cron, which panics on a time
