@@ -17,6 +17,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
@@ -113,8 +116,6 @@ func fuzz(args []string) error {
 	return nil
 }
 
-var fuzzFunc = regexp.MustCompile(`(?m)((?:^//.*\n)*)^func (Fuzz\w*)\(\w+ \*testing\.F\)`)
-
 // findTargets lists the fuzz functions in the packages' test files.
 func findTargets(pkgs []string) ([]target, error) {
 	cmd := exec.Command("go", append([]string{"list", "-f", `{{.ImportPath}}{{range .TestGoFiles}} {{$.Dir}}/{{.}}{{end}}{{range .XTestGoFiles}} {{$.Dir}}/{{.}}{{end}}`}, pkgs...)...)
@@ -134,22 +135,48 @@ func findTargets(pkgs []string) ([]target, error) {
 			if err != nil {
 				return nil, err
 			}
-			for _, m := range fuzzFunc.FindAllSubmatch(src, -1) {
-				targets = append(targets, target{pkg: fields[0], name: string(m[2]), doc: firstSentence(string(m[1]), string(m[2]))})
+			found, err := fuzzFuncs(file, src)
+			if err != nil {
+				return nil, err
+			}
+			for _, tg := range found {
+				tg.pkg = fields[0]
+				targets = append(targets, tg)
 			}
 		}
 	}
 	return targets, nil
 }
 
+// fuzzFuncs finds the fuzz targets declared in a test file: functions
+// FuzzXxx(*testing.F), each with the first sentence of its doc comment.
+func fuzzFuncs(filename string, src []byte) ([]target, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), filename, src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	var out []target
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Fuzz") || fn.Type.Params.NumFields() != 1 {
+			continue
+		}
+		star, ok := fn.Type.Params.List[0].Type.(*ast.StarExpr)
+		if !ok {
+			continue
+		}
+		if sel, ok := star.X.(*ast.SelectorExpr); !ok || sel.Sel.Name != "F" {
+			continue
+		}
+		out = append(out, target{name: fn.Name.Name, doc: firstSentence(fn.Doc.Text(), fn.Name.Name)})
+	}
+	return out, nil
+}
+
 // firstSentence is the first sentence of a doc comment, without the
 // function's name leading it.
 func firstSentence(comment, name string) string {
-	var b strings.Builder
-	for line := range strings.Lines(comment) {
-		b.WriteString(strings.TrimSpace(strings.TrimPrefix(line, "//")) + " ")
-	}
-	s := strings.TrimSpace(b.String())
+	s := strings.Join(strings.Fields(comment), " ")
 	s = strings.TrimSpace(strings.TrimLeft(strings.TrimPrefix(s, name), ":"))
 	if i := strings.Index(s, ". "); i >= 0 {
 		s = s[:i+1]

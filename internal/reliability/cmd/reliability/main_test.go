@@ -2,9 +2,9 @@ package main
 
 import "testing"
 
-// TestFuzzFunc: fuzz targets are found with what their doc comment says
+// TestFuzzFuncs: fuzz targets are found with what their doc comment says
 // they check, and only fuzz targets.
-func TestFuzzFunc(t *testing.T) {
+func TestFuzzFuncs(t *testing.T) {
 	src := `package x
 
 // FuzzA: for any input, nothing leaks. More detail
@@ -18,15 +18,23 @@ func FuzzC(ff *testing.F) {}
 
 func TestFuzzD(t *testing.T) {}
 func FuzzHelper(x int) {}
+func FuzzValue(f testing.F) {}
+var s = ` + "`" + `
+func FuzzInAString(f *testing.F) {}
+` + "`" + `
 `
 	want := map[string]string{
 		"FuzzA": "for any input, nothing leaks.",
 		"FuzzB": "no panic on any input",
 		"FuzzC": "checks that a and b hold.",
 	}
+	found, err := fuzzFuncs("x_test.go", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]string{}
-	for _, m := range fuzzFunc.FindAllStringSubmatch(src, -1) {
-		got[m[2]] = firstSentence(m[1], m[2])
+	for _, tg := range found {
+		got[tg.name] = tg.doc
 	}
 	if len(got) != len(want) {
 		t.Fatalf("found %v, want %v", got, want)
