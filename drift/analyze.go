@@ -67,9 +67,11 @@ func Analyze(plan *tfjson.Plan, opts Options) *Report {
 	r.Drift = ign.apply(r.Drift, &r.Ignored)
 	r.Pending = ign.apply(r.Pending, &r.Ignored)
 
+	// Sorted once redacted: the order must not say anything about a
+	// secret in an address or a path either.
+	CollectSecrets(plan).redactReport(r)
 	sortChanges(r.Drift)
 	sortChanges(r.Pending)
-	CollectSecrets(plan).redactReport(r)
 
 	if len(r.Drift) > 0 {
 		r.Status = StatusDrifted
@@ -277,7 +279,10 @@ func sortChanges(cs []ResourceChange) {
 }
 
 // Fingerprint identifies a drift set: the same objects, drifted the same
-// way, to the same (redacted) values. Order does not matter.
+// way, to the same values. Order does not matter. Analyze computes it from
+// the redacted report (addresses, paths and values): the fingerprint is
+// public (an issue's marker) and must not depend on a secret, so drift that
+// differs only in a secret, or in a map key holding one, is the same drift.
 func Fingerprint(changes []ResourceChange) string {
 	if len(changes) == 0 {
 		return ""

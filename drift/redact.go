@@ -3,6 +3,7 @@ package drift
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -214,8 +215,9 @@ func (s *Secrets) value(v any) (out any, changed bool) {
 		cp := make(map[string]any, len(t))
 		for k, sub := range t {
 			var c bool
-			cp[k], c = s.value(sub)
-			changed = changed || c
+			rk := s.String(k)
+			cp[rk], c = s.value(sub)
+			changed = changed || c || rk != k
 		}
 		return cp, changed
 	case []any:
@@ -236,12 +238,16 @@ func (s *Secrets) value(v any) (out any, changed bool) {
 }
 
 // redactReport replaces every marked value with SensitiveMarker and hides
-// every other occurrence of a secret.
+// every other occurrence of a secret, in values and in what names them:
+// a secret used as a map key (tags = { (nonsensitive(var.pw)) = "v" }) or
+// a for_each key shows in attribute paths and addresses.
 func (s *Secrets) redactReport(r *Report) {
 	for _, list := range [][]ResourceChange{r.Drift, r.Pending} {
 		for i := range list {
-			for j := range list[i].Attributes {
-				s.redactAttribute(&list[i].Attributes[j])
+			rc := &list[i]
+			rc.Address, rc.Module = s.String(rc.Address), s.String(rc.Module)
+			for j := range rc.Attributes {
+				s.redactAttribute(&rc.Attributes[j])
 			}
 		}
 	}
@@ -260,6 +266,7 @@ func (s *Secrets) redactReport(r *Report) {
 }
 
 func (s *Secrets) redactAttribute(a *AttributeChange) {
+	a.Path = s.path(a.Path)
 	if a.Sensitive {
 		a.Before = markerUnlessNil(a.Before)
 		if !a.Unknown {
@@ -278,4 +285,39 @@ func markerUnlessNil(v any) any {
 		return nil
 	}
 	return SensitiveMarker
+}
+
+// path hides secrets in the map keys of an attribute path (as joinKey
+// writes it), keeping the path's syntax: tags.hunter2 becomes
+// tags["(sensitive value)"].
+func (s *Secrets) path(p string) string {
+	if s.Empty() || p == "" {
+		return p
+	}
+	out, rest := "", p
+	for rest != "" {
+		switch {
+		case strings.HasPrefix(rest, `["`):
+			q, err := strconv.QuotedPrefix(rest[1:])
+			key, uerr := strconv.Unquote(q)
+			if err != nil || uerr != nil || !strings.HasPrefix(rest[1+len(q):], "]") {
+				return s.String(p) // not joinKey's: hide what can be hidden
+			}
+			out, rest = joinKey(out, s.String(key)), rest[len(q)+2:]
+		case strings.HasPrefix(rest, "["):
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return s.String(p)
+			}
+			out, rest = out+rest[:end+1], rest[end+1:]
+		default:
+			rest = strings.TrimPrefix(rest, ".")
+			end := strings.IndexAny(rest, ".[")
+			if end < 0 {
+				end = len(rest)
+			}
+			out, rest = joinKey(out, s.String(rest[:end])), rest[end:]
+		}
+	}
+	return out
 }
