@@ -4,6 +4,7 @@
 //	driftd scan [NAME...]   scan the workspaces of a config file
 //	driftd check DIR        scan one directory, no config file needed
 //	driftd validate         check a config file
+//	driftd install-terraform --version V --dir DIR
 //	driftd version
 //
 // Exit codes follow terraform plan -detailed-exitcode: 0 clean, 2 drift
@@ -70,6 +71,8 @@ Commands:
   check DIR        scan one Terraform directory
   serve            run the daemon: scheduled scans, history, status page, metrics
   validate         check a config file and list every error
+  install-terraform --version V --dir DIR
+                   download a terraform release (checksum and signature verified)
   version          print the version
 
 Exit codes: 0 clean, 2 drift found, 1 error.
@@ -102,6 +105,8 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 		code, err = a.serve(ctx, rest)
 	case "validate":
 		code, err = a.validate(ctx, rest)
+	case "install-terraform":
+		code, err = a.installTerraform(ctx, rest)
 	case "version", "--version", "-version":
 		currentBuild().write(a.stdout)
 	case "help", "-h", "--help":

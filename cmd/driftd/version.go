@@ -18,8 +18,8 @@ var version, commit, date string
 // build says what a binary was built from.
 type build struct {
 	version, commit, date string
-	modified             bool
-	goVersion, platform  string
+	modified              bool
+	goVersion, platform   string
 }
 
 // buildOf completes the linker's values (linked) from the Go build info:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,7 +14,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 	install "github.com/hashicorp/hc-install"
-	"github.com/hashicorp/hc-install/fs"
+	hcfs "github.com/hashicorp/hc-install/fs"
 	"github.com/hashicorp/hc-install/product"
 	"github.com/hashicorp/hc-install/releases"
 	"github.com/hashicorp/hc-install/src"
@@ -99,9 +100,9 @@ func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error)
 
 	var found src.Findable
 	if cons == nil {
-		found = &fs.AnyVersion{Product: &prod, ExtraPaths: cached}
+		found = &hcfs.AnyVersion{Product: &prod, ExtraPaths: cached}
 	} else {
-		found = &fs.Version{Product: prod, Constraints: cons, ExtraPaths: cached}
+		found = &hcfs.Version{Product: prod, Constraints: cons, ExtraPaths: cached}
 	}
 	path, ferr := install.NewInstaller().Ensure(ctx, []src.Source{found})
 	if ferr != nil {
@@ -136,33 +137,12 @@ func (r *Runner) install(ctx context.Context, prod product.Product, constraint s
 	if err := os.MkdirAll(installRoot, 0o755); err != nil {
 		return fail(err)
 	}
-	tmp, err := os.MkdirTemp(installRoot, ".install-")
+	r.opts.Logger.InfoContext(ctx, "installing terraform", "constraint", constraintText(constraint), "dir", installRoot)
+	tmp, _, v, err := download(ctx, prod, Releases{}, constraint, cons, installRoot, r.opts.InstallTimeout)
 	if err != nil {
 		return fail(err)
 	}
 	defer os.RemoveAll(tmp)
-
-	// A plain client: hc-install's default retries with backoff, which turns
-	// a closed network into minutes of waiting.
-	client := &http.Client{Timeout: r.opts.InstallTimeout}
-	var inst src.Installable
-	if v, err := version.NewVersion(constraint); err == nil {
-		inst = &releases.ExactVersion{Product: prod, Version: v, InstallDir: tmp, Timeout: r.opts.InstallTimeout, HTTPClient: client}
-	} else {
-		inst = &releases.LatestVersion{Product: prod, Constraints: cons, InstallDir: tmp, Timeout: r.opts.InstallTimeout, HTTPClient: client}
-	}
-	r.opts.Logger.InfoContext(ctx, "installing terraform", "constraint", constraintText(constraint), "dir", installRoot)
-	path, err := install.NewInstaller().Install(ctx, []src.Installable{inst})
-	if err != nil {
-		if ctx.Err() != nil {
-			err = errors.Join(err, fmt.Errorf("gave up after %s", r.opts.InstallTimeout))
-		}
-		return fail(err)
-	}
-	v, err := prod.GetVersion(ctx, path)
-	if err != nil {
-		return fail(err)
-	}
 	final := filepath.Join(installRoot, v.String())
 	if err := os.Rename(tmp, final); err != nil {
 		if _, serr := os.Stat(filepath.Join(final, prod.BinaryName())); serr != nil {
@@ -173,6 +153,108 @@ func (r *Runner) install(ctx context.Context, prod product.Product, constraint s
 	return filepath.Join(final, prod.BinaryName()), nil
 }
 
+// Releases says where terraform releases are downloaded from.
+type Releases struct {
+	// URL is a mirror with the HashiCorp releases site's layout, index.json
+	// files included; "" is the site itself.
+	URL string
+	// PublicKey is the armored PGP public key that signs the releases'
+	// SHA256SUMS; "" is HashiCorp's.
+	PublicKey string
+}
+
+// download fetches the release matching constraint (an exact version, or
+// the newest match of cons) into a fresh directory under parent, verifying
+// its checksum against the signed SHA256SUMS, and returns that directory,
+// the binary in it and its version. A failed download leaves nothing.
+func download(ctx context.Context, prod product.Product, rel Releases, constraint string, cons version.Constraints, parent string, timeout time.Duration) (dir, path string, v *version.Version, err error) {
+	tmp, err := os.MkdirTemp(parent, ".install-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	// A plain client: hc-install's default retries with backoff, which turns
+	// a closed network into minutes of waiting.
+	client := &http.Client{Timeout: timeout}
+	var inst src.Installable
+	if ev, verr := version.NewVersion(constraint); verr == nil {
+		inst = &releases.ExactVersion{Product: prod, Version: ev, InstallDir: tmp, Timeout: timeout, HTTPClient: client,
+			ApiBaseURL: rel.URL, ArmoredPublicKey: rel.PublicKey}
+	} else {
+		inst = &releases.LatestVersion{Product: prod, Constraints: cons, InstallDir: tmp, Timeout: timeout, HTTPClient: client,
+			ApiBaseURL: rel.URL, ArmoredPublicKey: rel.PublicKey}
+	}
+	path, err = install.NewInstaller().Install(ctx, []src.Installable{inst})
+	if err != nil {
+		// hc-install (v0.10) loses a checksum or size mismatch found while
+		// unpacking and fails later on the missing binary.
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("the release did not unpack (its checksum or size did not match, or the archive has no terraform): %w", err)
+		}
+		if ctx.Err() != nil {
+			err = errors.Join(err, fmt.Errorf("gave up after %s", timeout))
+		}
+		return "", "", nil, err
+	}
+	if v, err = prod.GetVersion(ctx, path); err != nil {
+		return "", "", nil, err
+	}
+	return tmp, path, v, nil
+}
+
+// InstallOptions configure Install.
+type InstallOptions struct {
+	// Version is an exact version or a constraint ("~> 1.11": the newest
+	// match).
+	Version string
+	// Dir receives the binary, as Dir/terraform.
+	Dir      string
+	Releases Releases
+	// Timeout bounds the download. Default: 5m.
+	Timeout time.Duration
+	// Environ provides PATH and HOME to the version check of the download.
+	Environ []string
+}
+
+// Install downloads a terraform release into opts.Dir, its checksum
+// verified against the signed SHA256SUMS, and returns its version. It is
+// `driftd install-terraform`, for images that carry terraform.
+func Install(ctx context.Context, opts InstallOptions) (string, error) {
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("install terraform %s: %w", opts.Version, err)
+	}
+	cons, err := version.NewConstraint(opts.Version)
+	if err != nil {
+		return fail(err)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return fail(err)
+	}
+	prod := terraformProduct(opts.Environ)
+	tmp, path, v, err := download(ctx, prod, opts.Releases, opts.Version, cons, opts.Dir, opts.Timeout)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	// hc-install leaves the binary 0700; an image runs it as another user.
+	if err := os.Chmod(path, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(path, filepath.Join(opts.Dir, prod.BinaryName())); err != nil {
+		return fail(err)
+	}
+	return v.String(), nil
+}
+
 func constraintText(c string) string {
 	if c == "" {
 		return "(any version)"
@@ -180,13 +262,15 @@ func constraintText(c string) string {
 	return c
 }
 
-// product is hc-install's Terraform product with a version probe that runs
-// with a minimal environment: hc-install's own passes driftd's whole
-// environment to `terraform version`.
-func (r *Runner) product() product.Product {
+func (r *Runner) product() product.Product { return terraformProduct(r.opts.Environ) }
+
+// terraformProduct is hc-install's Terraform product with a version probe
+// that runs with a minimal environment: hc-install's own passes driftd's
+// whole environment to `terraform version`.
+func terraformProduct(environ []string) product.Product {
 	p := product.Terraform
 	env := []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
-	for _, kv := range r.opts.Environ {
+	for _, kv := range environ {
 		if k, _, _ := cutEnv(kv); k == "PATH" || k == "HOME" || k == "TF_CLI_CONFIG_FILE" {
 			env = append(env, kv)
 		}
