@@ -247,15 +247,15 @@ func TestExample(t *testing.T) {
 	env = mapEnv(map[string]string{
 		"AWS_REGION": "x", "GITHUB_TOKEN": "x", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/x",
 		"INCIDENT_WEBHOOK_URL": "https://x.example.com", "INCIDENT_WEBHOOK_SECRET": "x",
-		"GH_INFRA_TOKEN": "x", "DRIFTD_TRIGGER_TOKEN": "trigger",
+		"GH_INFRA_TOKEN": "x", "DRIFTD_TRIGGER_TOKEN": "trigger-0123456789abcdef0123456789",
 	})
 	cfg, err = Parse(filepath.Join(root, "workspaces.yaml"), []byte(b.String()), env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := defaultServer()
-	want.DataDir, want.TriggerToken = "/var/lib/driftd", "trigger"
-	if cfg.Server != want {
+	want.DataDir, want.TriggerToken = "/var/lib/driftd", "trigger-0123456789abcdef0123456789"
+	if !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("example server = %+v, want %+v", cfg.Server, want)
 	}
 }

@@ -177,6 +177,16 @@ func TestParseErrors(t *testing.T) {
 			`17:3: server.port: unknown field`,
 			`18:17: server.min_interval: must be at least 1s (schedules fire at most once a second), got "500ms"`,
 		},
+		"server_hosts": {
+			`9:7: server.allowed_hosts[2]: host "driftd.example.com:8080" has a port: list the host name alone (requests are accepted on any port)`,
+			`10:7: server.allowed_hosts[3]: "10.0.0.5" is an IP address: requests addressed to an IP address are always accepted; list host names only`,
+			`11:7: server.allowed_hosts[4]: "[::1]" is an IP address: requests addressed to an IP address are always accepted; list host names only`,
+			`12:7: server.allowed_hosts[5]: "LocalHost." is always accepted; list other host names only`,
+			`13:7: server.allowed_hosts[6]: invalid host name "https://driftd.example.com": want a host name like "driftd.example.com" or "*.example.com"`,
+			`14:7: server.allowed_hosts[7]: invalid host name "*": want a host name like "driftd.example.com" or "*.example.com"`,
+			`15:7: server.allowed_hosts[8]: must not be empty`,
+			`16:22: server.trigger_token_env: the trigger token is shorter than 32 characters; use a random one, e.g. from ` + "`openssl rand -hex 32`",
+		},
 		"server_jitter": {
 			`17:11: server.jitter: must be shorter than every schedule's interval: workspace "every" ("@every 5m") can run every 5m0s`,
 			`17:11: server.jitter: must be shorter than every schedule's interval: workspace "cron" ("*/10 * * * *") can run every 10m0s`,

@@ -15,7 +15,7 @@ func TestParseGitAndServer(t *testing.T) {
 	root := writeTree(t, map[string]string{
 		"keys/deploy":          "-----BEGIN OPENSSH PRIVATE KEY-----\n",
 		"home/.ssh/id_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
-		"secrets/trigger":      "trigger-token\n",
+		"secrets/trigger":      "trigger-token-0123456789abcdef0123\n",
 	})
 	const config = `version: 1
 defaults:
@@ -41,6 +41,7 @@ reporters:
     - url_env: HOOK_URL
 server:
   listen: ":9090"
+  allowed_hosts: [driftd.example.com, "*.${GIT_HOST}"]
   data_dir: state
   trigger_token_file: secrets/trigger
   concurrency: 8
@@ -78,11 +79,12 @@ server:
 		}
 	}
 	wantServer := Server{
-		Listen: ":9090", DataDir: filepath.Join(root, "state"), TriggerToken: "trigger-token",
+		Listen: ":9090", AllowedHosts: []string{"driftd.example.com", "*.github.com"},
+		DataDir: filepath.Join(root, "state"), TriggerToken: "trigger-token-0123456789abcdef0123",
 		Concurrency: 8, Jitter: 15 * time.Minute, MinInterval: 30 * time.Minute, ScanAtStartup: true, ShutdownTimeout: 90 * time.Second,
 		Retention: Retention{MaxAge: 720 * time.Hour},
 	}
-	if cfg.Server != wantServer {
+	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("server = %+v, want %+v", cfg.Server, wantServer)
 	}
 	if got, want := strings.Join(cfg.SecretEnv(), ","), "GH_INFRA_TOKEN,HOOK_PATH,HOOK_URL"; got != want {
@@ -106,7 +108,7 @@ func TestServerDefaults(t *testing.T) {
 			Listen: "127.0.0.1:8080", Concurrency: 4, ShutdownTimeout: 5 * time.Minute, MinInterval: time.Minute,
 			Retention: Retention{MaxAge: 2160 * time.Hour, MaxScans: 1000},
 		}
-		if cfg.Server != want {
+		if !reflect.DeepEqual(cfg.Server, want) {
 			t.Errorf("%s: server = %+v, want %+v", name, cfg.Server, want)
 		}
 		if s := cfg.SecretEnv(); len(s) != 0 {
@@ -139,7 +141,7 @@ server:
 `
 	env := mapEnv(map[string]string{
 		"REGION": "x", "GIT_TOKEN": "t", "GH_APP_KEY": pem, "SLACK_HOOK": "https://hooks.slack.com/x",
-		"HOOK_URL": "https://h.example.com", "HOOK_SECRET": "s", "TRIGGER": "tt",
+		"HOOK_URL": "https://h.example.com", "HOOK_SECRET": "s", "TRIGGER": "tttttttttttttttttttttttttttttttt",
 	})
 	cfg, err := Parse("testdata/w.yaml", []byte(config), env)
 	if err != nil {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net"
+	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,10 +19,13 @@ const (
 	DefaultRetentionAge    = 90 * 24 * time.Hour
 	DefaultRetentionScans  = 1000
 	DefaultMinInterval     = time.Minute
+	// MinTriggerTokenLength is the shortest trigger token accepted: 32
+	// random characters are beyond guessing at the API's rate limit.
+	MinTriggerTokenLength = 32
 )
 
 var (
-	serverFields    = []string{"listen", "data_dir", "trigger_token_env", "trigger_token_file", "concurrency", "jitter", "min_interval", "scan_at_startup", "shutdown_timeout", "retention"}
+	serverFields    = []string{"listen", "allowed_hosts", "data_dir", "trigger_token_env", "trigger_token_file", "concurrency", "jitter", "min_interval", "scan_at_startup", "shutdown_timeout", "retention"}
 	retentionFields = []string{"max_age", "max_scans"}
 )
 
@@ -29,6 +34,10 @@ var (
 type Server struct {
 	// Listen is host:port for the HTTP server.
 	Listen string
+	// AllowedHosts are host names (no port; "*.example.com" for the names
+	// under example.com) that requests may address besides localhost, IP
+	// addresses and Listen's host; others are refused (DNS rebinding).
+	AllowedHosts []string
 	// DataDir holds the store and the git mirrors. "" means the CLI chooses
 	// ($XDG_STATE_HOME/driftd); otherwise it is absolute, relative paths
 	// in the file being resolved against the config file's directory.
@@ -88,7 +97,24 @@ func (d *decoder) server(f field, s *Server) (jitter *field) {
 			}
 		}
 	}
+	if r, ok := fs["allowed_hosts"]; ok {
+		hosts, fields, _ := d.strList(r, true)
+		for i, h := range hosts {
+			if msg := checkAllowedHost(h); msg != "" {
+				d.errorf(fields[i].val, fields[i].path, "%s", msg)
+			}
+		}
+		s.AllowedHosts = hosts
+	}
 	s.TriggerToken, _ = d.secret(fs, "trigger_token")
+	if n := len([]rune(s.TriggerToken.Reveal())); n > 0 && n < MinTriggerTokenLength {
+		// The secret's own key: trigger_token_env or trigger_token_file.
+		f, ok := fs["trigger_token_env"]
+		if !ok {
+			f = fs["trigger_token_file"]
+		}
+		d.errorf(f.val, f.path, "the trigger token is shorter than %d characters; use a random one, e.g. from `openssl rand -hex 32`", MinTriggerTokenLength)
+	}
 	if r, ok := fs["concurrency"]; ok {
 		if v, ok := d.integer(r); ok {
 			if v < 1 || v > 64 {
@@ -187,6 +213,37 @@ func (c intervals) of(spec string) interval {
 		c[spec] = iv
 	}
 	return iv
+}
+
+// hostLabelRE is one label of a host name.
+var hostLabelRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
+
+// checkAllowedHost says what is wrong with an allowed_hosts entry, or "".
+// Entries that could only mislead are errors: a port (never checked), and
+// IP addresses and localhost (always allowed, so listing them restricts
+// nothing).
+func checkAllowedHost(s string) string {
+	const want = `want a host name like "driftd.example.com" or "*.example.com"`
+	if _, port, err := net.SplitHostPort(s); err == nil && port != "" && strings.Trim(port, "0123456789") == "" {
+		return "host " + strconv.Quote(s) + " has a port: list the host name alone (requests are accepted on any port)"
+	}
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return strconv.Quote(s) + " is an IP address: requests addressed to an IP address are always accepted; list host names only"
+	}
+	name := strings.ToLower(strings.TrimSuffix(s, "."))
+	if name == "localhost" {
+		return strconv.Quote(s) + " is always accepted; list other host names only"
+	}
+	name = strings.TrimPrefix(name, "*.")
+	if len(name) > 253 {
+		return "host name longer than 253 characters"
+	}
+	for _, label := range strings.Split(name, ".") {
+		if !hostLabelRE.MatchString(label) {
+			return "invalid host name " + strconv.Quote(s) + ": " + want
+		}
+	}
+	return ""
 }
 
 // checkJitter reports every workspace whose schedule can fire again within
