@@ -148,6 +148,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// testTrigger is the daemon tests' trigger token (at least 32 characters).
+const testTrigger = "let-me-in-0123456789abcdef0123456789"
+
 func serveConfig(t *testing.T, f *fleet, gh *githubtest.Server, schedule string, extra string) string {
 	t.Helper()
 	cfg := f.writeConfig(t)
@@ -182,7 +185,7 @@ func TestServeEndToEnd(t *testing.T) {
 	f.add(t, "calm", fmt.Sprintf(webTF, "calm"), true)
 	cfg := serveConfig(t, f, gh, "@every 2s", "")
 	addr := freeAddr(t)
-	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=let-me-in-42")
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER="+testTrigger)
 	d := startDaemon(t, env, "--config", cfg, "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json")
 
 	must(t, f.env.SetAttribute("net-web", "tags.env", "staging"))
@@ -213,8 +216,17 @@ func TestServeEndToEnd(t *testing.T) {
 	if code := trigger(""); code != http.StatusUnauthorized {
 		t.Errorf("trigger without a token: %d, want 401", code)
 	}
-	if code := trigger("let-me-in-42"); code != http.StatusAccepted {
+	if code := trigger(testTrigger); code != http.StatusAccepted {
 		t.Errorf("trigger with the token: %d, want 202", code)
+	}
+	// A DNS rebinding page addresses driftd by the attacker's name.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/workspaces", nil)
+	req.Host = "rebind.attacker.example"
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("API under a foreign Host: %d, X-Frame-Options %q; want 421, DENY", resp.StatusCode, resp.Header.Get("X-Frame-Options"))
 	}
 
 	number := gh.OpenIssues()[0].Number
@@ -242,7 +254,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d after SIGTERM", code)
 	}
-	for _, secret := range []string{gh.Token, "let-me-in-42"} {
+	for _, secret := range []string{gh.Token, testTrigger} {
 		if strings.Contains(d.log(), secret) {
 			t.Errorf("log holds secret %q", secret)
 		}
@@ -267,7 +279,7 @@ func TestServeSurvivesKill9(t *testing.T) {
 	must(t, f.env.SetAttribute("slow-web", "tags.env", "staging"))
 	cfg := serveConfig(t, f, gh, "@every 1s", "")
 	dataDir, workDir := t.TempDir(), t.TempDir()
-	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=x")
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER="+testTrigger)
 	args := func() []string {
 		return []string{"--config", cfg, "--data-dir", dataDir, "--work-dir", workDir, "--listen", freeAddr(t), "--log-format", "json"}
 	}
@@ -333,7 +345,7 @@ func TestServeReload(t *testing.T) {
 	cfg := serveConfig(t, f, gh, "@daily", "")
 	good, err := os.ReadFile(cfg)
 	must(t, err)
-	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=x")
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER="+testTrigger)
 	d := startDaemon(t, env, "--config", cfg, "--data-dir", t.TempDir(), "--listen", freeAddr(t), "--log-format", "json")
 	hasWorkspace := func(name string) bool { return strings.Contains(d.get(t, "/api/v1/workspaces"), `"`+name+`"`) }
 	if !hasWorkspace("one") {

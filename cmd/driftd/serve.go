@@ -141,6 +141,8 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	restoreMetrics(ctx, st, metrics, log)
 
+	addr := firstNonEmpty(*listen, cfg.Server.Listen)
+	listenHost, _, _ := net.SplitHostPort(addr)
 	var running atomic.Bool
 	srv, err := server.New(server.Options{
 		History:      st,
@@ -149,6 +151,8 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		Workspaces:   dmn.Workspaces,
 		Links:        dmn.Link,
 		TriggerToken: cfg.Server.TriggerToken.Reveal(),
+		// The name it listens on is driftd's own.
+		AllowedHosts: append([]string{listenHost}, cfg.Server.AllowedHosts...),
 		Ready: func() error {
 			if !running.Load() {
 				return errors.New("scheduler not running")
@@ -160,14 +164,12 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	addr := firstNonEmpty(*listen, cfg.Server.Listen)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return exitError, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)
 		}
 	}()
@@ -213,7 +215,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	cancelDrain()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = httpSrv.Shutdown(shutCtx)
+	_ = srv.Shutdown(shutCtx)
 	cancel()
 	log.Info("driftd stopped")
 	if err != nil {

@@ -5,9 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/schedule"
@@ -79,13 +81,25 @@ func (s *Server) apiTrigger(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the scan trigger is disabled: no trigger token is configured")
 		return
 	}
+	// A client that keeps failing is refused before its token is checked,
+	// so that guessing the token is as slow as the budget.
+	client := clientKey(r.RemoteAddr)
+	if wait := s.authFails.wait(client); wait > 0 {
+		tooMany(w, wait, "too many failed authentications from this address")
+		return
+	}
 	if !s.authorized(r) {
+		s.authFails.take(client)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="driftd"`)
 		writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
 		return
 	}
 	ws, ok := s.lookup(w, r)
 	if !ok {
+		return
+	}
+	if wait, ok := s.triggers.take(ws.Name); !ok {
+		tooMany(w, wait, "too many scans of "+strconv.Quote(ws.Name)+" triggered")
 		return
 	}
 	// The scan runs under the scheduler's context, not the request's: the
@@ -142,6 +156,13 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (workspace, bool
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal error; see driftd's log")
+}
+
+// tooMany answers 429 with the whole seconds until the client may retry.
+func tooMany(w http.ResponseWriter, wait time.Duration, msg string) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", msg, secs))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -171,6 +171,8 @@ func openEstate(t *testing.T) *store.Store {
 
 type testServer struct {
 	*httptest.Server
+	// handler is the server's own, for requests from a chosen address.
+	handler http.Handler
 	sched   *fakeScheduler
 	metrics *server.Metrics
 	logs    *logbuf.Buffer
@@ -223,7 +225,7 @@ func newTestServer(t *testing.T, st server.History, edit func(*server.Options)) 
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, sched: sched, metrics: m, logs: logs}
+	return &testServer{Server: ts, handler: srv.Handler(), sched: sched, metrics: m, logs: logs}
 }
 
 // do sends a request and returns the response with its body read.

@@ -54,6 +54,13 @@ type Options struct {
 	// TriggerToken is the bearer token POST .../scan requires. Empty
 	// disables the endpoint.
 	TriggerToken string
+	// AllowedHosts are the host names (no port; "*.example.com" for every
+	// name under example.com) a request's Host header may carry besides
+	// localhost and IP addresses; any other gets 421, so that a DNS
+	// rebinding page cannot read the API.
+	AllowedHosts []string
+	// Limits bound timeouts, connections and the trigger endpoint's rate.
+	Limits Limits
 	// ChartScans is how many recent scans the workspace page charts;
 	// 0 means 30.
 	ChartScans int
@@ -69,10 +76,15 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 	mux     *http.ServeMux
+	handler http.Handler
+	http    *http.Server
+	hosts   hostList
+	// triggers counts triggers per workspace, authFails failed token
+	// checks per client.
+	triggers, authFails *limiter
 }
 
-// New returns a Server; it starts nothing. Serve its Handler with an
-// http.Server that sets ReadHeaderTimeout.
+// New returns a Server; it starts nothing until Serve.
 func New(opts Options) (*Server, error) {
 	if opts.History == nil {
 		return nil, errors.New("server: History is required")
@@ -92,13 +104,22 @@ func New(opts Options) (*Server, error) {
 	if opts.ChartScans <= 0 {
 		opts.ChartScans = 30
 	}
-	s := &Server{opts: opts, metrics: opts.Metrics, log: opts.Logger, mux: http.NewServeMux()}
+	opts.Limits = opts.Limits.withDefaults()
+	l := opts.Limits
+	s := &Server{
+		opts: opts, metrics: opts.Metrics, log: opts.Logger, mux: http.NewServeMux(),
+		hosts:     newHostList(opts.AllowedHosts),
+		triggers:  newLimiter(l.TriggerBurst, l.TriggerEvery, opts.Now),
+		authFails: newLimiter(l.AuthFailBurst, l.AuthFailEvery, opts.Now),
+	}
 	s.routes()
+	s.handler = s.guard(s.mux)
+	s.http = s.newHTTPServer()
 	return s, nil
 }
 
-// Handler returns the server's routes.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's routes behind its Host check and headers.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
