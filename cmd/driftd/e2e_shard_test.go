@@ -186,7 +186,7 @@ func TestServeOwnsItsShard(t *testing.T) {
 	}
 	cfg := serveConfig(t, f, gh, "@yearly", "")
 	addr := freeAddr(t)
-	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER=let-me-in-42",
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER="+testTrigger,
 		"HOSTNAME=driftd-1", "DRIFTD_SHARDS=2")
 	d := startDaemon(t, env, "--config", cfg, "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json")
 
@@ -208,7 +208,7 @@ func TestServeOwnsItsShard(t *testing.T) {
 	}
 	other := shard.Filter(shard.Shard{Index: 0, Count: 2}, all, func(s string) string { return s })[0]
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/workspaces/"+other+"/scan", nil)
-	req.Header.Set("Authorization", "Bearer let-me-in-42")
+	req.Header.Set("Authorization", "Bearer "+testTrigger)
 	resp, err := http.DefaultClient.Do(req)
 	must(t, err)
 	resp.Body.Close()
