@@ -59,6 +59,7 @@ func TestCommandsWithoutTerraform(t *testing.T) {
 		{args: []string{"check", filepath.Join(dir, "nowhere")}, code: 1, stderr: []string{"is not a directory"}},
 		{args: []string{"check", dir, "--var", "novalue"}, code: 1, stderr: []string{`--var "novalue": want NAME=VALUE`}},
 		{args: []string{"check", dir, "--report"}, code: 1, stderr: []string{"--report needs --config"}},
+		{args: []string{"check", dir, "--pass-env", "TF_WORKSPACE"}, code: 1, stderr: []string{"--pass-env TF_WORKSPACE: driftd does not pass TF_WORKSPACE to terraform"}},
 		{args: []string{"scan", "-h"}, code: 0, stderr: []string{"-concurrency int"}},
 	}
 	for _, tt := range tests {

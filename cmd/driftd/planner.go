@@ -92,6 +92,7 @@ func runnerSpec(ws config.Workspace) runner.Spec {
 			Vars:    ws.Vars,
 		},
 		TerraformVersion: ws.TerraformVersion,
+		Workspace:        ws.TerraformWorkspace,
 		VarFiles:         ws.VarFiles,
 		BackendConfig:    ws.BackendConfig,
 		Timeout:          ws.Timeout,

@@ -141,6 +141,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	lock := fs.Bool("lock", false, "take the state lock while planning")
 	pluginTLS := fs.Bool("plugin-tls", false, "keep Terraform's TLS to its providers (docs/configuration.md, Provider connections)")
 	tfVersion := fs.String("terraform-version", "", "terraform version constraint (default: any on PATH)")
+	tfWorkspace := fs.String("workspace", "", "Terraform workspace to plan (default: the default workspace)")
 	var varFiles, vars, passEnv multiFlag
 	fs.Var(&varFiles, "var-file", "a -var-file for terraform, relative to DIR (repeatable)")
 	fs.Var(&vars, "var", "NAME=VALUE terraform variable (repeatable)")
@@ -161,8 +162,13 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	}
 	ws := config.Check(pos[0])
 	ws.RefreshOnly, ws.Timeout, ws.Lock, ws.TerraformVersion = *refreshOnly, *timeout, *lock, *tfVersion
-	ws.PluginTLS = *pluginTLS
+	ws.PluginTLS, ws.TerraformWorkspace = *pluginTLS, *tfWorkspace
 	ws.VarFiles, ws.PassEnv = varFiles, passEnv
+	for _, name := range passEnv {
+		if msg := config.ReservedEnv(name); msg != "" {
+			return exitError, fmt.Errorf("--pass-env %s: %s", name, msg)
+		}
+	}
 	for _, kv := range vars {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {

@@ -59,6 +59,9 @@ type Workspace struct {
 	// TerraformVersion is a version constraint ("~> 1.5"); "" means any
 	// terraform found on PATH.
 	TerraformVersion string
+	// TerraformWorkspace is the Terraform workspace to plan (`terraform
+	// workspace select`); "" is the default workspace.
+	TerraformWorkspace string
 	// VarFiles are relative to Dir (or to Git.Path in the checkout), as
 	// terraform takes them. With Git they are not checked at load time.
 	VarFiles []string

@@ -47,7 +47,7 @@ const validConfig = `version: 1
 defaults:
   timeout: 5m
   pass_env: ["AWS_*"]
-  env: {TF_IN_AUTOMATION: "1", REGION: "${REGION}"}
+  env: {TF_REGISTRY_CLIENT_TIMEOUT: "30", REGION: "${REGION}"}
   vars: {region: "${REGION}"}
   var_files: [common.tfvars]
   owners: ["@acme/platform"]
@@ -73,6 +73,7 @@ workspaces:
     parallelism: 4
     plugin_tls: true
     terraform_version: "~> 1.5"
+    workspace: prod
     schedule: "CRON_TZ=Europe/Berlin 0 6 * * 1-5"
     owners: [alice]
 reporters:
@@ -89,7 +90,7 @@ reporters:
     notify: {resolved: false}
     digest: true
   webhooks:
-    - url: https://hooks.example.com/${REGION}
+    - url: https://hooks.example.com/${HOOK_PATH}
       secret_env: HOOK_SECRET
       headers: {X-Source: driftd}
       timeout: 5s
@@ -110,7 +111,7 @@ func TestParseValid(t *testing.T) {
 	})
 	env := mapEnv(map[string]string{
 		"REGION": "eu-west-1", "ROOT": root,
-		"HOOK_SECRET": "hmac-key", "HOOK_URL": "https://other.example.com/x?token=t0k",
+		"HOOK_PATH": "eu-west-1", "HOOK_SECRET": "hmac-key", "HOOK_URL": "https://other.example.com/x?token=t0k",
 	})
 	cfg, err := Parse(filepath.Join(root, "workspaces.yaml"), []byte(validConfig), env)
 	if err != nil {
@@ -123,7 +124,7 @@ func TestParseValid(t *testing.T) {
 			Dir:         filepath.Join(root, "infra/net"),
 			VarFiles:    []string{"common.tfvars"},
 			Vars:        map[string]string{"region": "eu-west-1"},
-			Env:         map[string]string{"TF_IN_AUTOMATION": "1", "REGION": "eu-west-1"},
+			Env:         map[string]string{"TF_REGISTRY_CLIENT_TIMEOUT": "30", "REGION": "eu-west-1"},
 			PassEnv:     []string{"AWS_*"},
 			Timeout:     5 * time.Minute,
 			Parallelism: DefaultParallelism,
@@ -132,10 +133,11 @@ func TestParseValid(t *testing.T) {
 			Schedule:    DefaultSchedule,
 		},
 		{
-			Name:             "app.prod",
-			Dir:              filepath.Join(root, "infra/app"),
-			TerraformVersion: "~> 1.5",
-			VarFiles:         []string{"prod.tfvars"},
+			Name:               "app.prod",
+			Dir:                filepath.Join(root, "infra/app"),
+			TerraformVersion:   "~> 1.5",
+			TerraformWorkspace: "prod",
+			VarFiles:           []string{"prod.tfvars"},
 			Vars: map[string]string{
 				"region":  "eu-west-1",
 				"count":   "3",
@@ -145,7 +147,7 @@ func TestParseValid(t *testing.T) {
 				"literal": "${not.expanded}",
 			},
 			BackendConfig: map[string]string{"bucket": "state", "encrypt": "true"},
-			Env:           map[string]string{"TF_IN_AUTOMATION": "1", "REGION": "eu-west-1", "EXTRA": "x", "NUM": "5"},
+			Env:           map[string]string{"TF_REGISTRY_CLIENT_TIMEOUT": "30", "REGION": "eu-west-1", "EXTRA": "x", "NUM": "5"},
 			PassEnv:       []string{"AWS_*"},
 			Timeout:       5 * time.Minute,
 			RefreshOnly:   true,

@@ -239,7 +239,7 @@ func (d *decoder) webhooks(f field) []Webhook {
 		w.URL = d.webhookURL(it, fs)
 		w.Secret, _ = d.secret(fs, "secret")
 		if r, ok := fs["headers"]; ok {
-			w.Headers = d.stringMap(r, nil, func(k string) string {
+			w.Headers = d.stringMap(r, nil, nil, func(k string) string {
 				if !headerNameRE.MatchString(k) {
 					return "invalid HTTP header name"
 				}

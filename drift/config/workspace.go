@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,7 +28,7 @@ var (
 	topFields = []string{"version", "defaults", "workspaces", "reporters", "server"}
 	// workspaceFields starts with name, dir and git: defaults allow the rest.
 	workspaceFields = []string{
-		"name", "dir", "git", "terraform_version", "var_files", "vars", "backend_config", "env",
+		"name", "dir", "git", "terraform_version", "workspace", "var_files", "vars", "backend_config", "env",
 		"pass_env", "timeout", "refresh_only", "lock", "lock_timeout", "parallelism",
 		"plugin_tls", "ignore", "owners", "schedule",
 	}
@@ -51,6 +52,10 @@ type wsState struct {
 	schedule *field
 	// scheduleBad says the schedule's error is reported already.
 	scheduleBad bool
+	// envKeys are where the env keys were written, passEnv the pass_env
+	// entries kept.
+	envKeys map[string]field
+	passEnv []field
 }
 
 func (s *wsState) clone() *wsState {
@@ -63,6 +68,8 @@ func (s *wsState) clone() *wsState {
 	c.w.Ignore = slices.Clone(s.w.Ignore)
 	c.w.Owners = slices.Clone(s.w.Owners)
 	c.varFiles = slices.Clone(s.varFiles)
+	c.envKeys = maps.Clone(s.envKeys)
+	c.passEnv = slices.Clone(s.passEnv)
 	return &c
 }
 
@@ -140,6 +147,13 @@ func (d *decoder) parse(data []byte) *Config {
 	d.checkMinInterval(cfg.Server.MinInterval, states, ivs)
 	slices.Sort(d.secretEnv)
 	cfg.secretEnv = slices.Compact(d.secretEnv)
+	secret := make(map[string]bool, len(cfg.secretEnv))
+	for _, name := range cfg.secretEnv {
+		secret[name] = true
+	}
+	for _, st := range states {
+		d.checkEnv(st, secret)
+	}
 	return cfg
 }
 
@@ -195,33 +209,50 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 				}
 				w.TerraformVersion = s
 			}
+		case "workspace":
+			if s, ok := d.str(f, true); ok {
+				// Terraform's own rule for workspace names.
+				if s == "" || s != url.PathEscape(s) {
+					d.errorf(f.val, f.path, "invalid Terraform workspace name %q", s)
+				}
+				w.TerraformWorkspace = s
+			}
 		case "var_files":
 			w.VarFiles, st.varFiles, _ = d.strList(f, true)
 		case "vars":
 			w.Vars = d.vars(f, w.Vars)
 		case "backend_config":
-			w.BackendConfig = d.stringMap(f, w.BackendConfig, func(k string) string {
+			w.BackendConfig = d.stringMap(f, w.BackendConfig, nil, func(k string) string {
 				if k == "" || strings.Contains(k, "=") {
 					return "backend config keys must be non-empty and contain no \"=\""
 				}
 				return ""
 			})
 		case "env":
-			w.Env = d.stringMap(f, w.Env, func(k string) string {
+			if st.envKeys == nil {
+				st.envKeys = map[string]field{}
+			}
+			w.Env = d.stringMap(f, w.Env, st.envKeys, func(k string) string {
 				if !envNameRE.MatchString(k) {
 					return "environment variable names use letters, digits and _ and do not start with a digit"
 				}
-				return ""
+				return ReservedEnv(k)
 			})
 		case "pass_env":
 			names, fields, _ := d.strList(f, false)
 			w.PassEnv = names[:0]
+			st.passEnv = nil
 			for i, s := range names {
 				if _, err := path.Match(s, ""); err != nil || strings.ContainsAny(s, "= ") {
 					d.errorf(fields[i].val, fields[i].path, "invalid variable name or glob %q", s)
 					continue
 				}
+				if msg := ReservedEnv(s); msg != "" {
+					d.errorf(fields[i].val, fields[i].path, "%s", msg)
+					continue
+				}
 				w.PassEnv = append(w.PassEnv, s)
+				st.passEnv = append(st.passEnv, fields[i])
 			}
 		case "timeout":
 			if v, ok := d.duration(f); ok {
@@ -346,8 +377,9 @@ func (d *decoder) checkWorkspace(it field, st *wsState) {
 }
 
 // stringMap merges a mapping of scalars into into (a copy is made by the
-// caller's clone). badKey returns a message for an invalid key.
-func (d *decoder) stringMap(f field, into map[string]string, badKey func(string) string) map[string]string {
+// caller's clone), and the fields of its keys into keys unless it is nil.
+// badKey returns a message for an invalid key.
+func (d *decoder) stringMap(f field, into map[string]string, keys map[string]field, badKey func(string) string) map[string]string {
 	pairs, ok := d.pairs(f.val, f.path)
 	if !ok {
 		return into
@@ -362,6 +394,9 @@ func (d *decoder) stringMap(f field, into map[string]string, badKey func(string)
 		}
 		if v, ok := d.scalar(p); ok {
 			into[p.key.Value] = v
+			if keys != nil {
+				keys[p.key.Value] = p
+			}
 		}
 	}
 	return into

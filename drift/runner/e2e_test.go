@@ -524,3 +524,58 @@ func TestShowSkippedWhenKnown(t *testing.T) {
 		t.Errorf("other drift: key %q (first %q), known %v, show skipped %v, drift found %v", other.PlanKey, first.PlanKey, other.PlanKnown, other.ShowSkipped, hasDrift(other.Plan, "testbed_object.known"))
 	}
 }
+
+// TestWorkspaceSelect: Spec.Workspace plans that Terraform workspace's
+// state; a later scan without it plans the default again on the same data
+// dir; a workspace that does not exist is an error, not an empty plan.
+func TestWorkspaceSelect(t *testing.T) {
+	t.Parallel()
+	env := testbed.New(t)
+	ws := env.Workspace(t, "wsel", strings.Replace(objectTF, `name    = "web"`, `name    = "web-${terraform.workspace}"`, 1))
+	for _, args := range [][]string{{"workspace", "new", "-no-color", "staging"}, {"apply", "-auto-approve", "-input=false", "-no-color"}, {"workspace", "select", "-no-color", "default"}} {
+		if _, err := ws.Run(t.Context(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := env.SetAttribute("web-staging", "content", "changed in staging"); err != nil {
+		t.Fatal(err)
+	}
+	r := testbedRunner(t, env, Options{})
+
+	for i, tt := range []struct {
+		workspace string
+		drift     bool
+	}{
+		{"staging", true},
+		{"", false},        // the data dir kept, staging no longer selected
+		{"default", false}, // named
+		{"staging", true},
+	} {
+		spec := testbedSpec(ws)
+		spec.Workspace = tt.workspace
+		res, err := r.Plan(t.Context(), spec)
+		if err != nil {
+			t.Fatalf("%d %q: %v", i, tt.workspace, err)
+		}
+		if got := hasDrift(res.Plan, "testbed_object.web"); got != tt.drift {
+			t.Errorf("%d %q: drift %v, want %v", i, tt.workspace, got, tt.drift)
+		}
+		if len(res.Plan.ResourceChanges) > 0 && !tt.drift {
+			t.Errorf("%d %q: planned changes %v", i, tt.workspace, res.Plan.ResourceChanges[0].Address)
+		}
+		if i > 0 && !res.InitReused {
+			t.Errorf("%d %q: init not reused", i, tt.workspace)
+		}
+	}
+
+	spec := testbedSpec(ws)
+	spec.Workspace = "nope"
+	_, err := r.Plan(t.Context(), spec)
+	var e *Error
+	if !errors.As(err, &e) || e.Stage != StageWorkspace || !strings.Contains(e.Diagnostics, `Workspace "nope" doesn't exist`) {
+		t.Errorf("err = %v, want a workspace *Error", err)
+	}
+	if o, err := env.Object("web-nope"); err == nil {
+		t.Errorf("an object for the missing workspace: %v", o)
+	}
+}

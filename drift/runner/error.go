@@ -14,14 +14,16 @@ import (
 type Stage string
 
 const (
-	StageInstall  Stage = "install"
-	StageWorkdir  Stage = "workdir"
-	StageGit      Stage = "git"
-	StageInit     Stage = "init"
-	StagePlan     Stage = "plan"
-	StageShow     Stage = "show"
-	StageTimeout  Stage = "timeout"
-	StageCanceled Stage = "canceled"
+	StageInstall Stage = "install"
+	StageWorkdir Stage = "workdir"
+	StageGit     Stage = "git"
+	StageInit    Stage = "init"
+	// StageWorkspace is `terraform workspace select`.
+	StageWorkspace Stage = "workspace"
+	StagePlan      Stage = "plan"
+	StageShow      Stage = "show"
+	StageTimeout   Stage = "timeout"
+	StageCanceled  Stage = "canceled"
 )
 
 // maxDiagnostics caps Error.Diagnostics, in bytes.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -72,6 +73,9 @@ type Spec struct {
 	workdir.Spec
 	// TerraformVersion is a version constraint; "" accepts any version.
 	TerraformVersion string
+	// Workspace is the Terraform workspace to plan, selected with
+	// `terraform workspace select`; "" is the default workspace.
+	Workspace string
 	// VarFiles are passed as -var-file, relative to the workspace directory
 	// unless absolute.
 	VarFiles []string
@@ -383,6 +387,9 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		}
 	}
 
+	if err := s.selectWorkspace(tf, dataDir); err != nil {
+		return nil, s.fail(err)
+	}
 	s.stage = StagePlan
 	s.stderr.Reset()
 	t0 := time.Now()
@@ -402,6 +409,9 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 			return nil, s.fail(err)
 		}
 		if _, err := s.init(in); err != nil {
+			return nil, s.fail(err)
+		}
+		if err := s.selectWorkspace(tf, dataDir); err != nil {
 			return nil, s.fail(err)
 		}
 		s.stage = StagePlan
@@ -459,6 +469,24 @@ func (s *scan) readPlan(tf *tfexec.Terraform, env map[string]string, path, dataD
 	s.stderr.Reset()
 	plan, err = showJSON(s.ctx, tf.ExecPath(), tf.WorkingDir(), env, &s.stderr, s.r.opts.KillGrace, path)
 	return plan, key, true, err
+}
+
+// selectWorkspace makes the spec's Terraform workspace, or the default,
+// the one plan reads. `terraform workspace select` writes only the data
+// dir's environment file, and refuses a workspace that does not exist;
+// TF_WORKSPACE (which terraform-exec refuses to pass anyway) would plan an
+// empty state for it, and create its directory beside the code.
+func (s *scan) selectWorkspace(tf *tfexec.Terraform, dataDir string) error {
+	if s.spec.Workspace == "" {
+		// A reused data dir keeps what an earlier scan selected.
+		if err := os.Remove(filepath.Join(dataDir, "environment")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	s.stage = StageWorkspace
+	s.stderr.Reset()
+	return tf.WorkspaceSelect(s.ctx, s.spec.Workspace)
 }
 
 // gitMirrors returns the Runner's git mirrors, making them on first use.
