@@ -32,7 +32,8 @@ const maxDiagnostics = 8 << 10
 // Error is a failed scan. Its text is short and clean enough to show in an
 // issue or a chat message: Terraform's error diagnostics without colours or
 // box drawing, capped, with the workspace's configured values (vars, env,
-// backend config) redacted.
+// backend config) and the configuration's sensitive variables' values
+// (sensitiveValues) redacted.
 type Error struct {
 	Workspace string
 	Stage     Stage

@@ -313,7 +313,7 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		}
 		env["TMPDIR"] = tmp
 	}
-	s.secrets = secretValues(dir.Env, spec)
+	s.secrets = withSensitive(secretValues(dir.Env, spec), dir.Path, spec.VarFiles, vars)
 
 	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
 	if err == nil {
