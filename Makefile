@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # set explicitly because some machines pin GOTOOLCHAIN=local.
 export GOTOOLCHAIN := go1.27.3
 
-.PHONY: all build test test-short lint demo terraform browser postgres fuzz reliability clean
+.PHONY: all build test test-short lint demo terraform browser postgres fuzz soak reliability clean
 
 all: build
 
@@ -62,13 +62,21 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./...
 
-# reliability: the whole suite with its account kept. Every test and every
-# fuzz target records what it exercised in $(RELIABILITY_LOG), and
-# docs/reliability.md is rewritten from those rows.
+# soak: a daemon on a seconds-long schedule through SOAK_ROUNDS rounds of
+# faults (killed and restarted, terraform and providers killed mid-plan, its
+# state backend restarted, GitHub failing, a broken config reloaded) while
+# drift comes and goes; every round checks reports, issues and state.
+SOAK_ROUNDS ?= 24
+soak: terraform postgres
+	DRIFTD_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -run '^TestSoak$$' -timeout 120m ./cmd/driftd/
+
+# reliability: the whole suite, the soak included, with its account kept.
+# Every test and every fuzz target records what it exercised in
+# $(RELIABILITY_LOG), and docs/reliability.md is rewritten from those rows.
 RELIABILITY_LOG := $(CURDIR)/.reliability/rows.jsonl
 reliability: terraform browser postgres
 	rm -rf $(CURDIR)/.reliability && mkdir -p $(CURDIR)/.reliability
-	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) test -count=1 -timeout 60m ./...
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) DRIFTD_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 120m ./...
 	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./...
 	$(GO) run ./internal/reliability/cmd/reliability table -log $(RELIABILITY_LOG) -command "make reliability" > docs/reliability.md.tmp
 	mv docs/reliability.md.tmp docs/reliability.md

@@ -37,6 +37,15 @@ func newPGFleet(t *testing.T, name string) *pgFleet {
 	t.Helper()
 	srv := pgtest.New(t)
 	env := testbed.New(t)
+	p := &pgFleet{env: env, srv: srv, ws: applyPG(t, env, srv, name)}
+	p.state = p.readState(t)
+	return p
+}
+
+// applyPG creates workspace name in env with its state in srv, and applies
+// it.
+func applyPG(t *testing.T, env *testbed.Env, srv *pgtest.Server, name string) *testbed.Workspace {
+	t.Helper()
 	ws, err := env.NewWorkspace(name, fmt.Sprintf(pgTF, name))
 	must(t, err)
 	_, err = ws.Run(t.Context(), "init", "-input=false", "-no-color", "-backend-config=conn_str="+srv.ConnString())
@@ -46,9 +55,18 @@ func newPGFleet(t *testing.T, name string) *pgFleet {
 	if _, err := os.Stat(ws.StatePath()); !os.IsNotExist(err) {
 		t.Fatalf("test setup: a local state file exists (%v): the state is not in PostgreSQL", err)
 	}
-	p := &pgFleet{env: env, srv: srv, ws: ws}
-	p.state = p.readState(t)
-	return p
+	return ws
+}
+
+// pgState is the state of every workspace in srv, byte for byte.
+func pgState(t *testing.T, srv *pgtest.Server) string {
+	t.Helper()
+	s, err := srv.Query(t.Context(), "SELECT name || ':' || data FROM terraform_remote_state.states ORDER BY name")
+	must(t, err)
+	if !strings.HasPrefix(s, "default:{") {
+		t.Fatalf("unexpected state rows in PostgreSQL: %.200q", s)
+	}
+	return s
 }
 
 // entry is a config entry for the workspace's directory under name, with
@@ -64,15 +82,7 @@ func (p *pgFleet) entry(name string, env map[string]string, extra string) string
 }
 
 // readState is the workspace's state as PostgreSQL holds it, byte for byte.
-func (p *pgFleet) readState(t *testing.T) string {
-	t.Helper()
-	s, err := p.srv.Query(t.Context(), "SELECT name || ':' || data FROM terraform_remote_state.states ORDER BY name")
-	must(t, err)
-	if !strings.HasPrefix(s, "default:{") {
-		t.Fatalf("unexpected state rows in PostgreSQL: %.200q", s)
-	}
-	return s
-}
+func (p *pgFleet) readState(t *testing.T) string { return pgState(t, p.srv) }
 
 // checkState fails the test if any scan changed the state's bytes.
 func (p *pgFleet) checkState(t *testing.T, after string) {
@@ -143,6 +153,7 @@ func wantError(t *testing.T, name string, r *drift.Report, has ...string) {
 // held by another client stops only the `lock: true` scan, whose report says
 // the state is locked; no scan changes the state's bytes.
 func TestPostgresBackend(t *testing.T) {
+	t.Parallel()
 	p := newPGFleet(t, "pg")
 	cfg := []string{p.entry("pg", nil, ""), p.entry("pglock", nil, "    lock: true\n    lock_timeout: 1s\n")}
 
@@ -188,6 +199,7 @@ func TestPostgresBackend(t *testing.T) {
 // scan an error report or a correct one (never a hang, a crash or a wrong
 // report); the next scan succeeds; the state's bytes never change.
 func TestPostgresFaults(t *testing.T) {
+	t.Parallel()
 	p := newPGFleet(t, "pgf")
 	startLog := filepath.Join(t.TempDir(), "startup.log")
 	// lock: true makes terraform talk to the database at the end of the plan
