@@ -128,6 +128,8 @@ const (
 	plantSubstring                   // inside a longer ordinary string
 	plantWholeObject                 // an object sensitive as a whole
 	plantDeleted                     // an ordinary attribute of an object deleted outside Terraform
+	plantMapKey                      // a key of an ordinary map (Terraform marks keys nowhere)
+	plantForEachKey                  // a for_each key, in a resource's address
 )
 
 // FuzzAnalyze: for any secret, wherever a plan holds it (sensitive or copied
@@ -140,6 +142,8 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add("prod", "production", uint16(plantUnmarkedCopy|plantSubstring))
 	f.Add("line\nbreak\u2028and\ttab", "", uint16(0x0f0f))
 	f.Add("ünïcødé-sécret", "ünïcødé", uint16(plantVariable|plantSensitiveOutput|plantOutputCopy))
+	f.Add("key-secret-9f3a", "v", uint16(plantMapKey|plantForEachKey))
+	f.Add(`k"ey]<secret>`, "v", uint16(plantMapKey|plantForEachKey))
 	f.Fuzz(func(t *testing.T, secret, plain string, where uint16) {
 		if secret == "" || !utf8.ValidString(secret) || !utf8.ValidString(plain) {
 			return // JSON cannot carry invalid UTF-8 unchanged
@@ -148,9 +152,9 @@ func FuzzAnalyze(f *testing.F) {
 		// The secret must not be part of what is never redacted (addresses,
 		// types, names, attribute paths, the marker): those are fixed here.
 		for _, fixed := range []string{
-			"testbed_object.db testbed_object.leak testbed_object.pend testbed_object.vault testbed_object.gone",
+			"testbed_object.db testbed_object.leak testbed_object.pend testbed_object.vault testbed_object.gone testbed_object.each",
 			"driftd.test/driftd/testbed managed update delete no-op secret settings password tier gold content cidrs policy",
-			"data old pw copy 10.0.0.0/8 rotated", drift.SensitiveMarker,
+			"data old pw copy 10.0.0.0/8 rotated tags team core", drift.SensitiveMarker,
 		} {
 			if strings.Contains(fixed, secret) {
 				return
@@ -180,7 +184,7 @@ func FuzzAnalyze(f *testing.F) {
 		}
 		walkStrings(doc, "", func(key, s string) {
 			switch key {
-			case "address", "type", "name", "module", "provider_name", "path", "workspace":
+			case "type", "name", "provider_name", "workspace":
 				return // identities, checked above not to hold the secret
 			}
 			if leaks(s) {
@@ -188,14 +192,29 @@ func FuzzAnalyze(f *testing.F) {
 			}
 		})
 
+		// The for_each instance's key is hidden in its address (how much of
+		// it depends on the secret's length): compare addresses up to keys.
 		var got []string
 		for _, c := range r.Drift {
-			got = append(got, c.Address)
+			got = append(got, instanceOf(c.Address))
 		}
+		slices.Sort(got)
+		for i := range drifted {
+			drifted[i] = instanceOf(drifted[i])
+		}
+		slices.Sort(drifted)
 		if !slices.Equal(got, drifted) {
 			t.Fatalf("drift %v, want %v (every resource the plan shows changed outside Terraform)", got, drifted)
 		}
 	})
+}
+
+// instanceOf is an address without its instance key.
+func instanceOf(addr string) string {
+	if i := strings.IndexByte(addr, '['); i >= 0 {
+		return addr[:i] + "[…]"
+	}
+	return addr
 }
 
 // secretPlan builds FuzzAnalyze's plan and lists, sorted, the addresses whose
@@ -252,6 +271,10 @@ func secretPlan(secret, plain string, where uint16) (fuzzPlan, []string) {
 	if has(plantSubstring) && long {
 		leakBefore["copy"], leakAfter["copy"] = "old-"+secret+"-old", plain
 	}
+	if has(plantMapKey) {
+		leakBefore["tags"] = map[string]any{secret: "a", "team": "core"}
+		leakAfter["tags"] = map[string]any{secret: "b", "team": "core"}
+	}
 	addDrift(fuzzResource{"testbed_object.leak", "testbed_object", "leak", "update", leakBefore, leakAfter, map[string]any{}, map[string]any{}})
 
 	if has(plantWholeObject) {
@@ -261,6 +284,10 @@ func secretPlan(secret, plain string, where uint16) (fuzzPlan, []string) {
 	if has(plantDeleted) {
 		addDrift(fuzzResource{"testbed_object.gone", "testbed_object", "gone", "delete",
 			map[string]any{"id": "gone", "name": "gone", "content": secret}, nil, map[string]any{}, false})
+	}
+	if has(plantForEachKey) {
+		addDrift(fuzzResource{`testbed_object.each["` + jsonEscaped(secret, false) + `"]`, "testbed_object", "each", "update",
+			map[string]any{"content": "v1"}, map[string]any{"content": "v2"}, map[string]any{}, map[string]any{}})
 	}
 	if has(plantPending) {
 		p.changes = append(p.changes, fuzzResource{"testbed_object.pend", "testbed_object", "pend", "update",
