@@ -18,31 +18,41 @@ type fake struct {
 	name  string
 	errs  []error
 	retry bool
-	block chan struct{} // if set, Report waits for it
+	block chan struct{} // if set, Notify waits for it
 	link  string
 
 	mu    sync.Mutex
-	calls []Delivery
+	calls []Notification
 }
 
 func (f *fake) Name() string { return f.name }
 
-func (f *fake) Report(ctx context.Context, cur, prev *drift.Report) (bool, error) {
+func (f *fake) Notify(ctx context.Context, n Notification) (Receipt, bool, error) {
 	if f.block != nil {
 		select {
 		case <-f.block:
 		case <-ctx.Done():
-			return true, ctx.Err()
+			return Receipt{}, true, ctx.Err()
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := len(f.calls)
-	f.calls = append(f.calls, Delivery{Cur: cur, Prev: prev, Links: LinksFrom(ctx)})
-	if n < len(f.errs) {
-		return f.retry, f.errs[n]
+	i := len(f.calls)
+	f.calls = append(f.calls, n)
+	if i < len(f.errs) {
+		return Receipt{}, f.retry, f.errs[i]
 	}
-	return false, nil
+	return Receipt{Sent: true}, false, nil
+}
+
+func (f *fake) kinds() []Kind {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Kind
+	for _, n := range f.calls {
+		out = append(out, n.Kind)
+	}
+	return out
 }
 
 type fakeLinker struct{ *fake }
@@ -51,14 +61,14 @@ func (f fakeLinker) Link(ws string) string { return f.link + "/" + ws }
 
 type fakeBatch struct {
 	*fake
-	batches [][]Delivery
+	batches [][]Notification
 }
 
-func (f *fakeBatch) ReportBatch(_ context.Context, ds []Delivery) (bool, error) {
+func (f *fakeBatch) NotifyBatch(_ context.Context, ns []Notification, _ int) (Receipt, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.batches = append(f.batches, ds)
-	return false, nil
+	f.batches = append(f.batches, ns)
+	return Receipt{Sent: true}, false, nil
 }
 
 type sleeps struct {
@@ -102,7 +112,7 @@ func TestDispatcherRetries(t *testing.T) {
 			f := &fake{name: "f", errs: tt.errs, retry: tt.retry}
 			var s sleeps
 			var logs bytes.Buffer
-			res := newTestDispatcher([]Reporter{f}, &s, &logs).Deliver(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+			res := newTestDispatcher([]Reporter{f}, &s, &logs).Deliver(context.Background(), rep(drift.StatusDrifted, "a"))
 			if len(res) != 1 {
 				t.Fatalf("results: %+v", res)
 			}
@@ -148,7 +158,7 @@ func TestDispatcherFailureDoesNotBlockOthers(t *testing.T) {
 	var logs bytes.Buffer
 	d := newTestDispatcher([]Reporter{stuck, ok}, &s, &logs, WithTimeout(50*time.Millisecond), WithBackoff(Backoff{Attempts: 2}))
 	start := time.Now()
-	res := d.Deliver(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+	res := d.Deliver(context.Background(), rep(drift.StatusDrifted, "a"))
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("took %v", time.Since(start))
 	}
@@ -172,7 +182,7 @@ func TestDispatcherPanicIsAnError(t *testing.T) {
 	t.Parallel()
 	var s sleeps
 	var logs bytes.Buffer
-	res := newTestDispatcher([]Reporter{panicky{}}, &s, &logs).Deliver(context.Background(), rep(drift.StatusClean, ""), nil)
+	res := newTestDispatcher([]Reporter{panicky{}}, &s, &logs).Deliver(context.Background(), rep(drift.StatusDrifted, "a"))
 	if len(res) != 1 || res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "panicked") {
 		t.Fatalf("results: %+v", res)
 	}
@@ -181,7 +191,7 @@ func TestDispatcherPanicIsAnError(t *testing.T) {
 type panicky struct{}
 
 func (panicky) Name() string { return "panicky" }
-func (panicky) Report(context.Context, *drift.Report, *drift.Report) (bool, error) {
+func (panicky) Notify(context.Context, Notification) (Receipt, bool, error) {
 	panic("boom")
 }
 
@@ -195,7 +205,7 @@ func TestDispatcherLinksReachOthers(t *testing.T) {
 	d := newTestDispatcher([]Reporter{chat, digest, gh}, &s, &logs)
 	res := d.DeliverAll(context.Background(), []Delivery{
 		{Cur: &drift.Report{Workspace: "a", Status: drift.StatusDrifted, Fingerprint: "1"}},
-		{Cur: &drift.Report{Workspace: "b", Status: drift.StatusClean}},
+		{Cur: &drift.Report{Workspace: "b", Status: drift.StatusDrifted, Fingerprint: "2"}},
 	})
 	if len(res) != 5 { // 2 github + 2 slack + 1 digest batch
 		t.Fatalf("results: %+v", res)
@@ -255,7 +265,7 @@ func TestDispatcherReporterTimeout(t *testing.T) {
 	var logs bytes.Buffer
 	d := newTestDispatcher([]Reporter{own}, &s, &logs, WithTimeout(time.Hour), WithBackoff(Backoff{Attempts: 1}))
 	start := time.Now()
-	res := d.Deliver(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+	res := d.Deliver(context.Background(), rep(drift.StatusDrifted, "a"))
 	if !errors.Is(res[0].Err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
 		t.Fatalf("result %+v after %v: the reporter's own timeout was not used", res[0], time.Since(start))
 	}

@@ -27,11 +27,11 @@ func TestGitHubAndSlackTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := &reporters.MemState{}
-	sl, err := slack.New(slack.Config{Token: "xoxb-x", Channel: "#infra", APIURL: sls.APIURL(), Notify: reporters.NotifyAll}, slog.New(slog.DiscardHandler), state)
+	sl, err := slack.New(slack.Config{Token: "xoxb-x", Channel: "#infra", APIURL: sls.APIURL(), Notify: reporters.NotifyAll}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{sl, gh}, reporters.WithTimeout(10*time.Second))
+	d := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{sl, gh}, reporters.WithTimeout(10*time.Second), reporters.WithState(state))
 
 	drifted := reportertest.Drifted("one")
 	clean := reportertest.Clean()
@@ -56,12 +56,12 @@ func TestGitHubAndSlackTogether(t *testing.T) {
 	}
 
 	mutations := ghs.Mutations()
-	run(reporters.Delivery{Cur: drifted, Prev: drifted}, reporters.Delivery{Cur: other, Prev: other})
+	run(reporters.Delivery{Cur: drifted}, reporters.Delivery{Cur: other})
 	if ghs.Mutations() != mutations || len(sls.Messages()) != 1 {
 		t.Fatalf("the same drift again changed GitHub or sent to Slack")
 	}
 
-	run(reporters.Delivery{Cur: clean, Prev: drifted})
+	run(reporters.Delivery{Cur: clean})
 	msgs = sls.Messages()
 	if len(ghs.OpenIssues()) != 0 || len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
 		t.Fatalf("resolution: %d open issues, messages %+v", len(ghs.OpenIssues()), msgs)

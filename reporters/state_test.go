@@ -19,7 +19,7 @@ func TestMemStateMissingIsNil(t *testing.T) {
 	if err != nil || found {
 		t.Fatalf("found %v err %v", found, err)
 	}
-	if err := reporters.SaveJSON(context.Background(), &s, "w", "slack", reporters.Bookmark{Status: "drifted", Fingerprint: "a"}); err != nil {
+	if err := s.PutState(context.Background(), "w", "slack", []byte(`{"status":"drifted","fingerprint":"a"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if found, err := reporters.LoadJSON(context.Background(), &s, "w", "slack", &bm); !found || err != nil || bm.Fingerprint != "a" {

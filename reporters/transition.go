@@ -2,15 +2,14 @@ package reporters
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/driftd/driftd/drift"
 )
 
-// Kind classifies a report against the previous one. Reporters act on
-// kinds, never on raw reports, so that "nobody is notified twice" is decided
-// in one place.
+// Kind classifies a report against what a reporter told before. Reporters
+// act on kinds, never on raw reports, so that "nobody is notified twice" is
+// decided in one place.
 type Kind int
 
 const (
@@ -41,7 +40,8 @@ func (k Kind) String() string {
 	return kindNames[k]
 }
 
-// Transition classifies cur against prev (nil on first sight).
+// Transition classifies cur against prev, what was told before (nil when
+// nothing was).
 //
 // A prev with Status error may carry the Fingerprint of the drift known
 // before the failure (see Bookmark); then a failed scan in between does not
@@ -134,27 +134,6 @@ func (b Bookmark) Report(workspace string) *drift.Report {
 // LoadJSON reads reporter's bookkeeping for workspace from st into v. It
 // reports false when nothing is stored.
 func LoadJSON(ctx context.Context, st State, workspace, reporter string, v any) (bool, error) {
-	b, err := st.GetState(ctx, workspace, reporter)
-	if err != nil {
-		return false, fmt.Errorf("read %s bookkeeping for %s: %w", reporter, workspace, err)
-	}
-	if b == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("decode %s bookkeeping for %s: %w", reporter, workspace, err)
-	}
-	return true, nil
-}
-
-// SaveJSON stores v as reporter's bookkeeping for workspace.
-func SaveJSON(ctx context.Context, st State, workspace, reporter string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s bookkeeping for %s: %w", reporter, workspace, err)
-	}
-	if err := st.PutState(ctx, workspace, reporter, b); err != nil {
-		return fmt.Errorf("save %s bookkeeping for %s: %w", reporter, workspace, err)
-	}
-	return nil
+	b, err := loadRaw(ctx, st, workspace, reporter, v)
+	return b != nil, err
 }

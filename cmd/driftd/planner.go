@@ -22,6 +22,11 @@ func (a *app) scanner(f scanFlags, cfg *config.Config, log *slog.Logger, concurr
 	if err != nil {
 		return nil, err
 	}
+	return a.scannerFor(r, log)
+}
+
+// scannerFor returns a Scanner planning with r.
+func (a *app) scannerFor(r *runner.Runner, log *slog.Logger) (*scan.Scanner, error) {
 	reports, err := reportCache(r)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/reporters"
 	"github.com/driftd/driftd/reporters/github"
@@ -13,17 +12,16 @@ import (
 	"github.com/driftd/driftd/reporters/webhook"
 )
 
-// delivery is the configured reporters behind one dispatcher, and where
-// the previous report of a workspace comes from.
+// delivery is the configured reporters behind one dispatcher.
 type delivery struct {
-	dispatcher  *reporters.Dispatcher
-	github      *github.Reporter
-	slackDigest bool
+	dispatcher *reporters.Dispatcher
+	github     *github.Reporter
 }
 
-// newDelivery builds the reporters of cfg. state keeps their bookkeeping
-// (the store in the daemon, memory in a one-off scan); shard ("2/8") is the
-// shard the run covers, "" without sharding.
+// newDelivery builds the reporters of cfg. state keeps what each has told
+// (the store in the daemon and with --store, files in the cache dir for a
+// one-off scan); shard ("2/8") is the shard the run covers, "" without
+// sharding.
 func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, shard string, opts ...reporters.Option) (*delivery, error) {
 	var rs []reporters.Reporter
 	d := &delivery{}
@@ -56,6 +54,7 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, sh
 			Channel:    s.Channel,
 			APIURL:     s.APIURL,
 			Notify:     notify(s.Notify),
+			Owners:     s.Owners,
 			Timeout:    s.Timeout,
 			Shard:      shard,
 		}
@@ -64,14 +63,13 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, sh
 			err error
 		)
 		if s.Digest {
-			r, err = slack.NewDigest(sc, log, state)
+			r, err = slack.NewDigest(sc, log)
 		} else {
-			r, err = slack.New(sc, log, state)
+			r, err = slack.New(sc, log)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("slack reporter: %w", err)
 		}
-		d.slackDigest = s.Digest
 		rs = append(rs, r)
 	}
 	for i, w := range cfg.Reporters.Webhooks {
@@ -82,7 +80,7 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, sh
 			Headers: w.Headers,
 			Notify:  notify(w.Notify),
 			Timeout: w.Timeout,
-		}, log, state)
+		}, log)
 		if err != nil {
 			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
 		}
@@ -91,26 +89,12 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, sh
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	d.dispatcher = reporters.NewDispatcher(log, rs, opts...)
+	d.dispatcher = reporters.NewDispatcher(log, rs, append([]reporters.Option{reporters.WithState(state)}, opts...)...)
 	return d, nil
 }
 
 func notify(n config.Notify) reporters.Notify {
 	return reporters.Notify{New: n.New, Changed: n.Changed, Resolved: n.Resolved, Error: n.Error}
-}
-
-// previous returns the last report known for a workspace when there is no
-// store: GitHub's issue is the source of truth.
-func (d *delivery) previous(ctx context.Context, workspace string, log *slog.Logger) *drift.Report {
-	if d == nil || d.github == nil {
-		return nil
-	}
-	prev, err := d.github.Previous(ctx, workspace)
-	if err != nil {
-		log.Warn("reading previous state from GitHub", "workspace", workspace, "error", err)
-		return nil
-	}
-	return prev
 }
 
 // deliverRun delivers a whole scan run (one digest for Slack digest mode)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/driftd/driftd/drift"
@@ -14,6 +15,7 @@ import (
 	"github.com/driftd/driftd/drift/render"
 	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/reporters"
+	"github.com/driftd/driftd/reporters/filestate"
 )
 
 // scanFlags are shared by scan and check.
@@ -33,10 +35,10 @@ func (f *scanFlags) register(a *app, fs interface {
 }) {
 	fs.StringVar(&f.output, "output", "text", "output format: text, json, markdown")
 	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there are pending (unapplied) changes")
-	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin and terraform install cache (default: the user cache dir)")
+	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin, terraform install and report cache, and what reporters told (default: the user cache dir)")
 	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made (default: the temp dir)")
 	fs.BoolVar(&f.install, "install-terraform", true, "download the terraform version a workspace asks for when none is found")
-	fs.StringVar(&f.storePath, "store", "", "history file (as driftd serve keeps): previous reports and reporter bookkeeping; default none, GitHub is the source of truth")
+	fs.StringVar(&f.storePath, "store", "", "history file (as driftd serve keeps): reports and what each reporter told; default none, reporter bookkeeping kept in the cache dir")
 }
 
 func (f *scanFlags) validate() error {
@@ -207,7 +209,11 @@ func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, 
 	if part.Sharded() {
 		log.Info("scanning one shard", "from", part.From, "workspaces", len(wss), "of", part.total)
 	}
-	s, err := a.scanner(f, cfg, log, concurrency)
+	r, err := a.newRunner(f, cfg, log, concurrency)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.scannerFor(r, log)
 	if err != nil {
 		return nil, err
 	}
@@ -226,14 +232,15 @@ func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, 
 	if report == nil {
 		return reports, nil
 	}
-	return reports, a.deliver(ctx, f, report, reports, log, part)
+	return reports, a.deliver(ctx, f, report, reports, filepath.Join(r.CacheDir(), "notify"), log, part)
 }
 
-// deliver hands a one-off scan's reports to the configured reporters. The
-// previous reports come from --store when given, else from GitHub.
-func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, reports []*drift.Report, log *slog.Logger, part shardRun) error {
+// deliver hands a one-off scan's reports to the configured reporters.
+// What each reporter told is kept in --store when given, else in files
+// under notifyDir, so that the next scan knows what is still owed.
+func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, reports []*drift.Report, notifyDir string, log *slog.Logger, part shardRun) error {
 	var (
-		state reporters.State = &reporters.MemState{}
+		state reporters.State
 		st    *store.Store
 	)
 	if f.storePath != "" {
@@ -243,6 +250,12 @@ func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, repo
 		}
 		defer st.Close()
 		state = st
+	} else {
+		fst, err := filestate.Open(notifyDir)
+		if err != nil {
+			return err
+		}
+		state = fst
 	}
 	d, err := newDelivery(cfg, log, state, part.String())
 	if err != nil || d == nil {
@@ -250,18 +263,12 @@ func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, repo
 	}
 	ds := make([]reporters.Delivery, 0, len(reports))
 	for _, r := range reports {
-		var prev *drift.Report
 		if st != nil {
-			if prev, err = st.LastReport(ctx, r.Workspace); err != nil {
-				return err
-			}
 			if _, err := st.SaveReport(ctx, r); err != nil {
 				return err
 			}
-		} else {
-			prev = d.previous(ctx, r.Workspace, log)
 		}
-		ds = append(ds, reporters.Delivery{Cur: r, Prev: prev})
+		ds = append(ds, reporters.Delivery{Cur: r})
 	}
 	if failed := d.deliverRun(ctx, ds); failed > 0 {
 		return fmt.Errorf("%d report deliveries failed (see the log)", failed)

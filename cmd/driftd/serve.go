@@ -286,6 +286,6 @@ func firstNonEmpty(vals ...string) string {
 var _ daemon.Deliverer = (*delivery)(nil)
 
 // Deliver is the daemon's delivery of one workspace's report.
-func (d *delivery) Deliver(ctx context.Context, cur, prev *drift.Report) {
-	d.dispatcher.Deliver(ctx, cur, prev)
+func (d *delivery) Deliver(ctx context.Context, cur *drift.Report) {
+	d.dispatcher.Deliver(ctx, cur)
 }

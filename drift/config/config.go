@@ -138,6 +138,10 @@ type Slack struct {
 	// APIURL overrides https://slack.com/api/ (tests, proxies).
 	APIURL string
 	Notify Notify
+	// Owners maps workspace owners to a Slack mention ("<@U123>",
+	// "<!subteam^S123>") or, with a token and without digest, a channel
+	// ("#team-drift", "C0123") for their workspaces' messages.
+	Owners map[string]string
 	// Digest sends one message per scan run instead of one per workspace.
 	Digest  bool
 	Timeout time.Duration

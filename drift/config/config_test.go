@@ -89,6 +89,9 @@ reporters:
     channel: "#drift-${REGION}"
     notify: {resolved: false}
     digest: true
+    owners:
+      acme/platform: "<!subteam^S0PLATFORM>"
+      "@alice": "<@U0ALICE>"
   webhooks:
     - url: https://hooks.example.com/${HOOK_PATH}
       secret_env: HOOK_SECRET
@@ -181,6 +184,7 @@ func TestParseValid(t *testing.T) {
 	wantSlack := &Slack{
 		Token: "xoxb-slack-token", Channel: "#drift-eu-west-1",
 		Notify: Notify{New: true, Changed: true, Error: true}, Digest: true, Timeout: DefaultReporterTimeout,
+		Owners: map[string]string{"acme/platform": "<!subteam^S0PLATFORM>", "alice": "<@U0ALICE>"},
 	}
 	if !reflect.DeepEqual(cfg.Reporters.Slack, wantSlack) {
 		t.Errorf("slack: %+v\nwant %+v", cfg.Reporters.Slack, wantSlack)

@@ -211,6 +211,17 @@ func TestParseErrors(t *testing.T) {
 			`7:16: server.concurrency: must be between 1 and 64, got 65`,
 			`8:22: server.trigger_token_env: environment variable UNSET_TRIGGER is not set`,
 		},
+		"slack_owners": {
+			`10:14: reporters.slack.owners.alice: a channel has no effect with a webhook URL (it posts to its own channel); use a bot token or map "alice" to a mention`,
+			`12:7: reporters.slack.owners.carol: no workspace has owner "carol"; list it in a workspace's owners or remove it`,
+			`13:22: reporters.slack.owners["acme/platform"]: expected a Slack mention ("<@U…>", "<!subteam^S…>") or channel ("#name", "C…"), got "@platform"`,
+		},
+		"slack_owner_channels": {
+			`15:12: reporters.slack.owners.bob: workspace "app" is owned by alice and bob, whose channels differ (#alice-drift, C0BOB); a workspace's messages go to one channel`,
+		},
+		"slack_owners_digest": {
+			`12:14: reporters.slack.owners.alice: a channel has no effect with digest (one message per run, in channel); map "alice" to a mention`,
+		},
 		"slack_token_without_channel": {
 			`7:5: reporters.slack: missing required field "channel" (a bot token needs a channel)`,
 		},

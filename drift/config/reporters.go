@@ -17,20 +17,25 @@ import (
 var (
 	githubFields  = []string{"repository", "base_url", "token_env", "token_file", "app", "labels", "assign_owners", "max_open_issues", "error_issues", "timeout"}
 	appFields     = []string{"app_id", "installation_id", "private_key_env", "private_key_file"}
-	slackFields   = []string{"webhook_url_env", "webhook_url_file", "token_env", "token_file", "channel", "api_url", "notify", "digest", "timeout"}
+	slackFields   = []string{"webhook_url_env", "webhook_url_file", "token_env", "token_file", "channel", "api_url", "notify", "owners", "digest", "timeout"}
 	webhookFields = []string{"name", "url", "url_env", "url_file", "secret_env", "secret_file", "headers", "notify", "timeout"}
 	notifyFields  = []string{"new", "changed", "resolved", "error"}
 
 	repoRE        = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	webhookNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	headerNameRE  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+	// Slack owner targets: a user or user group mention, or a channel by
+	// name or ID (reporters/slack.Target reads the same forms).
+	slackMentionRE = regexp.MustCompile(`^(<@[UW][A-Z0-9]+>|<!subteam\^S[A-Z0-9]+>)$`)
+	slackChannelRE = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]*|[CG][A-Z0-9]+)$`)
 )
 
 func inline(base string) string {
 	return fmt.Sprintf("secrets cannot be written inline; use %s_env or %s_file", base, base)
 }
 
-func (d *decoder) reporters(f field) Reporters {
+func (d *decoder) reporters(f field, wss []Workspace) Reporters {
 	var r Reporters
 	fs, ok := d.mapping(f.val, f.path, []string{"github", "slack", "webhooks"}, nil)
 	if !ok {
@@ -40,7 +45,7 @@ func (d *decoder) reporters(f field) Reporters {
 		r.GitHub = d.github(g)
 	}
 	if g, ok := fs["slack"]; ok {
-		r.Slack = d.slack(g)
+		r.Slack = d.slack(g, wss)
 	}
 	if g, ok := fs["webhooks"]; ok {
 		r.Webhooks = d.webhooks(g)
@@ -147,7 +152,7 @@ func (d *decoder) githubApp(f field) *GitHubApp {
 	return a
 }
 
-func (d *decoder) slack(f field) *Slack {
+func (d *decoder) slack(f field, wss []Workspace) *Slack {
 	fs, ok := d.mapping(f.val, f.path, slackFields, map[string]string{
 		"webhook_url": inline("webhook_url"),
 		"token":       inline("token"),
@@ -200,8 +205,72 @@ func (d *decoder) slack(f field) *Slack {
 	if r, ok := fs["digest"]; ok {
 		s.Digest, _ = d.boolean(r)
 	}
+	if r, ok := fs["owners"]; ok {
+		s.Owners = d.slackOwners(r, s, wss)
+	}
 	s.Timeout = d.timeout(fs, s.Timeout)
 	return s
+}
+
+// slackOwners reads slack.owners: owner -> mention or channel. An entry
+// that cannot take effect is an error: an owner no workspace has (a typo
+// would silently mention nobody), a channel where messages cannot be
+// routed (webhook, digest), or owners of one workspace mapped to different
+// channels (its messages go to one).
+func (d *decoder) slackOwners(f field, s *Slack, wss []Workspace) map[string]string {
+	pairs, ok := d.pairs(f.val, f.path)
+	if !ok {
+		return nil
+	}
+	owned := map[string]bool{}
+	for _, w := range wss {
+		for _, o := range w.Owners {
+			owned[o] = true
+		}
+	}
+	out := make(map[string]string, len(pairs))
+	nodes := map[string]field{}
+	for _, p := range pairs {
+		owner := strings.TrimPrefix(p.key.Value, "@")
+		v, ok := d.str(p, false)
+		switch {
+		case !ok:
+			continue
+		case !owned[owner]:
+			d.errorf(p.key, p.path, "no workspace has owner %q; list it in a workspace's owners or remove it", owner)
+			continue
+		case slackMentionRE.MatchString(v):
+		case !slackChannelRE.MatchString(v):
+			d.errorf(d.resolve(p.val), p.path, `expected a Slack mention ("<@U…>", "<!subteam^S…>") or channel ("#name", "C…"), got %q`, v)
+			continue
+		case s.WebhookURL != "":
+			d.errorf(d.resolve(p.val), p.path, "a channel has no effect with a webhook URL (it posts to its own channel); use a bot token or map %q to a mention", owner)
+			continue
+		case s.Digest:
+			d.errorf(d.resolve(p.val), p.path, "a channel has no effect with digest (one message per run, in channel); map %q to a mention", owner)
+			continue
+		}
+		out[owner] = v
+		nodes[owner] = p
+	}
+	for _, w := range wss {
+		var first string
+		for _, o := range w.Owners {
+			v := out[o]
+			if !slackChannelRE.MatchString(v) {
+				continue
+			}
+			if first == "" {
+				first = o
+				continue
+			}
+			if v != out[first] {
+				p := nodes[o]
+				d.errorf(d.resolve(p.val), p.path, "workspace %q is owned by %s and %s, whose channels differ (%s, %s); a workspace's messages go to one channel", w.Name, first, o, out[first], v)
+			}
+		}
+	}
+	return out
 }
 
 // reservedReporterNames are the names of the reporters that are not

@@ -135,7 +135,7 @@ func (d *decoder) parse(data []byte) *Config {
 	}
 
 	if f, ok := fs["reporters"]; ok {
-		cfg.Reporters = d.reporters(f)
+		cfg.Reporters = d.reporters(f, cfg.Workspaces)
 	}
 	cfg.Server = defaultServer()
 	ivs := intervals{}

@@ -24,9 +24,10 @@ type Scanner interface {
 	One(ctx context.Context, ws config.Workspace) *drift.Report
 }
 
-// Deliverer hands a report and the previous one to the reporters.
+// Deliverer hands a report to the reporters, which know what they told
+// before.
 type Deliverer interface {
-	Deliver(ctx context.Context, cur, prev *drift.Report)
+	Deliver(ctx context.Context, cur *drift.Report)
 }
 
 // Observer is told about scans, for metrics.
@@ -166,16 +167,12 @@ func (d *Daemon) scan(ctx context.Context, name string, trigger schedule.Trigger
 		d.obs.ScanStarted()
 		defer d.obs.ScanFinished()
 	}
-	prev, err := d.store.LastReport(ctx, name)
-	if err != nil {
-		log.ErrorContext(ctx, "reading previous report", "error", err)
-	}
 	r := setup.Scanner.One(ctx, ws)
 	ctx = scan.WithID(ctx, name, r.ScanID)
 	log = log.With("scan_id", r.ScanID)
 	d.record(ctx, log, r)
 	if setup.Deliver != nil && !errors.Is(ctx.Err(), context.Canceled) {
-		setup.Deliver.Deliver(ctx, r, prev)
+		setup.Deliver.Deliver(ctx, r)
 	}
 }
 

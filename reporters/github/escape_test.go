@@ -3,9 +3,11 @@ package github
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render/rendertest"
+	"github.com/driftd/driftd/reporters"
 )
 
 // issueMarkdown is every piece of markdown the reporter writes for the
@@ -18,9 +20,9 @@ func issueMarkdown(in rendertest.Input) map[string]string {
 	}}
 	ghPrev := &drift.Report{Status: drift.StatusDrifted, Fingerprint: prev.Fingerprint}
 	return map[string]string{
-		"body":           issueBody(cur, markerFor(cur, "")),
-		"failed body":    issueBody(failed, markerFor(failed, prev.Fingerprint)),
-		"change comment": changeComment(cur, prev, ghPrev),
+		"body":           issueBody(cur, markerFor(cur, marker{}, time.Date(2026, 2, 26, 2, 0, 0, 0, time.UTC))),
+		"failed body":    issueBody(failed, markerFor(failed, marker{Fingerprint: prev.Fingerprint}, time.Time{})),
+		"change comment": changeComment(reporters.Notification{Kind: reporters.Changed, Cur: cur, Prev: prev}, ghPrev),
 		"failed comment": failedComment(failed),
 		"summary":        summaryLine(cur),
 		"failed summary": summaryLine(failed),

@@ -4,12 +4,18 @@
 //
 // Issues are found again by a hidden marker in their body,
 //
-//	<!-- driftd:workspace=NAME fingerprint=FP -->
+//	<!-- driftd:workspace=NAME fingerprint=FP first_seen=TIME comment=ID -->
 //
 // among the issues carrying driftd's label, listed (never searched: the
 // search API lags behind writes) with pagination. The marker is also the
 // bookkeeping: GitHub itself is the source of truth, so a crash between
 // creating an issue and saving anything else loses nothing.
+//
+// Every comment driftd posts ends with a marker of the issue state it
+// announces, and the issue's marker records the last comment whose edit
+// followed. A retry (or the next run, after a crash) that finds a comment
+// for the same state that no edit followed does the edit without posting
+// the comment again: the same comment is never posted twice.
 package github
 
 import (
@@ -74,8 +80,9 @@ type Config struct {
 	// HTTPClient is the base client (proxies, timeouts); nil means a new
 	// client with the default transport.
 	HTTPClient *http.Client
-	// State, when set, keeps each workspace's issue URL, so that Link
-	// answers after a restart, before the workspace's next delivery.
+	// State, when set, is where the reporters.Dispatcher keeps this
+	// reporter's bookkeeping, issue URL included, so that Link answers
+	// after a restart, before the workspace's next delivery.
 	State reporters.State
 }
 
@@ -89,22 +96,13 @@ type Reporter struct {
 	client      *gh.Client
 	logger      *slog.Logger
 	links       sync.Map // workspace -> issue URL, "" for none; absent: ask State
-	saved       sync.Map // workspace -> issue URL last written to State
-}
-
-// stateName is the reporter name of the GitHub reporter's bookkeeping in
-// State.
-const stateName = "github"
-
-// linkState is a workspace's bookkeeping in State.
-type linkState struct {
-	IssueURL string `json:"issue_url"`
 }
 
 var (
-	_ reporters.Reporter  = (*Reporter)(nil)
-	_ reporters.Linker    = (*Reporter)(nil)
-	_ reporters.Timeouter = (*Reporter)(nil)
+	_ reporters.Reporter      = (*Reporter)(nil)
+	_ reporters.Linker        = (*Reporter)(nil)
+	_ reporters.SourceOfTruth = (*Reporter)(nil)
+	_ reporters.Timeouter     = (*Reporter)(nil)
 )
 
 // New returns a reporter for cfg.
@@ -171,46 +169,44 @@ func (r *Reporter) Link(workspace string) string {
 	if r.cfg.State == nil {
 		return ""
 	}
-	var st linkState
-	if _, err := reporters.LoadJSON(context.Background(), r.cfg.State, workspace, stateName, &st); err != nil {
+	var told reporters.Told
+	if _, err := reporters.LoadJSON(context.Background(), r.cfg.State, workspace, r.Name(), &told); err != nil {
 		r.logger.Warn("github: issue link not read", "workspace", workspace, "error", err)
 		return ""
 	}
 	// Kept, so that the status page reads the store once per workspace; a
 	// delivery in the meantime wins.
-	v, _ := r.links.LoadOrStore(workspace, st.IssueURL)
+	v, _ := r.links.LoadOrStore(workspace, told.Link)
 	return v.(string)
 }
 
-// saveLink writes the workspace's link, when known and changed, to State.
-func (r *Reporter) saveLink(ctx context.Context, workspace string) {
-	v, ok := r.links.Load(workspace)
-	if !ok || r.cfg.State == nil {
-		return
-	}
-	if last, ok := r.saved.Load(workspace); ok && last == v {
-		return
-	}
-	if err := reporters.SaveJSON(ctx, r.cfg.State, workspace, stateName, linkState{IssueURL: v.(string)}); err != nil {
-		r.logger.Warn("github: issue link not saved", "workspace", workspace, "error", err)
-		return
-	}
-	r.saved.Store(workspace, v)
-}
+// SourceOfTruth implements reporters.SourceOfTruth: the issues are the
+// record of what was told.
+func (r *Reporter) SourceOfTruth() bool { return true }
 
 // marker is what an issue's hidden marker says.
 type marker struct {
 	Workspace   string
 	Fingerprint string
 	Failed      bool // the last scan failed; Fingerprint is the drift before it
+	// FirstSeen is when the drift the issue shows was first detected.
+	FirstSeen time.Time
+	// Comment is the last comment driftd posted whose edit followed.
+	Comment int64
 }
 
-var markerRE = regexp.MustCompile(`<!-- driftd:workspace=(\S+) fingerprint=(\S*)( status=error)? -->`)
+var markerRE = regexp.MustCompile(`<!-- driftd:workspace=(\S+) fingerprint=(\S*)( status=error)?(?: first_seen=(\S+))?(?: comment=([0-9]+))? -->`)
 
 func (m marker) String() string {
 	s := "<!-- driftd:workspace=" + url.PathEscape(m.Workspace) + " fingerprint=" + m.Fingerprint
 	if m.Failed {
 		s += " status=error"
+	}
+	if !m.FirstSeen.IsZero() {
+		s += " first_seen=" + m.FirstSeen.UTC().Format(time.RFC3339)
+	}
+	if m.Comment != 0 {
+		s += " comment=" + strconv.FormatInt(m.Comment, 10)
 	}
 	return s + " -->"
 }
@@ -224,8 +220,25 @@ func parseMarker(body string) (marker, bool) {
 	if err != nil {
 		return marker{}, false
 	}
-	return marker{Workspace: ws, Fingerprint: sm[2], Failed: sm[3] != ""}, true
+	m := marker{Workspace: ws, Fingerprint: sm[2], Failed: sm[3] != ""}
+	m.FirstSeen, _ = time.Parse(time.RFC3339, sm[4]) // zero when absent
+	m.Comment, _ = strconv.ParseInt(sm[5], 10, 64)
+	return m, true
 }
+
+// key names the issue state m (with the issue open or closed) announces,
+// for the marker at the end of the comment announcing it.
+func (m marker) key(state string) string {
+	status := "ok"
+	if m.Failed {
+		status = "error"
+	}
+	return state + "/" + status + "/" + m.Fingerprint
+}
+
+var commentRE = regexp.MustCompile(`<!-- driftd:comment=(\S+) -->`)
+
+func commentMarker(key string) string { return "<!-- driftd:comment=" + key + " -->" }
 
 // found is what the list of open issues says about one workspace.
 type found struct {
@@ -308,40 +321,35 @@ func (r *Reporter) lastClosed(ctx context.Context, workspace string) (*gh.Issue,
 	return last, err
 }
 
-// Previous returns the previous report as GitHub knows it (status and
-// fingerprint from the open issue's marker), or nil when the workspace has
-// no open issue: the source of truth for `driftd scan` without a store.
-func (r *Reporter) Previous(ctx context.Context, workspace string) (*drift.Report, error) {
-	f, err := r.find(ctx, workspace)
+// Notify implements reporters.Reporter. GitHub is its own record: the
+// transition is judged against the workspace's open issue, whatever the
+// Dispatcher's record says; n gives the drift told before (for what
+// changed) and the first-seen time.
+func (r *Reporter) Notify(ctx context.Context, n reporters.Notification) (reporters.Receipt, bool, error) {
+	sent, err := r.report(ctx, n)
+	link, _ := r.links.Load(n.Cur.Workspace)
+	rc := reporters.Receipt{Sent: sent}
+	rc.Link, _ = link.(string)
 	if err != nil {
-		_, err = r.classify(err, "")
-		return nil, err
+		retry, err := r.classify(err, "")
+		return rc, retry, err
 	}
-	if len(f.open) == 0 {
-		return nil, nil
-	}
-	return prevFrom(f.open[0], workspace), nil
+	return rc, false, nil
 }
 
-// Report implements reporters.Reporter.
-func (r *Reporter) Report(ctx context.Context, cur, prev *drift.Report) (bool, error) {
-	if err := r.report(ctx, cur, prev); err != nil {
-		return r.classify(err, "")
-	}
-	return false, nil
-}
-
-func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
+// report acts on the transition and says whether it changed GitHub.
+func (r *Reporter) report(ctx context.Context, n reporters.Notification) (bool, error) {
+	cur := n.Cur
 	ws := cur.Workspace
 	r.links.Delete(ws) // unknown until GitHub answers
-	defer r.saveLink(ctx, ws)
 	f, err := r.find(ctx, ws)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if len(f.open) > 1 {
+	deduped := len(f.open) > 1
+	if deduped {
 		if err := r.dedupe(ctx, f.open); err != nil {
-			return err
+			return true, err
 		}
 		f.open = f.open[:1]
 	}
@@ -358,32 +366,47 @@ func (r *Reporter) report(ctx context.Context, cur, prev *drift.Report) error {
 	switch kind {
 	case reporters.New:
 		if open != nil { // an error issue: the scan works again and found drift
-			return r.update(ctx, open, cur, "The scan succeeds again and found drift:\n\n"+summaryLine(cur), "")
+			return true, r.update(ctx, open, n, "The scan succeeds again and found drift:\n\n"+summaryLine(cur), "")
 		}
-		return r.openIssue(ctx, f, cur, "Drift is back, so this issue is reopened.\n\n"+summaryLine(cur))
+		back := "Drift is back, so this issue is reopened.\n\n" + summaryLine(cur)
+		if !n.Before.IsZero() {
+			back += fmt.Sprintf("\n\nThe last drift was resolved %s.", stamp(n.Before))
+		}
+		return true, r.openIssue(ctx, f, n, back)
 	case reporters.Changed:
-		return r.update(ctx, open, cur, changeComment(cur, prev, ghPrev), "")
+		return true, r.update(ctx, open, n, changeComment(n, ghPrev), "")
 	case reporters.Resolved:
-		return r.update(ctx, open, cur, fmt.Sprintf("No drift left in %s as of %s; closing.", render.MarkdownCode(ws), when(cur)), "closed")
+		return true, r.update(ctx, open, n, fmt.Sprintf("No drift left in %s as of %s; closing.%s", render.MarkdownCode(ws), when(cur), since(n)), "closed")
 	case reporters.Recovered:
 		if cur.Status == drift.StatusDrifted {
-			return r.update(ctx, open, cur, "The scan succeeds again; the drift is unchanged.", "")
+			return true, r.update(ctx, open, n, "The scan succeeds again; the drift is unchanged.", "")
 		}
-		return r.update(ctx, open, cur, fmt.Sprintf("The scan of %s succeeds again and finds no drift; closing.", render.MarkdownCode(ws)), "closed")
+		return true, r.update(ctx, open, n, fmt.Sprintf("The scan of %s succeeds again and finds no drift; closing.", render.MarkdownCode(ws)), "closed")
 	case reporters.Error:
 		if open != nil {
-			return r.markFailed(ctx, open, cur)
+			return true, r.markFailed(ctx, open, cur)
 		}
 		if r.cfg.ErrorIssues {
-			return r.openIssue(ctx, f, cur, "The scan is failing, so this issue is reopened.")
+			return true, r.openIssue(ctx, f, n, "The scan is failing, so this issue is reopened.")
 		}
 	}
-	return nil // None, StillError
+	return deduped, nil // None, StillError
 }
+
+// since says how long the drift just resolved lasted.
+func since(n reporters.Notification) string {
+	if n.FirstSeen.IsZero() {
+		return ""
+	}
+	return " It was first seen " + stamp(n.FirstSeen) + "."
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // openIssue reopens the workspace's last closed issue (with comment) or,
 // when it has none, creates one; either way within max_open_issues.
-func (r *Reporter) openIssue(ctx context.Context, f found, cur *drift.Report, comment string) error {
+func (r *Reporter) openIssue(ctx context.Context, f found, n reporters.Notification, comment string) error {
+	cur := n.Cur
 	if limit := r.cfg.MaxOpenIssues; limit > 0 && f.openOthers >= limit {
 		return fmt.Errorf("%w: %d driftd issues are open in %s/%s (max_open_issues %d); not opening one for workspace %s",
 			ErrTooManyIssues, f.openOthers, r.owner, r.repo, limit, cur.Workspace)
@@ -393,9 +416,9 @@ func (r *Reporter) openIssue(ctx context.Context, f found, cur *drift.Report, co
 		return err
 	}
 	if last != nil {
-		return r.update(ctx, last, cur, comment, "open")
+		return r.update(ctx, last, n, comment, "open")
 	}
-	return r.create(ctx, cur)
+	return r.create(ctx, n)
 }
 
 func when(r *drift.Report) string {
@@ -414,19 +437,32 @@ func title(r *drift.Report) string {
 	return "Drift detected in workspace " + r.Workspace
 }
 
-func markerFor(cur *drift.Report, prevFP string) marker {
+// markerFor is the marker of an issue showing cur; prev is the marker of
+// the open issue it replaces, if any (the drift known before a failure, and
+// when it was first seen).
+func markerFor(cur *drift.Report, prev marker, firstSeen time.Time) marker {
 	if cur.Status == drift.StatusError {
-		return marker{Workspace: cur.Workspace, Fingerprint: prevFP, Failed: true}
+		return marker{Workspace: cur.Workspace, Fingerprint: prev.Fingerprint, Failed: true, FirstSeen: prev.FirstSeen}
 	}
-	return marker{Workspace: cur.Workspace, Fingerprint: cur.Fingerprint}
+	m := marker{Workspace: cur.Workspace, Fingerprint: cur.Fingerprint}
+	if cur.Status == drift.StatusDrifted {
+		// The issue's own record wins when it is older: driftd's may have
+		// been lost (a fresh cache dir).
+		m.FirstSeen = firstSeen
+		if !prev.FirstSeen.IsZero() && (firstSeen.IsZero() || prev.FirstSeen.Before(firstSeen)) {
+			m.FirstSeen = prev.FirstSeen
+		}
+	}
+	return m
 }
 
 // create opens a new issue, then makes sure it is the only open one for
 // the workspace: a racing scan may have opened another meanwhile.
-func (r *Reporter) create(ctx context.Context, cur *drift.Report) error {
+func (r *Reporter) create(ctx context.Context, n reporters.Notification) error {
+	cur := n.Cur
 	req := &gh.IssueRequest{
 		Title:  gh.String(title(cur)),
-		Body:   gh.String(issueBody(cur, markerFor(cur, ""))),
+		Body:   gh.String(issueBody(cur, markerFor(cur, marker{}, n.FirstSeen))),
 		Labels: &r.cfg.Labels,
 	}
 	if cur.Status == drift.StatusError {
@@ -476,10 +512,14 @@ func (r *Reporter) dedupe(ctx context.Context, open []*gh.Issue) error {
 	for _, d := range open[1:] {
 		n := d.GetNumber()
 		msg := fmt.Sprintf("Duplicate of #%d: driftd keeps one issue per workspace.", keep)
-		if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &msg}); err != nil {
-			return opError{"comment on issue", err}
+		m, _ := parseMarker(d.GetBody())
+		id, err := r.comment(ctx, d, m, "duplicate-of/"+strconv.Itoa(keep), msg)
+		if err != nil {
+			return err
 		}
-		if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, n, &gh.IssueRequest{State: gh.String("closed"), StateReason: gh.String("not_planned")}); err != nil {
+		m.Comment = id
+		body := markerRE.ReplaceAllLiteralString(d.GetBody(), m.String())
+		if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, n, &gh.IssueRequest{Body: &body, State: gh.String("closed"), StateReason: gh.String("not_planned")}); err != nil {
 			return opError{"close duplicate issue", err}
 		}
 		r.logger.LogAttrs(ctx, slog.LevelInfo, "github duplicate issue closed", slog.Int("issue", n), slog.Int("kept", keep))
@@ -489,20 +529,29 @@ func (r *Reporter) dedupe(ctx context.Context, open []*gh.Issue) error {
 
 // update comments on is, then rewrites its title, body and failed label,
 // and sets its state ("" keeps it). The comment goes first: if the edit
-// fails, a retry sees the old marker and acts again rather than never.
-func (r *Reporter) update(ctx context.Context, is *gh.Issue, cur *drift.Report, comment, state string) error {
-	n := is.GetNumber()
-	if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &comment}); err != nil {
-		return opError{"comment on issue", err}
+// fails, a retry sees the old marker and acts again rather than never, and
+// finds the comment already posted (see comment).
+func (r *Reporter) update(ctx context.Context, is *gh.Issue, n reporters.Notification, comment, state string) error {
+	cur := n.Cur
+	num := is.GetNumber()
+	prev, _ := parseMarker(is.GetBody())
+	if is.GetState() != "open" {
+		prev = marker{Workspace: cur.Workspace} // a closed issue's drift is over
 	}
+	m := markerFor(cur, prev, n.FirstSeen)
+	id, err := r.comment(ctx, is, prev, m.key(or(state, is.GetState())), comment)
+	if err != nil {
+		return err
+	}
+	m.Comment = id
 	req := &gh.IssueRequest{}
 	if cur.Status != drift.StatusClean {
-		prevFP := "" // the drift known before a failure, if this issue shows it
-		if m, ok := parseMarker(is.GetBody()); ok && is.GetState() == "open" {
-			prevFP = m.Fingerprint
-		}
 		req.Title = gh.String(title(cur))
-		req.Body = gh.String(issueBody(cur, markerFor(cur, prevFP)))
+		req.Body = gh.String(issueBody(cur, m))
+	} else {
+		// The body keeps showing the drift that was; only the marker moves.
+		m.Fingerprint, m.FirstSeen = prev.Fingerprint, prev.FirstSeen
+		req.Body = gh.String(markerRE.ReplaceAllLiteralString(is.GetBody(), m.String()))
 	}
 	labels := labelNames(is)
 	if cur.Status != drift.StatusError && slices.Contains(labels, FailedLabel) {
@@ -519,12 +568,63 @@ func (r *Reporter) update(ctx context.Context, is *gh.Issue, cur *drift.Report, 
 			req.StateReason = gh.String("completed")
 		}
 	}
-	if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, n, req); err != nil {
+	if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, num, req); err != nil {
 		return opError{"edit issue", err}
 	}
 	r.links.Store(cur.Workspace, is.GetHTMLURL())
-	r.logger.LogAttrs(ctx, slog.LevelInfo, "github issue updated", slog.String("workspace", cur.Workspace), slog.Int("issue", n), slog.String("state", or(state, is.GetState())))
+	r.logger.LogAttrs(ctx, slog.LevelInfo, "github issue updated", slog.String("workspace", cur.Workspace), slog.Int("issue", num), slog.String("state", or(state, is.GetState())))
 	return nil
+}
+
+// comment posts body on is, ending with a marker of key (the issue state
+// it announces), and returns the comment's id, unless an earlier attempt
+// already posted a comment for key that the edit recording it in the
+// issue's marker (prev) did not follow: then it returns that comment's id,
+// and nothing is posted twice.
+func (r *Reporter) comment(ctx context.Context, is *gh.Issue, prev marker, key, body string) (int64, error) {
+	id, last, err := r.lastComment(ctx, is)
+	if err != nil {
+		return 0, err
+	}
+	if id != 0 && id != prev.Comment && last == key {
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "github comment already posted by an earlier attempt", slog.Int("issue", is.GetNumber()), slog.Int64("comment", id))
+		return id, nil
+	}
+	body += "\n\n" + commentMarker(key)
+	c, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, is.GetNumber(), &gh.IssueComment{Body: &body})
+	if err != nil {
+		return 0, opError{"comment on issue", err}
+	}
+	return c.GetID(), nil
+}
+
+// lastComment returns the id and key of the last comment driftd posted on
+// is (0 when none), reading its comments from the end: the last page, and
+// the one before when humans have had the last word.
+func (r *Reporter) lastComment(ctx context.Context, is *gh.Issue) (int64, string, error) {
+	const perPage = 100
+	page := (is.GetComments() + perPage - 1) / perPage
+	for stop := max(page-2, 0); page > stop; page-- {
+		var cs []*gh.IssueComment
+		opt := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: perPage, Page: page}}
+		for {
+			got, resp, err := r.client.Issues.ListComments(ctx, r.owner, r.repo, is.GetNumber(), opt)
+			if err != nil {
+				return 0, "", opError{"list comments", err}
+			}
+			cs = append(cs, got...)
+			if resp.NextPage == 0 { // more may have come since the count
+				break
+			}
+			opt.Page = resp.NextPage
+		}
+		for i := len(cs) - 1; i >= 0; i-- {
+			if sm := commentRE.FindStringSubmatch(cs[i].GetBody()); sm != nil {
+				return cs[i].GetID(), sm[1], nil
+			}
+		}
+	}
+	return 0, "", nil
 }
 
 func or(a, b string) string {
@@ -540,11 +640,14 @@ func or(a, b string) string {
 func (r *Reporter) markFailed(ctx context.Context, is *gh.Issue, cur *drift.Report) error {
 	comment := failedComment(cur)
 	n := is.GetNumber()
-	if _, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, n, &gh.IssueComment{Body: &comment}); err != nil {
-		return opError{"comment on issue", err}
-	}
-	m, _ := parseMarker(is.GetBody())
+	prev, _ := parseMarker(is.GetBody())
+	m := prev
 	m.Failed = true
+	id, err := r.comment(ctx, is, prev, m.key("open"), comment)
+	if err != nil {
+		return err
+	}
+	m.Comment = id
 	body := markerRE.ReplaceAllLiteralString(is.GetBody(), m.String())
 	labels := labelNames(is)
 	if !slices.Contains(labels, FailedLabel) {
@@ -587,51 +690,81 @@ func assignees(owners []string) []string {
 	return out
 }
 
-// changeComment says what changed between the drift the issue showed and
-// cur. prev (from the store) gives the resource list when it is the same
-// drift the issue showed; otherwise only counts are known.
-func changeComment(cur, prev, ghPrev *drift.Report) string {
+// changeComment says what changed between the drift the issue showed
+// (ghPrev) and n.Cur: resources newly drifted, drifted differently (each
+// attribute with what it showed before) and no longer drifted. What was
+// told before (n.Prev) gives the resource list when it is the drift the
+// issue showed; otherwise only counts are known.
+func changeComment(n reporters.Notification, ghPrev *drift.Report) string {
+	cur := n.Cur
 	var b strings.Builder
 	fmt.Fprintf(&b, "The drift changed (%s): %s.\n", when(cur), render.MarkdownText(render.Summary(cur)))
-	if prev == nil || prev.Fingerprint != ghPrev.Fingerprint || len(prev.Drift) == 0 {
+	c := n.Changes()
+	if n.Prev == nil || n.Prev.Fingerprint != ghPrev.Fingerprint || !c.Known {
+		b.WriteString("\nWhat changed since the last comment is not known; the issue shows the drift as it is now.\n")
 		return b.String()
 	}
-	was := map[string]bool{}
-	for _, c := range prev.Drift {
-		was[c.Address] = true
-	}
-	var added, changed []string
-	for _, c := range cur.Drift {
-		if was[c.Address] {
-			changed = append(changed, c.Address)
-			delete(was, c.Address)
-		} else {
-			added = append(added, c.Address)
-		}
-	}
-	var gone []string
-	for _, c := range prev.Drift {
-		if was[c.Address] {
-			gone = append(gone, c.Address)
-		}
-	}
-	list := func(head string, xs []string) {
-		if len(xs) == 0 {
+	list := func(head string, rs []drift.ResourceChange) {
+		if len(rs) == 0 {
 			return
 		}
-		fmt.Fprintf(&b, "\n%s\n", head)
-		for i, x := range xs {
-			if i == 20 {
-				fmt.Fprintf(&b, "- %s\n", reporters.MoreResources(len(xs)-i))
+		fmt.Fprintf(&b, "\n**%s**\n\n", head)
+		for i, rc := range rs {
+			if i == maxListed {
+				fmt.Fprintf(&b, "- %s\n", reporters.MoreResources(len(rs)-i))
 				break
 			}
-			fmt.Fprintf(&b, "- %s\n", render.MarkdownCode(x))
+			fmt.Fprintf(&b, "- %s %s\n", render.MarkdownCode(rc.Address), reporters.DriftVerb(rc.Action))
 		}
 	}
-	list("Newly drifted:", added)
-	list("No longer drifted:", gone)
-	list("Still drifted:", changed)
+	list("Newly drifted", c.Added)
+	if len(c.Modified) > 0 {
+		b.WriteString("\n**Drifted differently**\n\n")
+		var lines []string
+		for i, m := range c.Modified {
+			if i == maxListed {
+				lines = append(lines, reporters.MoreResources(len(c.Modified)-i))
+				break
+			}
+			lines = append(lines, modifiedLines(m)...)
+		}
+		b.WriteString(render.MarkdownFence("diff", strings.Join(lines, "\n")))
+		b.WriteString("\n")
+	}
+	if len(c.Removed) > 0 {
+		fmt.Fprintf(&b, "\n**No longer drifted**\n\n")
+		for i, rc := range c.Removed {
+			if i == maxListed {
+				fmt.Fprintf(&b, "- %s\n", reporters.MoreResources(len(c.Removed)-i))
+				break
+			}
+			fmt.Fprintf(&b, "- %s\n", render.MarkdownCode(rc.Address))
+		}
+	}
 	return b.String()
+}
+
+// maxListed is how many resources a change comment lists per section.
+const maxListed = 20
+
+// modifiedLines shows a resource drifted differently in diff style: what
+// each attribute drifted to before (-) and now (+).
+func modifiedLines(m reporters.Modified) []string {
+	head := "# " + m.Address
+	if m.Action != "" {
+		head += fmt.Sprintf(": was %s, now %s", reporters.DriftVerb(m.WasAction), reporters.DriftVerb(m.Action))
+	}
+	lines := []string{head}
+	for i, a := range m.Attributes {
+		if was := m.Was[i]; was != nil {
+			lines = append(lines, "-   "+render.AttributeLine(*was))
+		}
+		lines = append(lines, "+   "+render.AttributeLine(a))
+	}
+	for _, p := range m.Gone {
+		lines = append(lines, "    "+p+": no longer drifted")
+	}
+	return lines
 }
 
 // issueBody is the issue body for r: the hidden marker, then the report's
@@ -639,7 +772,8 @@ func changeComment(cur, prev, ghPrev *drift.Report) string {
 // fits under MaxBodyLength, with a note of what was cut.
 func issueBody(r *drift.Report, m marker) string {
 	head := m.String() + "\n"
-	full := render.Markdown(r, render.MarkdownOptions{})
+	md := func(opt render.MarkdownOptions) string { return withPeople(render.Markdown(r, opt), r, m) }
+	full := md(render.MarkdownOptions{})
 	if len(head)+len(full) < MaxBodyLength {
 		return head + full
 	}
@@ -648,7 +782,7 @@ func issueBody(r *drift.Report, m marker) string {
 		return fmt.Sprintf("> [!NOTE]\n> This report was cut to fit GitHub's %d-character limit on issue bodies: %d of %d resources shown. Run `driftd check` for the full diff.\n\n", MaxBodyLength, shown, total)
 	}
 	fits := func(n, attrs int) (string, bool) {
-		s := head + note(n) + render.Markdown(r, render.MarkdownOptions{MaxResources: n, MaxAttributes: attrs})
+		s := head + note(n) + md(render.MarkdownOptions{MaxResources: n, MaxAttributes: attrs})
 		return s, len(s) < MaxBodyLength
 	}
 	// Largest resource count that fits: sizes grow with n.
@@ -673,6 +807,38 @@ func issueBody(r *drift.Report, m marker) string {
 	// One resource's attributes, or a scan error, too long even so.
 	s, _ := reporters.TruncateBytes(head+note(min(total, 1))+full, MaxBodyLength-200)
 	return s + "\n\n_(cut to fit GitHub's limit)_\n"
+}
+
+// withPeople adds who owns the workspace and since when it drifted under
+// the markdown's heading and facts (its first two paragraphs). Owners are
+// @-mentioned, teams included: mentions are how GitHub tells a team, which
+// cannot be assigned.
+func withPeople(md string, r *drift.Report, m marker) string {
+	var parts []string
+	if len(r.Owners) > 0 {
+		var who []string
+		for _, o := range r.Owners {
+			who = append(who, "@"+strings.TrimPrefix(o, "@"))
+		}
+		parts = append(parts, "**Owners:** "+strings.Join(who, ", "))
+	}
+	if !m.FirstSeen.IsZero() && r.Status == drift.StatusDrifted {
+		parts = append(parts, "**First seen:** "+stamp(m.FirstSeen))
+	}
+	if len(parts) == 0 {
+		return md
+	}
+	line := strings.Join(parts, " · ") + "\n\n"
+	i := strings.Index(md, "\n\n")
+	if i < 0 {
+		return md + "\n\n" + line
+	}
+	j := strings.Index(md[i+2:], "\n\n")
+	if j < 0 {
+		return md + "\n\n" + line
+	}
+	at := i + 2 + j + 2
+	return md[:at] + line + md[at:]
 }
 
 // opError names the API operation that failed.

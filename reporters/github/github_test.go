@@ -61,11 +61,17 @@ func drifted(fp string, addrs ...string) *drift.Report {
 	return report("prod", drift.StatusDrifted, fp, addrs...)
 }
 
+// notify tells r about cur directly, as the Dispatcher does (GitHub judges
+// the transition from its issues, whatever the Notification's kind).
+func notify(ctx context.Context, r *Reporter, cur *drift.Report) (bool, error) {
+	_, retry, err := r.Notify(ctx, reporters.Notification{Cur: cur})
+	return retry, err
+}
+
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t, "acme", "infra", token)
 	r := newReporter(t, srv, nil)
-	ctx := context.Background()
 
 	type want struct {
 		open, total, comments int
@@ -81,7 +87,7 @@ func TestLifecycle(t *testing.T) {
 		{"clean on first sight", report("prod", drift.StatusClean, ""), want{0, 0, 0, "", nil, false}},
 		{"new drift opens an issue", drifted("a", "aws_s3_bucket.logs"), want{1, 1, 0, "", []string{"drift"}, true}},
 		{"same drift changes nothing", drifted("a", "aws_s3_bucket.logs"), want{1, 1, 0, "", []string{"drift"}, false}},
-		{"changed drift comments", drifted("b", "aws_s3_bucket.logs", "aws_iam_role.ci"), want{1, 1, 1, "Newly drifted:\n- `aws_iam_role.ci`", []string{"drift"}, true}},
+		{"changed drift comments", drifted("b", "aws_s3_bucket.logs", "aws_iam_role.ci"), want{1, 1, 1, "**Newly drifted**\n\n- `aws_iam_role.ci` changed outside Terraform", []string{"drift"}, true}},
 		{"failed scan does not close", report("prod", drift.StatusError, ""), want{1, 1, 2, "No valid credential sources", []string{"drift", FailedLabel}, true}},
 		{"failed again stays quiet", report("prod", drift.StatusError, ""), want{1, 1, 2, "", []string{"drift", FailedLabel}, false}},
 		{"recovered with same drift", drifted("b", "aws_s3_bucket.logs", "aws_iam_role.ci"), want{1, 1, 3, "succeeds again; the drift is unchanged", []string{"drift"}, true}},
@@ -89,13 +95,12 @@ func TestLifecycle(t *testing.T) {
 		{"still clean", report("prod", drift.StatusClean, ""), want{0, 1, 4, "", []string{"drift"}, false}},
 		{"drift back reopens", drifted("c", "aws_s3_bucket.logs"), want{1, 1, 5, "Drift is back", []string{"drift"}, true}},
 	}
-	var prev *drift.Report
+	d := reportertest.Dispatcher(r, &reporters.MemState{}, slog.New(slog.DiscardHandler))
 	for _, s := range steps {
 		before := srv.Mutations()
-		if retry, err := r.Report(ctx, s.cur, prev); err != nil {
-			t.Fatalf("%s: %v (retry %v)", s.name, err, retry)
+		if err := reportertest.Deliver(d, s.cur); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
 		}
-		prev = s.cur
 		issues := srv.Issues()
 		if len(srv.OpenIssues()) != s.want.open || len(issues) != s.want.total {
 			t.Fatalf("%s: %d open of %d issues, want %d of %d", s.name, len(srv.OpenIssues()), len(issues), s.want.open, s.want.total)
@@ -130,47 +135,43 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("%s: link %q, want %q", s.name, got, wantLink)
 		}
 	}
-	if is, _ := srv.Issue(1); !strings.Contains(is.Body, "fingerprint=c -->") || is.Title != "Drift detected in workspace prod" {
+	if is, _ := srv.Issue(1); !strings.Contains(is.Body, "fingerprint=c ") || is.Title != "Drift detected in workspace prod" {
 		t.Errorf("final issue: %q %.80q", is.Title, is.Body)
 	}
 }
 
-func TestPrevious(t *testing.T) {
+// TestGitHubIsTheRecord: with no bookkeeping at all (each run with a new,
+// empty State, as a CI job without its cache), the issue is the record:
+// the same drift changes nothing, a change is still told (without the
+// details only bookkeeping keeps), a failure and the recovery too.
+func TestGitHubIsTheRecord(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t, "acme", "infra", token)
 	r := newReporter(t, srv, nil)
-	ctx := context.Background()
-	check := func(wantStatus drift.Status, wantFP string) {
-		t.Helper()
-		p, err := r.Previous(ctx, "prod")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if wantStatus == "" {
-			if p != nil {
-				t.Fatalf("Previous = %+v, want nil", p)
-			}
-			return
-		}
-		if p == nil || p.Status != wantStatus || p.Fingerprint != wantFP {
-			t.Fatalf("Previous = %+v, want %s %q", p, wantStatus, wantFP)
-		}
+	steps := []struct {
+		cur       *drift.Report
+		mutations bool
+		comment   string
+	}{
+		{drifted("a", "x.y"), true, ""},
+		{drifted("a", "x.y"), false, ""},
+		{drifted("b", "x.y", "z.w"), true, "What changed since the last comment is not known"},
+		{report("prod", drift.StatusError, ""), true, "failed"},
+		{report("prod", drift.StatusError, ""), false, ""},
+		{report("prod", drift.StatusClean, ""), true, "No drift left"},
 	}
-	check("", "")
-	steps := []*drift.Report{drifted("a", "x.y"), report("prod", drift.StatusError, ""), report("prod", drift.StatusClean, "")}
-	wants := []struct {
-		st drift.Status
-		fp string
-	}{{drift.StatusDrifted, "a"}, {drift.StatusError, "a"}, {"", ""}}
-	for i, cur := range steps {
-		prev, err := r.Previous(ctx, "prod")
-		if err != nil {
-			t.Fatal(err)
+	for i, s := range steps {
+		before := srv.Mutations()
+		if err := reportertest.Deliver(reportertest.Dispatcher(r, &reporters.MemState{}, slog.New(slog.DiscardHandler)), s.cur); err != nil {
+			t.Fatalf("step %d: %v", i, err)
 		}
-		if _, err := r.Report(ctx, cur, prev); err != nil {
-			t.Fatal(err)
+		if (srv.Mutations() > before) != s.mutations {
+			t.Errorf("step %d: %d changing requests, want any: %v", i, srv.Mutations()-before, s.mutations)
 		}
-		check(wants[i].st, wants[i].fp)
+		is, _ := srv.Issue(1)
+		if s.comment != "" && !strings.Contains(is.Comments[len(is.Comments)-1], s.comment) {
+			t.Errorf("step %d: last comment %q lacks %q", i, is.Comments[len(is.Comments)-1], s.comment)
+		}
 	}
 }
 
@@ -183,7 +184,7 @@ func TestFindsIssueAcrossPages(t *testing.T) {
 	}
 	srv.AddIssue(githubtest.Issue{Title: "unrelated", Body: "no marker", Labels: []string{"drift"}})
 	r := newReporter(t, srv, nil)
-	if _, err := r.Report(context.Background(), drifted("a", "x.y"), nil); err != nil {
+	if _, err := notify(context.Background(), r, drifted("a", "x.y")); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(srv.Issues()); n != 232 || srv.Mutations() != 0 {
@@ -216,7 +217,7 @@ func TestReopensClosedIssueFromLaterPage(t *testing.T) {
 	old := srv.AddIssue(githubtest.Issue{Title: "x", Body: marker{Workspace: "prod", Fingerprint: "a"}.String(), Labels: []string{"drift"}, State: "closed"})
 	closed("newer", 150) // updated after ours: pages 1 and 2
 	r := newReporter(t, srv, nil)
-	if _, err := r.Report(context.Background(), drifted("b", "x.y"), nil); err != nil {
+	if _, err := notify(context.Background(), r, drifted("b", "x.y")); err != nil {
 		t.Fatal(err)
 	}
 	is, _ := srv.Issue(old)
@@ -242,7 +243,7 @@ func TestRacingScansLeaveOneIssue(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, r := range []*Reporter{a, b} {
-		wg.Go(func() { _, errs[i] = r.Report(context.Background(), drifted("a", "x.y"), nil) })
+		wg.Go(func() { _, errs[i] = notify(context.Background(), r, drifted("a", "x.y")) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -258,7 +259,7 @@ func TestRacingScansLeaveOneIssue(t *testing.T) {
 	}
 	// The next scan finds the survivor and stays quiet.
 	before := srv.Mutations()
-	if _, err := a.Report(context.Background(), drifted("a", "x.y"), nil); err != nil {
+	if _, err := notify(context.Background(), a, drifted("a", "x.y")); err != nil {
 		t.Fatal(err)
 	}
 	if srv.Mutations() != before {
@@ -275,7 +276,7 @@ func TestCrashAfterCreateLeavesOneIssue(t *testing.T) {
 	srv.AddIssue(githubtest.Issue{Title: "t", Body: body, Labels: []string{"drift"}})
 	srv.AddIssue(githubtest.Issue{Title: "t", Body: body, Labels: []string{"drift"}})
 	r := newReporter(t, srv, nil)
-	if _, err := r.Report(context.Background(), drifted("a", "x.y"), nil); err != nil {
+	if _, err := notify(context.Background(), r, drifted("a", "x.y")); err != nil {
 		t.Fatal(err)
 	}
 	if open := srv.OpenIssues(); len(open) != 1 || open[0].Number != 1 || len(open[0].Comments) != 0 {
@@ -291,7 +292,7 @@ func TestErrorIssues(t *testing.T) {
 			srv := githubtest.NewServer(t, "acme", "infra", token)
 			r := newReporter(t, srv, func(c *Config) { c.ErrorIssues = enabled })
 			failed := report("prod", drift.StatusError, "")
-			if _, err := r.Report(context.Background(), failed, nil); err != nil {
+			if _, err := notify(context.Background(), r, failed); err != nil {
 				t.Fatal(err)
 			}
 			if !enabled {
@@ -305,7 +306,7 @@ func TestErrorIssues(t *testing.T) {
 				t.Fatalf("error issue: %+v", is)
 			}
 			// Drift once the scan works: the same issue carries it.
-			if _, err := r.Report(context.Background(), drifted("a", "x.y"), failed); err != nil {
+			if _, err := notify(context.Background(), r, drifted("a", "x.y")); err != nil {
 				t.Fatal(err)
 			}
 			is, _ = srv.Issue(1)
@@ -321,7 +322,7 @@ func TestMaxOpenIssues(t *testing.T) {
 	srv := githubtest.NewServer(t, "acme", "infra", token)
 	srv.AddIssue(githubtest.Issue{Title: "t", Body: marker{Workspace: "other", Fingerprint: "z"}.String(), Labels: []string{"drift"}})
 	r := newReporter(t, srv, func(c *Config) { c.MaxOpenIssues = 1 })
-	retry, err := r.Report(context.Background(), drifted("a", "x.y"), nil)
+	retry, err := notify(context.Background(), r, drifted("a", "x.y"))
 	if !errors.Is(err, ErrTooManyIssues) || retry || len(srv.Issues()) != 1 {
 		t.Fatalf("err %v retry %v issues %d", err, retry, len(srv.Issues()))
 	}
@@ -351,7 +352,7 @@ func TestAPIErrors(t *testing.T) {
 			srv := githubtest.NewServer(t, "acme", "infra", token)
 			srv.Fail(tt.method, tt.fault, 1)
 			r := newReporter(t, srv, nil)
-			retry, err := r.Report(context.Background(), drifted("a", "x.y"), nil)
+			retry, err := notify(context.Background(), r, drifted("a", "x.y"))
 			if err == nil || retry != tt.wantRetry {
 				t.Fatalf("retry %v err %v", retry, err)
 			}
@@ -381,7 +382,7 @@ func TestDispatcherWaitsOutSecondaryRateLimit(t *testing.T) {
 	r := newReporter(t, srv, nil)
 	d := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{r})
 	start := time.Now()
-	res := d.Deliver(context.Background(), drifted("a", "x.y"), nil)
+	res := d.Deliver(context.Background(), drifted("a", "x.y"))
 	if res[0].Err != nil || res[0].Attempts != 2 {
 		t.Fatalf("result %+v", res[0])
 	}
@@ -434,7 +435,7 @@ func TestBodyCutToFit(t *testing.T) {
 	}
 
 	srv := githubtest.NewServer(t, "acme", "infra", token)
-	if _, err := newReporter(t, srv, nil).Report(context.Background(), r, nil); err != nil {
+	if _, err := notify(context.Background(), newReporter(t, srv, nil), r); err != nil {
 		t.Fatal(err)
 	}
 	if is, _ := srv.Issue(1); is.Body != body {
@@ -460,7 +461,7 @@ func TestGoldenBody(t *testing.T) {
 	r.Drift = append(r.Drift, drift.ResourceChange{Address: "aws_s3_bucket.old_logs", Type: "aws_s3_bucket", Name: "old_logs", Action: drift.ActionDelete})
 	r.Pending = []drift.ResourceChange{{Address: "aws_iam_role.deployer", Type: "aws_iam_role", Name: "deployer", Action: drift.ActionCreate}}
 	r.Ignored = 2
-	got := issueBody(r, markerFor(r, ""))
+	got := issueBody(r, markerFor(r, marker{}, time.Date(2026, 2, 26, 2, 0, 0, 0, time.UTC)))
 	path := filepath.Join("testdata", "issue.golden.md")
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -488,7 +489,7 @@ func TestAppAuth(t *testing.T) {
 		c.Token = ""
 		c.App = &App{AppID: 42, InstallationID: 7, PrivateKey: pemKey}
 	})
-	if _, err := r.Report(context.Background(), drifted("a", "x.y"), nil); err != nil {
+	if _, err := notify(context.Background(), r, drifted("a", "x.y")); err != nil {
 		t.Fatal(err)
 	}
 	reqs := srv.Requests()
@@ -534,26 +535,28 @@ func TestContract(t *testing.T) {
 	}, reportertest.Options{Secrets: []string{token}})
 }
 
-// countingState counts writes to a MemState.
+// countingState counts writes of the GitHub reporter's entries to a
+// MemState.
 type countingState struct {
 	reporters.MemState
 	puts int
 }
 
 func (s *countingState) PutState(ctx context.Context, ws, reporter string, b []byte) error {
-	s.puts++
+	if reporter == "github" {
+		s.puts++
+	}
 	return s.MemState.PutState(ctx, ws, reporter, b)
 }
 
 // TestLinkSurvivesRestart: with State, a new Reporter (a restarted daemon)
-// knows each workspace's issue link before delivering anything, and a link
-// is written only when it changes.
+// knows each workspace's issue link before delivering anything, and the
+// Dispatcher writes the reporter's entry only when it changes.
 func TestLinkSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t, "acme", "infra", token)
 	st := &countingState{}
 	withState := func(c *Config) { c.State = st }
-	ctx := context.Background()
 	const link = "https://github.example.com/acme/infra/issues/1"
 
 	steps := []struct {
@@ -564,8 +567,8 @@ func TestLinkSurvivesRestart(t *testing.T) {
 	}{
 		{"drift opens an issue", drifted("a", "aws_s3_bucket.logs"), link, 1},
 		{"restart", nil, link, 1},
-		{"same drift after the restart", drifted("a", "aws_s3_bucket.logs"), link, 2}, // the new process writes once
-		{"same drift again", drifted("a", "aws_s3_bucket.logs"), link, 2},
+		{"same drift after the restart", drifted("a", "aws_s3_bucket.logs"), link, 1},
+		{"same drift again", drifted("a", "aws_s3_bucket.logs"), link, 1},
 		{"resolved: the closed issue, as of this delivery", report("prod", drift.StatusClean, ""), link, 2},
 		{"still clean: no issue", report("prod", drift.StatusClean, ""), "", 3},
 		{"restart when clean", nil, "", 3},
@@ -574,7 +577,7 @@ func TestLinkSurvivesRestart(t *testing.T) {
 	for _, s := range steps {
 		if s.cur == nil {
 			r = newReporter(t, srv, withState)
-		} else if _, err := r.Report(ctx, s.cur, nil); err != nil {
+		} else if err := reportertest.Deliver(reportertest.Dispatcher(r, st, slog.New(slog.DiscardHandler)), s.cur); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		if got := r.Link("prod"); got != s.wantLink || st.puts != s.wantPuts {

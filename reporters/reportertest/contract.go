@@ -1,9 +1,10 @@
 // Package reportertest is the contract every reporter must meet, run from
 // each reporter's tests (as Litestream's replica client suite and
-// Alertmanager's secret-leak checks): transitions are acted on once,
-// repeats stay quiet, and no secret (a drifted sensitive value, a token, a
-// webhook URL) appears in a request, a log line or an error where it must
-// not.
+// Alertmanager's secret-leak checks): driven through the Dispatcher,
+// transitions are acted on once, repeats stay quiet, what a failing
+// destination could not take is delivered exactly once by the next run,
+// and no secret (a drifted sensitive value, a token, a webhook URL)
+// appears in a request, a log line or an error where it must not.
 package reportertest
 
 import (
@@ -12,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/driftd/driftd/internal/logbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +26,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/internal/logbuf"
 	"github.com/driftd/driftd/reporters"
 )
 
@@ -71,7 +72,7 @@ func Run(t *testing.T, setup Setup, opt Options) {
 		if r.Name() == "" {
 			t.Fatal("Name() is empty")
 		}
-		ctx := context.Background()
+		d := Dispatcher(r, &reporters.MemState{}, Logger(&logs))
 		steps := []struct {
 			name  string
 			cur   *drift.Report
@@ -85,17 +86,14 @@ func Run(t *testing.T, setup Setup, opt Options) {
 			{"resolved", Clean(), false},
 			{"still clean", Clean(), true},
 		}
-		var prev *drift.Report
 		for _, s := range steps {
 			before := rec.Mutations()
-			retry, err := r.Report(ctx, s.cur, prev)
-			if err != nil {
-				t.Fatalf("%s: Report: %v (retry %v)", s.name, err, retry)
+			if err := Deliver(d, s.cur); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
 			}
 			if s.quiet && rec.Mutations() != before {
 				t.Errorf("%s: a repeat sent %d changing requests", s.name, rec.Mutations()-before)
 			}
-			prev = s.cur
 		}
 		if rec.Mutations() == 0 {
 			t.Error("no request changed anything over a whole lifecycle")
@@ -117,14 +115,50 @@ func Run(t *testing.T, setup Setup, opt Options) {
 		assertClean(t, "log", logs.String(), forbidden)
 	})
 
+	// A destination down for a whole run: the next run delivers what it
+	// owes, exactly as a first delivery would, and then nothing more.
+	t.Run("owed after a failed run", func(t *testing.T) {
+		ref := &Recorder{}
+		if err := Deliver(Dispatcher(setup(t, ref.Client(), Logger(io.Discard)), &reporters.MemState{}, Logger(io.Discard)), Drifted("one")); err != nil {
+			t.Fatal(err)
+		}
+		once := ref.Mutations()
+
+		rec := &Recorder{}
+		var logs logbuf.Buffer
+		r := setup(t, rec.Client(), Logger(&logs))
+		state := &reporters.MemState{}
+		rec.SetFail(failServer)
+		if err := Deliver(Dispatcher(r, state, Logger(&logs)), Drifted("one")); err == nil {
+			t.Fatal("a run against a failing destination succeeded")
+		}
+		rec.SetFail(0)
+		before := rec.Mutations()
+		// A new Dispatcher: the next run, in a new process.
+		if err := Deliver(Dispatcher(r, state, Logger(&logs)), Drifted("one")); err != nil {
+			t.Fatalf("next run: %v", err)
+		}
+		if got := rec.Mutations() - before; got != once {
+			t.Errorf("the next run sent %d changing requests, want %d (one delivery)", got, once)
+		}
+		before = rec.Mutations()
+		if err := Deliver(Dispatcher(r, state, Logger(&logs)), Drifted("one")); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Mutations() != before {
+			t.Errorf("the run after sent %d changing requests again", rec.Mutations()-before)
+		}
+		assertClean(t, "log", logs.String(), forbidden)
+	})
+
 	for _, mode := range []failMode{failNetwork, failServer} {
 		t.Run("failure/"+mode.String(), func(t *testing.T) {
 			rec := &Recorder{fail: mode}
 			var logs logbuf.Buffer
 			r := setup(t, rec.Client(), Logger(&logs))
-			retry, err := r.Report(context.Background(), Drifted("one"), nil)
+			_, retry, err := r.Notify(context.Background(), reporters.Notification{Kind: reporters.New, Cur: Drifted("one")})
 			if err == nil {
-				t.Fatal("Report succeeded against a failing destination")
+				t.Fatal("Notify succeeded against a failing destination")
 			}
 			if !retry {
 				t.Errorf("%s failure not marked for retry: %v", mode, err)
@@ -133,6 +167,28 @@ func Run(t *testing.T, setup Setup, opt Options) {
 			assertClean(t, "log", logs.String(), forbidden)
 		})
 	}
+}
+
+// Dispatcher returns a Dispatcher delivering to r alone with state, trying
+// each delivery once.
+func Dispatcher(r reporters.Reporter, state reporters.State, logger *slog.Logger) *reporters.Dispatcher {
+	return reporters.NewDispatcher(logger, []reporters.Reporter{r}, reporters.WithState(state),
+		reporters.WithBackoff(reporters.Backoff{Attempts: 1}), reporters.WithTimeout(10*time.Second))
+}
+
+// Deliver delivers reports through d as one run and returns the failures.
+func Deliver(d *reporters.Dispatcher, reports ...*drift.Report) error {
+	ds := make([]reporters.Delivery, len(reports))
+	for i, r := range reports {
+		ds[i] = reporters.Delivery{Cur: r}
+	}
+	var errs []error
+	for _, res := range d.DeliverAll(context.Background(), ds) {
+		if res.Err != nil {
+			errs = append(errs, fmt.Errorf("%s/%s: %w", res.Reporter, res.Workspace, res.Err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func assertClean(t *testing.T, what, text string, forbidden []string) {
@@ -246,9 +302,16 @@ func (r Request) Contains(s string) bool {
 // Recorder records every request sent through its Client, and can make
 // them fail.
 type Recorder struct {
-	fail failMode
 	mu   sync.Mutex
+	fail failMode
 	reqs []Request
+}
+
+// SetFail makes the requests from now on fail in mode (0: go through).
+func (r *Recorder) SetFail(mode failMode) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = mode
 }
 
 // Client returns an HTTP client that records through r.
@@ -287,8 +350,9 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.mu.Lock()
 	r.reqs = append(r.reqs, Request{Method: req.Method, URL: req.URL.String(), Header: req.Header.Clone(), Body: string(body)})
+	fail := r.fail
 	r.mu.Unlock()
-	switch r.fail {
+	switch fail {
 	case failNetwork:
 		// http.Client wraps this in a *url.Error carrying the full URL,
 		// which for a webhook is the credential.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render"
 	"github.com/driftd/driftd/reporters"
 )
@@ -17,93 +16,111 @@ import (
 // state changed, instead of one message per workspace.
 type Digest struct {
 	poster
-	state reporters.State
 }
 
-var _ reporters.BatchReporter = (*Digest)(nil)
+var (
+	_ reporters.BatchReporter = (*Digest)(nil)
+	_ reporters.Filter        = (*Digest)(nil)
+)
 
-// NewDigest returns a digest reporter keeping its bookkeeping in state.
-func NewDigest(cfg Config, logger *slog.Logger, state reporters.State) (*Digest, error) {
+// NewDigest returns a digest reporter. A digest goes to one channel, so
+// owners may map only to mentions.
+func NewDigest(cfg Config, logger *slog.Logger) (*Digest, error) {
 	p, err := newPoster(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Digest{poster: p, state: state}, nil
-}
-
-// Report implements reporters.Reporter: a run of one workspace.
-func (d *Digest) Report(ctx context.Context, cur, prev *drift.Report) (bool, error) {
-	return d.ReportBatch(ctx, []reporters.Delivery{{Cur: cur, Prev: prev, Links: reporters.LinksFrom(ctx)}})
-}
-
-type digestEntry struct {
-	d    reporters.Delivery
-	kind reporters.Kind
-	bk   bookkeeping
-}
-
-// ReportBatch implements reporters.BatchReporter.
-func (d *Digest) ReportBatch(ctx context.Context, ds []reporters.Delivery) (bool, error) {
-	var all, notify []digestEntry
-	for _, dl := range ds {
-		bk, prev, err := load(ctx, d.state, d.cfg.Name, dl.Cur, dl.Prev)
-		if err != nil {
-			return true, err
-		}
-		e := digestEntry{d: dl, kind: reporters.Transition(dl.Cur, prev), bk: bk}
-		all = append(all, e)
-		if d.cfg.Notify.Wants(e.kind) {
-			notify = append(notify, e)
+	for owner, to := range cfg.Owners {
+		if k, _ := Target(to); k == TargetChannel {
+			return nil, fmt.Errorf("%s: owners[%s]: a digest goes to one channel; map owners to mentions only", p.cfg.Name, owner)
 		}
 	}
-	if len(notify) > 0 {
-		if _, err := d.send(ctx, digestMessage(notify, len(ds), d.cfg.Shard), ""); err != nil {
-			return d.classify(err)
-		}
-		d.logger.LogAttrs(ctx, slog.LevelInfo, "slack digest sent", slog.String("reporter", d.cfg.Name), slog.Int("workspaces", len(notify)))
-	}
-	for _, e := range all {
-		e.bk.Bookmark = e.bk.Advance(e.d.Cur)
-		e.bk.ThreadTS = ""
-		if err := reporters.SaveJSON(ctx, d.state, e.d.Cur.Workspace, d.cfg.Name, e.bk); err != nil {
-			return false, err
-		}
-	}
-	return false, nil
+	return &Digest{poster: p}, nil
 }
 
-// digestMessage lists each workspace's transition in a section of its own,
-// within Block Kit's limits.
-func digestMessage(es []digestEntry, scanned int, shard string) Msg {
+// Notify implements reporters.Reporter: a run of one workspace.
+func (d *Digest) Notify(ctx context.Context, n reporters.Notification) (reporters.Receipt, bool, error) {
+	return d.NotifyBatch(ctx, []reporters.Notification{n}, 1)
+}
+
+// NotifyBatch implements reporters.BatchReporter.
+func (d *Digest) NotifyBatch(ctx context.Context, ns []reporters.Notification, scanned int) (reporters.Receipt, bool, error) {
+	if _, err := d.send(ctx, d.message(ns, scanned), d.cfg.Channel, ""); err != nil {
+		retry, err := d.classify(err)
+		return reporters.Receipt{}, retry, err
+	}
+	d.logger.LogAttrs(ctx, slog.LevelInfo, "slack digest sent", slog.String("reporter", d.cfg.Name), slog.Int("workspaces", len(ns)))
+	return reporters.Receipt{Sent: true}, false, nil
+}
+
+// digestKinds orders a digest's counts.
+var digestKinds = []reporters.Kind{reporters.New, reporters.Changed, reporters.Resolved, reporters.Error, reporters.Recovered}
+
+// message lists each workspace's notification in a section of its own,
+// within Block Kit's limits; scanned is how many workspaces the run
+// scanned.
+func (d *Digest) message(ns []reporters.Notification, scanned int) Msg {
 	counts := map[reporters.Kind]int{}
-	for _, e := range es {
-		counts[e.kind]++
+	back := 0
+	for _, n := range ns {
+		counts[n.Kind]++
+		if n.Back() {
+			back++
+		}
 	}
 	var parts []string
-	for _, k := range []reporters.Kind{reporters.New, reporters.Changed, reporters.Resolved, reporters.Error, reporters.Recovered} {
+	for _, k := range digestKinds {
 		if counts[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[k], strings.ReplaceAll(k.String(), "_", " ")))
 		}
 	}
-	title := "Drift scan"
-	if shard != "" {
-		title += " (shard " + shard + ")"
+	if back > 0 {
+		parts = append(parts, fmt.Sprintf("%d back", back))
 	}
-	title += fmt.Sprintf(": %d of %d workspaces changed", len(es), scanned)
+	title := "Drift scan"
+	if d.cfg.Shard != "" {
+		title += " (shard " + d.cfg.Shard + ")"
+	}
+	title += fmt.Sprintf(": %d of %d workspaces changed", len(ns), scanned)
 	blocks := []slack.Block{header(":bar_chart: " + title), section(strings.Join(parts, " · "))}
 	budget := maxMessageText
-	for i, e := range es {
-		emoji, head := headline(e.kind, e.d.Cur.Workspace)
-		s := emoji + " *" + render.SlackText(head) + "*\n" + render.SlackText(render.Summary(e.d.Cur))
-		if l := linkLine(e.d.Links); l != "" {
-			s += "\n" + l
+	for i, n := range ns {
+		emoji, head := headline(n)
+		lines := []string{emoji + " *" + render.SlackText(head) + "*", render.SlackText(render.Summary(n.Cur))}
+		if c := n.Changes(); n.Kind == reporters.Changed && c.Known {
+			lines = append(lines, changeCounts(c))
 		}
-		if len(blocks) == MaxBlocks-1 && i < len(es)-1 || len(s) > budget {
-			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%s and %d more workspaces", reporters.Ellipsis, len(es)-i))))
+		if !n.FirstSeen.IsZero() && n.Resolved.IsZero() {
+			lines = append(lines, "First seen "+stamp(n.FirstSeen))
+		}
+		if who := ownerList(n.Cur.Owners, d.cfg.Owners); who != "" {
+			lines = append(lines, "Owners: "+who)
+		}
+		if l := linkLine(n.Links); l != "" {
+			lines = append(lines, l)
+		}
+		s := strings.Join(lines, "\n")
+		if len(blocks) == MaxBlocks-1 && i < len(ns)-1 || len(s) > budget {
+			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%s and %d more workspaces", reporters.Ellipsis, len(ns)-i))))
 			break
 		}
 		blocks = append(blocks, section(s))
 		budget -= len(s)
 	}
 	return Msg{Text: title + ": " + strings.Join(parts, ", "), Blocks: blocks}
+}
+
+// changeCounts sums up a change in one line.
+func changeCounts(c reporters.Changes) string {
+	var parts []string
+	if n := len(c.Added); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d newly drifted", n))
+	}
+	if n := len(c.Modified); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d drifted differently", n))
+	}
+	if n := len(c.Removed); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d no longer drifted", n))
+	}
+	return strings.Join(parts, " · ")
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render/rendertest"
 	"github.com/driftd/driftd/reporters"
 )
@@ -23,15 +25,23 @@ func mrkdwnTexts(t *testing.T, in rendertest.Input) []mrkdwnText {
 	t.Helper()
 	links := reporters.Links{"github": "https://github.example/o/r/issues/1"}
 	rs := in.Reports()
+	// What was told before: the address drifted otherwise, and another
+	// one, gone now.
+	prev := &drift.Report{Status: drift.StatusDrifted, Fingerprint: "fedcba9876543210", Drift: []drift.ResourceChange{
+		{Address: in.Address, Action: drift.ActionDelete}, {Address: "gone." + in.Address},
+	}}
+	first := time.Date(2026, 2, 26, 2, 0, 0, 0, time.UTC)
 	msgs := map[string]Msg{}
 	for _, kind := range []reporters.Kind{reporters.New, reporters.Changed, reporters.Resolved} {
-		msgs[kind.String()] = Message(rs[0], kind, links)
+		msgs[kind.String()] = Message(reporters.Notification{Kind: kind, Cur: rs[0], Prev: prev, FirstSeen: first, Links: links}, nil)
 	}
-	msgs["error"] = Message(rs[1], reporters.Error, links)
-	msgs["digest"] = digestMessage([]digestEntry{
-		{d: reporters.Delivery{Cur: rs[0], Links: links}, kind: reporters.New},
-		{d: reporters.Delivery{Cur: rs[1], Links: links}, kind: reporters.Error},
-	}, 2, "shard 1/2")
+	msgs["error"] = Message(reporters.Notification{Kind: reporters.Error, Cur: rs[1], Links: links}, nil)
+	d := &Digest{poster: poster{cfg: Config{Shard: "1/2"}}}
+	msgs["digest"] = d.message([]reporters.Notification{
+		{Kind: reporters.New, Cur: rs[0], Links: links},
+		{Kind: reporters.Changed, Cur: rs[0], Prev: prev, Links: links},
+		{Kind: reporters.Error, Cur: rs[1], Links: links},
+	}, 3)
 	var out []mrkdwnText
 	for _, name := range []string{"new", "changed", "resolved", "error", "digest"} {
 		m := msgs[name]

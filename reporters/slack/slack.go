@@ -1,8 +1,10 @@
 // Package slack tells a Slack channel about drift transitions (new,
 // changed, resolved, scan failed; each configurable) through an incoming
 // webhook or a bot token. With a token, a workspace's later messages are
-// replies in the thread its drift started. Repeats are never sent: the
-// last state delivered is kept in reporters.State.
+// replies in the thread its drift started, and owners can be routed to
+// channels of their own. Owners map to Slack mentions. What was told (and
+// the thread) is kept by the reporters.Dispatcher, which decides what is
+// owed; this package only sends.
 package slack
 
 import (
@@ -12,9 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -46,6 +50,10 @@ type Config struct {
 	// APIURL is the Web API base URL; default Slack's.
 	APIURL string
 	Notify reporters.Notify
+	// Owners maps workspace owners (GitHub logins, org/team) to a Slack
+	// mention ("<@U123>", "<!subteam^S123>") or, with a token, a channel
+	// ("#team-drift", "C0123") their workspaces' messages go to.
+	Owners map[string]string
 	// Timeout bounds one delivery attempt; zero keeps the Dispatcher's.
 	Timeout time.Duration
 	// HTTPClient is the client to use; nil means a new default client.
@@ -58,11 +66,11 @@ type Config struct {
 // Reporter posts one message per transition.
 type Reporter struct {
 	poster
-	state reporters.State
 }
 
 var (
 	_ reporters.Reporter  = (*Reporter)(nil)
+	_ reporters.Filter    = (*Reporter)(nil)
 	_ reporters.Timeouter = (*Reporter)(nil)
 )
 
@@ -74,13 +82,13 @@ type poster struct {
 	api    *slack.Client
 }
 
-// New returns a reporter keeping its bookkeeping in state.
-func New(cfg Config, logger *slog.Logger, state reporters.State) (*Reporter, error) {
+// New returns a reporter.
+func New(cfg Config, logger *slog.Logger) (*Reporter, error) {
 	p, err := newPoster(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Reporter{poster: p, state: state}, nil
+	return &Reporter{poster: p}, nil
 }
 
 func newPoster(cfg Config, logger *slog.Logger) (poster, error) {
@@ -101,6 +109,14 @@ func newPoster(cfg Config, logger *slog.Logger) (poster, error) {
 		}
 	default:
 		return poster{}, fmt.Errorf("%s: set webhook_url, or token and channel", cfg.Name)
+	}
+	for owner, to := range cfg.Owners {
+		switch kind, ok := Target(to); {
+		case !ok:
+			return poster{}, fmt.Errorf("%s: owners[%s]: %q is neither a mention (<@U…>, <!subteam^S…>) nor a channel (#name, C…)", cfg.Name, owner, to)
+		case kind == TargetChannel && cfg.Token == "":
+			return poster{}, fmt.Errorf("%s: owners[%s]: a channel needs a bot token (a webhook posts to its own channel)", cfg.Name, owner)
+		}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -123,64 +139,43 @@ func (p *poster) Name() string { return p.cfg.Name }
 // Timeout implements reporters.Timeouter.
 func (p *poster) Timeout() time.Duration { return p.cfg.Timeout }
 
-// bookkeeping is what the reporter keeps per workspace.
-type bookkeeping struct {
-	reporters.Bookmark
-	// ThreadTS is the message the workspace's current drift started (token
-	// mode); later messages reply to it.
-	ThreadTS string `json:"thread_ts,omitempty"`
+// Wants implements reporters.Filter.
+func (p *poster) Wants(k reporters.Kind) bool { return p.cfg.Notify.Wants(k) }
+
+// Notify implements reporters.Reporter. A message about drift already told
+// replies in the thread its first message started, when that was in the
+// channel the workspace's messages go to now.
+func (r *Reporter) Notify(ctx context.Context, n reporters.Notification) (reporters.Receipt, bool, error) {
+	channel := r.channel(n.Cur.Owners)
+	thread := ""
+	if n.Kind != reporters.New && (n.Thread.Channel == "" || n.Thread.Channel == channel) {
+		thread = n.Thread.TS
+	}
+	ts, err := r.send(ctx, Message(n, r.cfg.Owners), channel, thread)
+	if err != nil {
+		retry, err := r.classify(err)
+		return reporters.Receipt{}, retry, err
+	}
+	r.logger.LogAttrs(ctx, slog.LevelInfo, "slack message sent", slog.String("reporter", r.cfg.Name),
+		slog.String("workspace", n.Cur.Workspace), slog.String("kind", n.Kind.String()), slog.Bool("reply", thread != ""))
+	rc := reporters.Receipt{Sent: true}
+	if thread == "" && ts != "" {
+		rc.Thread = reporters.Thread{TS: ts, Channel: channel}
+	}
+	return rc, false, nil
 }
 
-// load returns the bookkeeping and the previous report to classify
-// against: the last one delivered when known (so a restart does not notify
-// twice), else prev.
-func load(ctx context.Context, st reporters.State, name string, cur, prev *drift.Report) (bookkeeping, *drift.Report, error) {
-	var bk bookkeeping
-	found, err := reporters.LoadJSON(ctx, st, cur.Workspace, name, &bk)
-	if err != nil {
-		return bk, nil, err
-	}
-	if found {
-		return bk, bk.Report(cur.Workspace), nil
-	}
-	if prev != nil {
-		bk.Bookmark = reporters.Bookmark{Status: prev.Status, Fingerprint: prev.Fingerprint}
-	}
-	return bk, prev, nil
-}
-
-// Report implements reporters.Reporter.
-func (r *Reporter) Report(ctx context.Context, cur, prev *drift.Report) (bool, error) {
-	bk, effPrev, err := load(ctx, r.state, r.cfg.Name, cur, prev)
-	if err != nil {
-		return true, err
-	}
-	kind := reporters.Transition(cur, effPrev)
-	if r.cfg.Notify.Wants(kind) {
-		msg := Message(cur, kind, reporters.LinksFrom(ctx))
-		thread := bk.ThreadTS
-		if kind == reporters.New {
-			thread = ""
+// channel is where a workspace's messages go: its first owner's channel,
+// else the configured one ("" for a webhook).
+func (p *poster) channel(owners []string) string {
+	for _, o := range owners {
+		if to := p.cfg.Owners[o]; to != "" {
+			if k, _ := Target(to); k == TargetChannel {
+				return to
+			}
 		}
-		ts, err := r.send(ctx, msg, thread)
-		if err != nil {
-			return r.classify(err)
-		}
-		if thread == "" {
-			bk.ThreadTS = ts
-		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "slack message sent", slog.String("reporter", r.cfg.Name),
-			slog.String("workspace", cur.Workspace), slog.String("kind", kind.String()))
 	}
-	if kind == reporters.Resolved || cur.Status == drift.StatusClean {
-		bk.ThreadTS = "" // the next drift starts a new thread
-	}
-	bk.Bookmark = bk.Advance(cur)
-	if err := reporters.SaveJSON(ctx, r.state, cur.Workspace, r.cfg.Name, bk); err != nil {
-		// Sent but not recorded: a retry would send it again.
-		return false, err
-	}
-	return false, nil
+	return p.cfg.Channel
 }
 
 // Msg is a Slack message: blocks and the fallback text notifications show.
@@ -189,9 +184,9 @@ type Msg struct {
 	Blocks []slack.Block
 }
 
-// send posts msg (in thread, if set and the API is used) and returns the
-// new message's ts ("" for webhooks, which have none).
-func (p *poster) send(ctx context.Context, msg Msg, thread string) (string, error) {
+// send posts msg to channel (in thread, if set and the API is used) and
+// returns the new message's ts ("" for webhooks, which have none).
+func (p *poster) send(ctx context.Context, msg Msg, channel, thread string) (string, error) {
 	if p.api == nil {
 		err := slack.PostWebhookCustomHTTPContext(ctx, p.cfg.WebhookURL, p.http, &slack.WebhookMessage{
 			Text: msg.Text, Blocks: &slack.Blocks{BlockSet: msg.Blocks},
@@ -206,7 +201,7 @@ func (p *poster) send(ctx context.Context, msg Msg, thread string) (string, erro
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
-	_, ts, err := p.api.PostMessageContext(ctx, p.cfg.Channel, opts...)
+	_, ts, err := p.api.PostMessageContext(ctx, channel, opts...)
 	return ts, err
 }
 
@@ -264,12 +259,58 @@ var headlines = map[reporters.Kind][2]string{
 	reporters.Recovered: {":white_check_mark:", "Drift scan of %s works again"},
 }
 
-func headline(kind reporters.Kind, workspace string) (emoji, title string) {
-	h, ok := headlines[kind]
+// backHeadline is drift again after it was resolved: not a first alert.
+var backHeadline = [2]string{":repeat:", "Drift is back in %s"}
+
+func headline(n reporters.Notification) (emoji, title string) {
+	h, ok := headlines[n.Kind]
+	if n.Back() {
+		h, ok = backHeadline, true
+	}
 	if !ok {
 		h = [2]string{":memo:", "Drift report for %s"}
 	}
-	return h[0], fmt.Sprintf(h[1], workspace)
+	return h[0], fmt.Sprintf(h[1], n.Cur.Workspace)
+}
+
+// TargetKind says what an owners entry maps to.
+type TargetKind int
+
+const (
+	TargetMention TargetKind = iota + 1
+	TargetChannel
+)
+
+var (
+	mentionRE = regexp.MustCompile(`^(<@[UW][A-Z0-9]+>|<!subteam\^S[A-Z0-9]+>)$`)
+	channelRE = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]*|[CG][A-Z0-9]+)$`)
+)
+
+// Target classifies an owners value: a user or user group mention, or a
+// channel (by name or ID); false when it is neither.
+func Target(s string) (TargetKind, bool) {
+	switch {
+	case mentionRE.MatchString(s):
+		return TargetMention, true
+	case channelRE.MatchString(s):
+		return TargetChannel, true
+	}
+	return 0, false
+}
+
+// ownerList is how a message names the workspace's owners: the Slack
+// mention an owner maps to, else the owner's name.
+func ownerList(owners []string, mapping map[string]string) string {
+	var parts []string
+	for _, o := range owners {
+		to := mapping[o]
+		if k, _ := Target(to); k == TargetMention {
+			parts = append(parts, to)
+		} else {
+			parts = append(parts, render.SlackText(o))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func plain(s string) *slack.TextBlockObject {
@@ -313,57 +354,162 @@ func linkLine(links reporters.Links) string {
 	return strings.Join(parts, " · ")
 }
 
-// Message builds the message for one workspace's transition: a header, the
-// facts, a link to the issue, then the drifted resources with their
-// changed attributes, cut to Block Kit's limits with a count of what was
-// left out.
-func Message(cur *drift.Report, kind reporters.Kind, links reporters.Links) Msg {
-	emoji, title := headline(kind, cur.Workspace)
+const timeFormat = "2006-01-02 15:04 UTC"
+
+func stamp(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// Message builds the message for one workspace's notification: a header,
+// the facts (owners mentioned, first seen, the issue link), then what the
+// reader needs: the drifted resources for new drift, what changed for
+// changed drift, the error for a failed scan. It is cut to Block Kit's
+// limits with a count of what was left out.
+func Message(n reporters.Notification, owners map[string]string) Msg {
+	cur := n.Cur
+	emoji, title := headline(n)
 	facts := []string{"*Workspace:* " + render.SlackCode(cur.Workspace), "*Status:* " + render.SlackText(render.Summary(cur))}
+	switch {
+	case n.Kind == reporters.Resolved && !n.FirstSeen.IsZero():
+		facts = append(facts, "*Drifted since:* "+stamp(n.FirstSeen))
+	case !n.FirstSeen.IsZero() && n.Resolved.IsZero():
+		facts = append(facts, "*First seen:* "+stamp(n.FirstSeen))
+	}
+	if n.Back() {
+		facts = append(facts, "*Last resolved:* "+stamp(n.Before))
+	}
 	if !cur.StartedAt.IsZero() {
-		facts = append(facts, "*Scanned:* "+cur.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		facts = append(facts, "*Scanned:* "+stamp(cur.StartedAt))
 	}
 	if cur.Commit != "" {
 		facts = append(facts, "*Commit:* "+render.SlackCode(render.ShortCommit(cur.Commit)))
 	}
-	if l := linkLine(links); l != "" {
+	who := ownerList(cur.Owners, owners)
+	if who != "" {
+		facts = append(facts, "*Owners:* "+who)
+	}
+	if l := linkLine(n.Links); l != "" {
 		facts = append(facts, l)
 	}
 	blocks := []slack.Block{header(emoji + " " + title), section(strings.Join(facts, "\n"))}
-	// The notification text is mrkdwn too, and never verbatim.
-	text, _ := reporters.Truncate(title+": "+render.Summary(cur), MaxSectionText)
+	// The notification text is mrkdwn too, and never verbatim: the report's
+	// text is escaped; the owners' mentions are meant to notify.
+	text, _ := reporters.Truncate(title+": "+render.Summary(cur), MaxSectionText-len(who)-3)
 	text = render.SlackText(text)
+	if who != "" {
+		text += " (" + who + ")"
+	}
 
+	room := MaxBlocks - len(blocks)
 	switch {
 	case cur.Status == drift.StatusError:
 		blocks = append(blocks, section(render.SlackCodeBlock(strings.TrimSpace(cur.Error), MaxSectionText)))
-	case cur.Status == drift.StatusDrifted && (kind == reporters.New || kind == reporters.Changed):
-		blocks = append(blocks, resourceBlocks(cur.Drift, MaxBlocks-len(blocks))...)
+	case cur.Status != drift.StatusDrifted:
+	case n.Kind == reporters.Changed:
+		blocks = append(blocks, fit(changeItems(n.Changes(), cur), room)...)
+	case n.Kind == reporters.New:
+		blocks = append(blocks, fit(resourceItems(cur.Drift), room)...)
 	}
 	return Msg{Text: text, Blocks: blocks}
 }
 
-// resourceBlocks renders resources into at most room blocks and
-// maxMessageText characters, the last block saying how many were left out.
-func resourceBlocks(rs []drift.ResourceChange, room int) []slack.Block {
-	var out []slack.Block
-	budget := maxMessageText
+// item is one section of a message's body; resources counts the resources
+// it shows, for the "… and N more" line when the rest is cut.
+type item struct {
+	text      string
+	resources int
+}
+
+func resourceItems(rs []drift.ResourceChange) []item {
+	out := make([]item, len(rs))
 	for i, rc := range rs {
-		s := resourceText(rc)
-		n := len([]rune(s))
-		if len(out) == room-1 && i < len(rs)-1 || n > budget && i > 0 {
-			out = append(out, slack.NewContextBlock("", mrkdwn(reporters.MoreResources(len(rs)-i))))
-			return out
-		}
-		out = append(out, section(s))
-		budget -= min(n, MaxSectionText)
+		out[i] = item{text: resourceText(rc), resources: 1}
 	}
 	return out
 }
 
+// changeItems lists what changed: newly drifted resources with their
+// attributes, resources drifted differently with what each attribute
+// showed before, and those no longer drifted. When what was told before is
+// not known, the drift as it is now.
+func changeItems(c reporters.Changes, cur *drift.Report) []item {
+	if !c.Known {
+		return append([]item{{text: "_What changed since the last message is not known; the drift now:_"}}, resourceItems(cur.Drift)...)
+	}
+	var out []item
+	if len(c.Added) > 0 {
+		out = append(out, item{text: fmt.Sprintf("*Newly drifted (%d)*", len(c.Added))})
+		out = append(out, resourceItems(c.Added)...)
+	}
+	if len(c.Modified) > 0 {
+		out = append(out, item{text: fmt.Sprintf("*Drifted differently (%d)*", len(c.Modified))})
+		for _, m := range c.Modified {
+			out = append(out, item{text: modifiedText(m), resources: 1})
+		}
+	}
+	if len(c.Removed) > 0 {
+		lines := []string{fmt.Sprintf("*No longer drifted (%d)*", len(c.Removed))}
+		for _, rc := range c.Removed {
+			lines = append(lines, "• "+render.SlackCode(rc.Address))
+		}
+		out = append(out, item{text: strings.Join(lines, "\n"), resources: len(c.Removed)})
+	}
+	return out
+}
+
+// modifiedText shows a resource drifted differently: each attribute as it
+// is now, with what it showed before.
+func modifiedText(m reporters.Modified) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s*", render.SlackCode(m.Address))
+	if m.Action != "" {
+		fmt.Fprintf(&b, " now %s (was %s)", reporters.DriftVerb(m.Action), strings.TrimSuffix(reporters.DriftVerb(m.WasAction), " outside Terraform"))
+	}
+	var lines []string
+	for i, a := range m.Attributes {
+		if i == maxAttributes {
+			lines = append(lines, fmt.Sprintf("%s and %d more attributes", reporters.Ellipsis, len(m.Attributes)-i))
+			break
+		}
+		line := render.AttributeLine(a)
+		if was := m.Was[i]; was != nil {
+			line += "   (before: " + strings.TrimPrefix(render.AttributeLine(*was), was.Path+": ") + ")"
+		} else {
+			line += "   (newly drifted)"
+		}
+		lines = append(lines, line)
+	}
+	for _, p := range m.Gone {
+		lines = append(lines, p+": no longer drifted")
+	}
+	if len(lines) > 0 {
+		b.WriteString("\n")
+		b.WriteString(render.SlackCodeBlock(strings.Join(lines, "\n"), MaxSectionText-b.Len()))
+	}
+	return b.String()
+}
+
+// fit turns items into at most room blocks and maxMessageText characters,
+// the last block saying how many resources were left out.
+func fit(items []item, room int) []slack.Block {
+	var out []slack.Block
+	budget := maxMessageText
+	for i, it := range items {
+		n := utf8.RuneCountInString(it.text)
+		if len(out) == room-1 && i < len(items)-1 || n > budget && i > 0 {
+			left := 0
+			for _, rest := range items[i:] {
+				left += rest.resources
+			}
+			out = append(out, slack.NewContextBlock("", mrkdwn(reporters.MoreResources(left))))
+			return out
+		}
+		out = append(out, section(it.text))
+		budget -= min(n, MaxSectionText)
+	}
+	return out
+}
 func resourceText(rc drift.ResourceChange) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* %s", render.SlackCode(rc.Address), verb(rc.Action))
+	fmt.Fprintf(&b, "*%s* %s", render.SlackCode(rc.Address), reporters.DriftVerb(rc.Action))
 	attrs := rc.Attributes
 	if len(attrs) > maxAttributes {
 		attrs = attrs[:maxAttributes]
@@ -380,17 +526,4 @@ func resourceText(rc drift.ResourceChange) string {
 		b.WriteString(render.SlackCodeBlock(strings.Join(lines, "\n"), MaxSectionText-b.Len()))
 	}
 	return b.String()
-}
-
-func verb(a drift.Action) string {
-	switch a {
-	case drift.ActionDelete:
-		return "deleted outside Terraform"
-	case drift.ActionCreate:
-		return "created outside Terraform"
-	case drift.ActionReplace:
-		return "replaced outside Terraform"
-	default:
-		return "changed outside Terraform"
-	}
 }

@@ -39,7 +39,7 @@ const (
 	tokenMode   mode = "token"
 )
 
-func newReporter(t *testing.T, srv *slacktest.Server, m mode, state reporters.State, logs *bytes.Buffer, notify reporters.Notify) *Reporter {
+func newReporter(t *testing.T, srv *slacktest.Server, m mode, logs *bytes.Buffer, notify reporters.Notify, mutate ...func(*Config)) *Reporter {
 	t.Helper()
 	cfg := Config{Notify: notify}
 	if m == webhookMode {
@@ -47,11 +47,23 @@ func newReporter(t *testing.T, srv *slacktest.Server, m mode, state reporters.St
 	} else {
 		cfg.Token, cfg.Channel, cfg.APIURL = token, "#infra", srv.APIURL()
 	}
-	r, err := New(cfg, reportertest.Logger(logs), state)
+	for _, f := range mutate {
+		f(&cfg)
+	}
+	r, err := New(cfg, reportertest.Logger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// deliver delivers cur to r as one run, through a Dispatcher keeping its
+// bookkeeping in state.
+func deliver(t *testing.T, r reporters.Reporter, state reporters.State, cur *drift.Report) {
+	t.Helper()
+	if err := reportertest.Deliver(reportertest.Dispatcher(r, state, slog.New(slog.DiscardHandler)), cur); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func headerText(m slacktest.Message) string {
@@ -70,7 +82,8 @@ func TestTransitionsSendRepeatsDont(t *testing.T) {
 			t.Parallel()
 			srv := slacktest.NewServer(t, token)
 			var logs bytes.Buffer
-			r := newReporter(t, srv, m, &reporters.MemState{}, &logs, reporters.NotifyAll)
+			r := newReporter(t, srv, m, &logs, reporters.NotifyAll)
+			state := &reporters.MemState{}
 			steps := []struct {
 				cur    *drift.Report
 				header string // "" = nothing sent
@@ -85,15 +98,11 @@ func TestTransitionsSendRepeatsDont(t *testing.T) {
 				{rep("prod", drift.StatusDrifted, "b", "aws_s3_bucket.logs", "aws_iam_role.ci"), ":white_check_mark: Drift scan of prod works again", 0},
 				{rep("prod", drift.StatusClean, ""), ":white_check_mark: Drift resolved in prod", 0},
 				{rep("prod", drift.StatusClean, ""), "", 0},
-				{rep("prod", drift.StatusDrifted, "c", "aws_s3_bucket.logs"), ":warning: Drift detected in prod", -1},
+				{rep("prod", drift.StatusDrifted, "c", "aws_s3_bucket.logs"), ":repeat: Drift is back in prod", -1},
 			}
-			var prev *drift.Report
 			for i, s := range steps {
 				before := len(srv.Messages())
-				if _, err := r.Report(context.Background(), s.cur, prev); err != nil {
-					t.Fatalf("step %d: %v", i, err)
-				}
-				prev = s.cur
+				deliver(t, r, state, s.cur)
 				msgs := srv.Messages()
 				if s.header == "" {
 					if len(msgs) != before {
@@ -140,15 +149,48 @@ func TestRestartDoesNotNotifyTwice(t *testing.T) {
 	state := &reporters.MemState{}
 	var logs bytes.Buffer
 	cur := rep("prod", drift.StatusDrifted, "a", "x.y")
-	if _, err := newReporter(t, srv, tokenMode, state, &logs, reporters.NotifyAll).Report(context.Background(), cur, nil); err != nil {
-		t.Fatal(err)
-	}
-	// A new process with the same store, and no prev (first scan after restart).
-	if _, err := newReporter(t, srv, tokenMode, state, &logs, reporters.NotifyAll).Report(context.Background(), cur, nil); err != nil {
-		t.Fatal(err)
-	}
+	deliver(t, newReporter(t, srv, tokenMode, &logs, reporters.NotifyAll), state, cur)
+	// A new process with the same store.
+	deliver(t, newReporter(t, srv, tokenMode, &logs, reporters.NotifyAll), state, cur)
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d messages, want 1", n)
+	}
+}
+
+// TestFailedRunDeliveredOnce: Slack fails a whole run (every retry); the
+// next run delivers the message exactly once, starting the thread that
+// later messages reply in. Before the Dispatcher kept what Slack was told,
+// the next run saw the drift as already known and never sent it.
+func TestFailedRunDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	state := &reporters.MemState{}
+	var logs bytes.Buffer
+	r := newReporter(t, srv, tokenMode, &logs, reporters.NotifyAll)
+	nextRun := func() *reporters.Dispatcher {
+		return reporters.NewDispatcher(reportertest.Logger(&logs), []reporters.Reporter{r}, reporters.WithState(state),
+			reporters.WithBackoff(reporters.Backoff{Attempts: 3}), reporters.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	}
+	drifted := rep("prod", drift.StatusDrifted, "a", "x.y")
+	srv.Fail(slacktest.ServerError, slacktest.ServerError, slacktest.ServerError)
+	if res := nextRun().Deliver(context.Background(), drifted); res[0].Err == nil || res[0].Attempts != 3 {
+		t.Fatalf("failing run: %+v", res)
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Fatalf("the failing run sent %d messages", n)
+	}
+	for i := range 2 {
+		if res := nextRun().Deliver(context.Background(), drifted); res[0].Err != nil {
+			t.Fatalf("run %d: %v", i+2, res[0].Err)
+		}
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || headerText(msgs[0]) != ":warning: Drift detected in prod" || msgs[0].ThreadTS != "" {
+		t.Fatalf("after the failed run: %d messages %+v, want the first alert once", len(msgs), msgs)
+	}
+	nextRun().Deliver(context.Background(), rep("prod", drift.StatusClean, ""))
+	if msgs := srv.Messages(); len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
+		t.Errorf("resolution not in the first alert's thread: %+v", msgs)
 	}
 }
 
@@ -156,16 +198,13 @@ func TestNotifyFlags(t *testing.T) {
 	t.Parallel()
 	srv := slacktest.NewServer(t, token)
 	var logs bytes.Buffer
-	r := newReporter(t, srv, webhookMode, &reporters.MemState{}, &logs, reporters.Notify{Resolved: true})
-	var prev *drift.Report
+	r := newReporter(t, srv, webhookMode, &logs, reporters.Notify{Resolved: true})
+	state := &reporters.MemState{}
 	for _, cur := range []*drift.Report{
 		rep("prod", drift.StatusDrifted, "a", "x.y"), rep("prod", drift.StatusDrifted, "b", "x.y"),
 		rep("prod", drift.StatusError, ""), rep("prod", drift.StatusClean, ""),
 	} {
-		if _, err := r.Report(context.Background(), cur, prev); err != nil {
-			t.Fatal(err)
-		}
-		prev = cur
+		deliver(t, r, state, cur)
 	}
 	msgs := srv.Messages()
 	if len(msgs) != 1 || headerText(msgs[0]) != ":white_check_mark: Drift resolved in prod" {
@@ -177,9 +216,10 @@ func TestLinksToIssue(t *testing.T) {
 	t.Parallel()
 	srv := slacktest.NewServer(t, token)
 	var logs bytes.Buffer
-	r := newReporter(t, srv, webhookMode, &reporters.MemState{}, &logs, reporters.NotifyAll)
-	ctx := reporters.WithLinks(context.Background(), reporters.Links{"github": "https://github.com/acme/infra/issues/7"})
-	if _, err := r.Report(ctx, rep("prod", drift.StatusDrifted, "a", "x.y"), nil); err != nil {
+	r := newReporter(t, srv, webhookMode, &logs, reporters.NotifyAll)
+	n := reporters.Notification{Kind: reporters.New, Cur: rep("prod", drift.StatusDrifted, "a", "x.y"),
+		Links: reporters.Links{"github": "https://github.com/acme/infra/issues/7"}}
+	if _, _, err := r.Notify(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
 	if j := srv.Messages()[0].BlocksJSON(); !strings.Contains(j, "<https://github.com/acme/infra/issues/7|GitHub issue>") {
@@ -226,7 +266,7 @@ func TestLimits(t *testing.T) {
 	t.Parallel()
 	srv := slacktest.NewServer(t, token)
 	var logs bytes.Buffer
-	r := newReporter(t, srv, tokenMode, &reporters.MemState{}, &logs, reporters.NotifyAll)
+	r := newReporter(t, srv, tokenMode, &logs, reporters.NotifyAll)
 	big := rep(strings.Repeat("very-long-workspace-name-", 10), drift.StatusDrifted, "big")
 	for i := range 120 {
 		rc := drift.ResourceChange{Address: fmt.Sprintf("aws_instance.web[%d]", i), Action: drift.ActionUpdate}
@@ -237,8 +277,8 @@ func TestLimits(t *testing.T) {
 	}
 	failed := rep("prod", drift.StatusError, "")
 	failed.Error = strings.Repeat("Error: something failed ``` badly\n", 500)
-	for _, cur := range []*drift.Report{big, failed} {
-		if _, err := r.Report(context.Background(), cur, nil); err != nil {
+	for _, n := range []reporters.Notification{{Kind: reporters.New, Cur: big}, {Kind: reporters.Error, Cur: failed}} {
+		if _, _, err := r.Notify(context.Background(), n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -281,10 +321,9 @@ func TestErrors(t *testing.T) {
 			srv := slacktest.NewServer(t, token)
 			srv.Fail(tt.fault)
 			var logs bytes.Buffer
-			state := &reporters.MemState{}
-			r := newReporter(t, srv, tt.mode, state, &logs, reporters.NotifyAll)
-			cur := rep("prod", drift.StatusDrifted, "a", "x.y")
-			retry, err := r.Report(context.Background(), cur, nil)
+			r := newReporter(t, srv, tt.mode, &logs, reporters.NotifyAll)
+			n := reporters.Notification{Kind: reporters.New, Cur: rep("prod", drift.StatusDrifted, "a", "x.y")}
+			_, retry, err := r.Notify(context.Background(), n)
 			if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), tt.wantText) {
 				t.Fatalf("retry %v err %v; want retry %v, text %q", retry, err, tt.wantRetry, tt.wantText)
 			}
@@ -296,8 +335,8 @@ func TestErrors(t *testing.T) {
 					t.Errorf("secret in error or log: %v", err)
 				}
 			}
-			// Nothing was recorded, so the retry sends.
-			if _, err := r.Report(context.Background(), cur, nil); err != nil {
+			// The fault is spent: a retry sends.
+			if _, _, err := r.Notify(context.Background(), n); err != nil {
 				t.Fatal(err)
 			}
 			if len(srv.Messages()) != 1 {
@@ -311,7 +350,7 @@ func TestDigest(t *testing.T) {
 	t.Parallel()
 	srv := slacktest.NewServer(t, token)
 	var logs bytes.Buffer
-	d, err := NewDigest(Config{WebhookURL: srv.WebhookURL(), Notify: reporters.NotifyAll}, reportertest.Logger(&logs), &reporters.MemState{})
+	d, err := NewDigest(Config{WebhookURL: srv.WebhookURL(), Notify: reporters.NotifyAll}, reportertest.Logger(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +362,8 @@ func TestDigest(t *testing.T) {
 	for i := range 74 { // more than one message's blocks can list
 		run = append(run, reporters.Delivery{Cur: rep(fmt.Sprintf("ws%d", i), drift.StatusDrifted, "1", "x.y")})
 	}
-	res := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}).DeliverAll(context.Background(), run)
+	state := &reporters.MemState{}
+	res := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}, reporters.WithState(state)).DeliverAll(context.Background(), run)
 	if len(res) != 1 || res[0].Err != nil {
 		t.Fatalf("results %+v", res)
 	}
@@ -338,7 +378,7 @@ func TestDigest(t *testing.T) {
 		t.Errorf("digest: %s", j)
 	}
 	// The same run again: nothing changed, nothing sent.
-	reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}).DeliverAll(context.Background(), run)
+	reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{d}, reporters.WithState(state)).DeliverAll(context.Background(), run)
 	if len(srv.Messages()) != 1 {
 		t.Errorf("repeat run sent a digest")
 	}
@@ -349,7 +389,7 @@ func TestDigest(t *testing.T) {
 func TestDigestNamesShard(t *testing.T) {
 	t.Parallel()
 	srv := slacktest.NewServer(t, token)
-	d, err := NewDigest(Config{WebhookURL: srv.WebhookURL(), Notify: reporters.NotifyAll, Shard: "2/8"}, slog.New(slog.DiscardHandler), &reporters.MemState{})
+	d, err := NewDigest(Config{WebhookURL: srv.WebhookURL(), Notify: reporters.NotifyAll, Shard: "2/8"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +413,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Name: "slack[2]", WebhookURL: "hooks.slack.com/services/SECRET"}, "slack[2]: webhook_url is not an http(s) URL"},
 	}
 	for _, tt := range tests {
-		_, err := New(tt.cfg, slog.New(slog.DiscardHandler), &reporters.MemState{})
+		_, err := New(tt.cfg, slog.New(slog.DiscardHandler))
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("New(%+v) = %v, want %q", tt.cfg, err, tt.want)
 		}
@@ -395,7 +435,7 @@ func TestContract(t *testing.T) {
 					cfg.Token, cfg.Channel, cfg.APIURL = token, "C123", srv.APIURL()
 				}
 				secrets = append(secrets, srv.WebhookPath)
-				r, err := New(cfg, logger, &reporters.MemState{})
+				r, err := New(cfg, logger)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -9,7 +9,7 @@
 //	{"event": "new", "report": {...drift.Report...}, "links": {"github": "..."}}
 //
 // Events are the reporters.Kind names: new, changed, resolved, error,
-// recovered. Repeats are never sent.
+// recovered. Repeats are never sent; the Dispatcher decides what is owed.
 package webhook
 
 import (
@@ -62,9 +62,40 @@ type Config struct {
 
 // Payload is the JSON body.
 type Payload struct {
-	Event  string          `json:"event"`
-	Report *drift.Report   `json:"report"`
-	Links  reporters.Links `json:"links,omitempty"`
+	Event string `json:"event"`
+	// Back marks a "new" event for drift that was resolved before.
+	Back bool `json:"back,omitempty"`
+	// FirstSeen is when the workspace's current drift was first detected.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	// Changes lists what a "changed" event changed, when known.
+	Changes *Changes        `json:"changes,omitempty"`
+	Report  *drift.Report   `json:"report"`
+	Links   reporters.Links `json:"links,omitempty"`
+}
+
+// Changes are the addresses of resources newly drifted, no longer drifted,
+// and drifted differently than before.
+type Changes struct {
+	Added    []string `json:"added"`
+	Removed  []string `json:"removed"`
+	Modified []string `json:"modified"`
+}
+
+func payload(n reporters.Notification) Payload {
+	p := Payload{Event: n.Kind.String(), Back: n.Back(), FirstSeen: n.FirstSeen, Report: n.Cur, Links: n.Links}
+	if c := n.Changes(); n.Kind == reporters.Changed && c.Known {
+		p.Changes = &Changes{Added: []string{}, Removed: []string{}, Modified: []string{}}
+		for _, rc := range c.Added {
+			p.Changes.Added = append(p.Changes.Added, rc.Address)
+		}
+		for _, rc := range c.Removed {
+			p.Changes.Removed = append(p.Changes.Removed, rc.Address)
+		}
+		for _, m := range c.Modified {
+			p.Changes.Modified = append(p.Changes.Modified, m.Address)
+		}
+	}
+	return p
 }
 
 // Reporter is a webhook reporter.
@@ -73,16 +104,16 @@ type Reporter struct {
 	name   string
 	logger *slog.Logger
 	http   *http.Client
-	state  reporters.State
 }
 
 var (
 	_ reporters.Reporter  = (*Reporter)(nil)
+	_ reporters.Filter    = (*Reporter)(nil)
 	_ reporters.Timeouter = (*Reporter)(nil)
 )
 
-// New returns a webhook reporter keeping its bookkeeping in state.
-func New(cfg Config, logger *slog.Logger, state reporters.State) (*Reporter, error) {
+// New returns a webhook reporter.
+func New(cfg Config, logger *slog.Logger) (*Reporter, error) {
 	name := "webhook"
 	switch {
 	case defaultName.MatchString(cfg.Name): // config's name for unnamed webhooks
@@ -102,7 +133,7 @@ func New(cfg Config, logger *slog.Logger, state reporters.State) (*Reporter, err
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Reporter{cfg: cfg, name: name, logger: logger, http: hc, state: state}, nil
+	return &Reporter{cfg: cfg, name: name, logger: logger, http: hc}, nil
 }
 
 // Name implements reporters.Reporter.
@@ -124,30 +155,18 @@ func Verify(secret string, body []byte, sig string) bool {
 	return hmac.Equal([]byte(sig), []byte(Sign(secret, body)))
 }
 
-// Report implements reporters.Reporter.
-func (r *Reporter) Report(ctx context.Context, cur, prev *drift.Report) (bool, error) {
-	var bm reporters.Bookmark
-	found, err := reporters.LoadJSON(ctx, r.state, cur.Workspace, r.name, &bm)
-	if err != nil {
-		return true, err
+// Wants implements reporters.Filter.
+func (r *Reporter) Wants(k reporters.Kind) bool { return r.cfg.Notify.Wants(k) }
+
+// Notify implements reporters.Reporter.
+func (r *Reporter) Notify(ctx context.Context, n reporters.Notification) (reporters.Receipt, bool, error) {
+	p := payload(n)
+	if retry, err := r.post(ctx, p); err != nil {
+		return reporters.Receipt{}, retry, reporters.Redact(err, r.cfg.URL, r.cfg.Secret)
 	}
-	if found {
-		prev = bm.Report(cur.Workspace)
-	} else if prev != nil {
-		bm = reporters.Bookmark{Status: prev.Status, Fingerprint: prev.Fingerprint}
-	}
-	kind := reporters.Transition(cur, prev)
-	if r.cfg.Notify.Wants(kind) {
-		if retry, err := r.post(ctx, Payload{Event: kind.String(), Report: cur, Links: reporters.LinksFrom(ctx)}); err != nil {
-			return retry, reporters.Redact(err, r.cfg.URL, r.cfg.Secret)
-		}
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "webhook sent", slog.String("reporter", r.name),
-			slog.String("workspace", cur.Workspace), slog.String("event", kind.String()))
-	}
-	if err := reporters.SaveJSON(ctx, r.state, cur.Workspace, r.name, bm.Advance(cur)); err != nil {
-		return false, err // sent but not recorded: a retry would send it again
-	}
-	return false, nil
+	r.logger.LogAttrs(ctx, slog.LevelInfo, "webhook sent", slog.String("reporter", r.name),
+		slog.String("workspace", n.Cur.Workspace), slog.String("event", p.Event))
+	return reporters.Receipt{Sent: true}, false, nil
 }
 
 func (r *Reporter) post(ctx context.Context, p Payload) (bool, error) {

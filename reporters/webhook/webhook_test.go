@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +78,7 @@ func rep(st drift.Status, fp string) *drift.Report {
 func newReporter(t *testing.T, url string, notify reporters.Notify, logs io.Writer) *Reporter {
 	t.Helper()
 	r, err := New(Config{Name: "pd", URL: url, Secret: secret, Headers: map[string]string{"Authorization": "Token hdr-secret"}, Notify: notify},
-		reportertest.Logger(logs), &reporters.MemState{})
+		reportertest.Logger(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,27 +90,36 @@ func TestTransitionsAreSignedAndSentOnce(t *testing.T) {
 	rc := newReceiver(t)
 	var logs bytes.Buffer
 	r := newReporter(t, rc.url(), reporters.NotifyAll, &logs)
-	ctx := reporters.WithLinks(context.Background(), reporters.Links{"github": "https://gh/1"})
-	var prev *drift.Report
+	d := reportertest.Dispatcher(r, &reporters.MemState{}, reportertest.Logger(&logs))
+	changed := rep(drift.StatusDrifted, "b")
+	changed.Drift = append(changed.Drift, drift.ResourceChange{Address: "aws_iam_role.ci", Action: drift.ActionDelete})
 	for _, cur := range []*drift.Report{
-		rep(drift.StatusClean, ""), rep(drift.StatusDrifted, "a"), rep(drift.StatusDrifted, "a"), rep(drift.StatusDrifted, "b"),
-		rep(drift.StatusError, ""), rep(drift.StatusError, ""), rep(drift.StatusDrifted, "b"), rep(drift.StatusClean, ""),
+		rep(drift.StatusClean, ""), rep(drift.StatusDrifted, "a"), rep(drift.StatusDrifted, "a"), changed,
+		rep(drift.StatusError, ""), rep(drift.StatusError, ""), changed, rep(drift.StatusClean, ""), rep(drift.StatusDrifted, "a"),
 	} {
-		if _, err := r.Report(ctx, cur, prev); err != nil {
-			t.Fatal(err)
+		for _, res := range d.DeliverAll(context.Background(), []reporters.Delivery{{Cur: cur, Links: reporters.Links{"github": "https://gh/1"}}}) {
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
 		}
-		prev = cur
 	}
 	var got []string
 	for _, e := range rc.events {
 		got = append(got, e.Event)
 	}
-	if want := "new changed error recovered resolved"; strings.Join(got, " ") != want {
+	if want := "new changed error recovered resolved new"; strings.Join(got, " ") != want {
 		t.Errorf("events %q, want %q", got, want)
 	}
 	first := rc.events[0]
-	if first.Report.Workspace != "prod" || first.Report.Fingerprint != "a" || first.Links["github"] != "https://gh/1" {
+	if first.Report.Workspace != "prod" || first.Report.Fingerprint != "a" || first.Links["github"] != "https://gh/1" || first.Back ||
+		!first.FirstSeen.Equal(first.Report.StartedAt) {
 		t.Errorf("payload %+v", first)
+	}
+	if c := rc.events[1].Changes; c == nil || !slices.Equal(c.Added, []string{"aws_iam_role.ci"}) || len(c.Removed)+len(c.Modified) != 0 {
+		t.Errorf("changed event's changes: %+v", c)
+	}
+	if last := rc.events[len(rc.events)-1]; !last.Back {
+		t.Errorf("drift after a resolution is not marked back: %+v", last)
 	}
 	h := rc.headers[0]
 	if h.Get(EventHeader) != "new" || h.Get("Authorization") != "Token hdr-secret" || h.Get("Content-Type") != "application/json" {
@@ -148,15 +158,16 @@ func TestErrors(t *testing.T) {
 		rc.status = []int{tt.status}
 		var logs bytes.Buffer
 		r := newReporter(t, rc.url(), reporters.NotifyAll, &logs)
-		retry, err := r.Report(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+		n := reporters.Notification{Kind: reporters.New, Cur: rep(drift.StatusDrifted, "a")}
+		_, retry, err := r.Notify(context.Background(), n)
 		if err == nil || retry != tt.wantRetry || !strings.Contains(err.Error(), "webhook[pd]: receiver answered") {
 			t.Errorf("%d: retry %v err %v", tt.status, retry, err)
 		}
 		if after, ok := reporters.RetryAfter(err); after != tt.wantAfter || ok != (tt.wantAfter > 0) {
 			t.Errorf("%d: delay %v %v", tt.status, after, ok)
 		}
-		// Not recorded as sent: the retry sends.
-		if _, err := r.Report(context.Background(), rep(drift.StatusDrifted, "a"), nil); err != nil || len(rc.events) != 1 {
+		// The fault is spent: a retry sends.
+		if _, _, err := r.Notify(context.Background(), n); err != nil || len(rc.events) != 1 {
 			t.Errorf("%d: retry: %v, %d events", tt.status, err, len(rc.events))
 		}
 	}
@@ -165,7 +176,7 @@ func TestErrors(t *testing.T) {
 	url := rc.url()
 	rc.Close()
 	var logs bytes.Buffer
-	retry, err := newReporter(t, url, reporters.NotifyAll, &logs).Report(context.Background(), rep(drift.StatusDrifted, "a"), nil)
+	_, retry, err := newReporter(t, url, reporters.NotifyAll, &logs).Notify(context.Background(), reporters.Notification{Kind: reporters.New, Cur: rep(drift.StatusDrifted, "a")})
 	if err == nil || !retry || strings.Contains(err.Error(), "K3Y") || strings.Contains(err.Error(), "/hooks/") {
 		t.Errorf("unreachable: retry %v err %v", retry, err)
 	}
@@ -178,7 +189,7 @@ func TestConfigErrors(t *testing.T) {
 		{Name: "dd", URL: "not a url SECRET"}: "webhook[dd]: url is not an http(s) URL",
 		{URL: "https://x", Headers: map[string]string{"x-driftd-signature": "v"}}: `webhook: header "x-driftd-signature" cannot be set`,
 	} {
-		_, err := New(*cfg, slog.New(slog.DiscardHandler), &reporters.MemState{})
+		_, err := New(*cfg, slog.New(slog.DiscardHandler))
 		if err == nil || err.Error() != want {
 			t.Errorf("New(%+v) = %v, want %q", cfg, err, want)
 		}
@@ -188,7 +199,7 @@ func TestConfigErrors(t *testing.T) {
 func TestName(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]string{"": "webhook", "pd": "webhook[pd]", "webhook[3]": "webhook[3]"} {
-		r, err := New(Config{Name: name, URL: "https://x"}, slog.New(slog.DiscardHandler), &reporters.MemState{})
+		r, err := New(Config{Name: name, URL: "https://x"}, slog.New(slog.DiscardHandler))
 		if err != nil || r.Name() != want {
 			t.Errorf("Name(%q) = %q, %v; want %q", name, r.Name(), err, want)
 		}
@@ -200,7 +211,7 @@ func TestContract(t *testing.T) {
 	reportertest.Run(t, func(t *testing.T, client *http.Client, logger *slog.Logger) reporters.Reporter {
 		rc := newReceiver(t)
 		r, err := New(Config{URL: rc.URL + "/hooks/SECRETPATH", Secret: secret, Headers: map[string]string{"X-Api-Key": "hdr-secret"},
-			Notify: reporters.NotifyAll, HTTPClient: client}, logger, &reporters.MemState{})
+			Notify: reporters.NotifyAll, HTTPClient: client}, logger)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,8 @@
 // uses (issues, comments, labels, App installation tokens), speaking the
 // real wire format: paths, JSON shapes, pagination Link headers, and the
 // error responses GitHub sends for rate limits, bad credentials, missing
-// permissions and validation failures. Faults can be injected.
+// permissions and validation failures. Faults can be injected, before a
+// request is acted on or after (the change is made, the answer lost).
 package githubtest
 
 import (
@@ -31,8 +32,11 @@ type Issue struct {
 	Labels      []string
 	Assignees   []string
 	Comments    []string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// CommentIDs are the comments' ids (GitHub's are unique across the
+	// repository), in step with Comments.
+	CommentIDs []int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Request is a request the fake received.
@@ -72,6 +76,7 @@ type injected struct {
 	method string
 	fault  Fault
 	times  int
+	after  bool // act on the request, then answer with the fault
 }
 
 // Server is the fake. Its zero value is not usable; call NewServer.
@@ -89,6 +94,7 @@ type Server struct {
 	mu       sync.Mutex
 	issues   map[int]*Issue
 	next     int
+	comments int64 // the last comment id handed out
 	now      time.Time
 	faults   []injected
 	requests []Request
@@ -122,6 +128,15 @@ func (s *Server) Fail(method string, f Fault, times int) {
 	s.faults = append(s.faults, injected{method: method, fault: f, times: times})
 }
 
+// FailAfterApplying makes the next times requests with method ("" for
+// any) take effect and then answer with f, as when GitHub accepts a
+// request and the answer is lost (a timeout, a proxy's 502).
+func (s *Server) FailAfterApplying(method string, f Fault, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, injected{method: method, fault: f, times: times, after: true})
+}
+
 // HoldCreates makes the next n issue creations wait until all n have
 // arrived, so that n racing scans all create before any sees another's
 // issue.
@@ -140,6 +155,11 @@ func (s *Server) AddIssue(is Issue) int {
 	if is.State == "" {
 		is.State = "open"
 	}
+	is.CommentIDs = nil
+	for range is.Comments {
+		s.comments++
+		is.CommentIDs = append(is.CommentIDs, s.comments)
+	}
 	s.tick()
 	is.CreatedAt, is.UpdatedAt = s.now, s.now
 	s.issues[is.Number] = &is
@@ -156,6 +176,7 @@ func (s *Server) Issues() []Issue {
 		c.Labels = slices.Clone(is.Labels)
 		c.Assignees = slices.Clone(is.Assignees)
 		c.Comments = slices.Clone(is.Comments)
+		c.CommentIDs = slices.Clone(is.CommentIDs)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
@@ -258,18 +279,28 @@ func (s *Server) fault(w http.ResponseWriter, f Fault) {
 	}
 }
 
-func (s *Server) takeFault(method string) Fault {
+func (s *Server) takeFault(method string) injected {
 	for i, f := range s.faults {
 		if f.method == "" || f.method == method {
 			s.faults[i].times--
 			if s.faults[i].times <= 0 {
 				s.faults = slices.Delete(s.faults, i, i+1)
 			}
-			return f.fault
+			return f
 		}
 	}
-	return 0
+	return injected{}
 }
+
+// lost records what a handler answers, to be thrown away for a fault.
+type lost struct {
+	header http.Header
+	code   int
+}
+
+func (l *lost) Header() http.Header         { return l.header }
+func (l *lost) Write(b []byte) (int, error) { return len(b), nil }
+func (l *lost) WriteHeader(code int)        { l.code = code }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -279,10 +310,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: string(body)})
 	f := s.takeFault(r.Method)
 	s.mu.Unlock()
-	if f != 0 {
-		s.fault(w, f)
+	if f.fault != 0 && !f.after {
+		s.fault(w, f.fault)
 		return
 	}
+	if f.fault != 0 {
+		s.handle(&lost{header: http.Header{}}, r, path, body)
+		s.fault(w, f.fault)
+		return
+	}
+	s.handle(w, r, path, body)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, path string, body []byte) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	if len(parts) == 4 && parts[0] == "app" && parts[1] == "installations" && parts[3] == "access_tokens" && r.Method == http.MethodPost {
 		// The JWT's signature is not checked: the fake only needs to see
@@ -318,6 +358,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.edit(w, rest[0], body)
 	case len(rest) == 2 && rest[1] == "comments" && r.Method == http.MethodPost:
 		s.comment(w, rest[0], body)
+	case len(rest) == 2 && rest[1] == "comments" && r.Method == http.MethodGet:
+		s.listComments(w, r, rest[0])
 	case len(rest) == 2 && rest[1] == "labels" && r.Method == http.MethodPost:
 		s.addLabels(w, rest[0], body)
 	case len(rest) == 3 && rest[1] == "labels" && r.Method == http.MethodDelete:
@@ -381,13 +423,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("labels"); l != "" {
 		want = strings.Split(l, ",")
 	}
-	perPage, _ := strconv.Atoi(q.Get("per_page"))
-	if perPage <= 0 {
-		perPage = 30
-	}
-	perPage = min(perPage, 100)
-	page, _ := strconv.Atoi(q.Get("page"))
-	page = max(page, 1)
+	perPage, page := paging(q)
 
 	s.mu.Lock()
 	var match []*Issue
@@ -425,25 +461,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		out = append(out, s.issueJSON(is))
 	}
 	s.mu.Unlock()
-
-	link := func(p int, rel string) string {
-		u := *r.URL
-		u.Scheme, u.Host = "http", r.Host
-		qq := u.Query()
-		qq.Set("page", strconv.Itoa(p))
-		u.RawQuery = qq.Encode()
-		return fmt.Sprintf("<%s>; rel=%q", u.String(), rel)
-	}
-	var links []string
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
-	}
-	if page > 1 {
-		links = append(links, link(1, "first"), link(page-1, "prev"))
-	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
-	}
+	setLinks(w, r, page, last)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -555,17 +573,93 @@ func (s *Server) comment(w http.ResponseWriter, num string, body []byte) {
 		return
 	}
 	s.withIssue(w, num, func(is *Issue) (int, any) {
+		s.comments++
 		is.Comments = append(is.Comments, req.Body)
+		is.CommentIDs = append(is.CommentIDs, s.comments)
 		s.tick()
 		is.UpdatedAt = s.now
-		return http.StatusCreated, map[string]any{
-			"id":         len(is.Comments),
-			"body":       req.Body,
-			"user":       map[string]any{"login": "driftd[bot]"},
-			"html_url":   fmt.Sprintf("https://github.example.com/%s/%s/issues/%d#issuecomment-%d", s.Owner, s.Repo, is.Number, len(is.Comments)),
-			"created_at": s.now.Format(time.RFC3339),
-		}
+		return http.StatusCreated, s.commentJSON(is, len(is.Comments)-1)
 	})
+}
+
+func (s *Server) commentJSON(is *Issue, i int) map[string]any {
+	id := is.CommentIDs[i]
+	return map[string]any{
+		"id":         id,
+		"body":       is.Comments[i],
+		"user":       map[string]any{"login": "driftd[bot]"},
+		"html_url":   fmt.Sprintf("https://github.example.com/%s/%s/issues/%d#issuecomment-%d", s.Owner, s.Repo, is.Number, id),
+		"created_at": s.now.Format(time.RFC3339),
+	}
+}
+
+// AddComment stores a comment on issue n as if posted earlier (by a
+// person, say), and returns its id.
+func (s *Server) AddComment(n int, body string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.issues[n]
+	s.comments++
+	is.Comments = append(is.Comments, body)
+	is.CommentIDs = append(is.CommentIDs, s.comments)
+	s.tick()
+	is.UpdatedAt = s.now
+	return s.comments
+}
+
+// listComments lists an issue's comments oldest first, as GitHub does,
+// page by page with Link headers.
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request, num string) {
+	q := r.URL.Query()
+	perPage, page := paging(q)
+	n, err := strconv.Atoi(num)
+	s.mu.Lock()
+	is := s.issues[n]
+	if err != nil || is == nil {
+		s.mu.Unlock()
+		s.fault(w, NotFound)
+		return
+	}
+	total := len(is.Comments)
+	out := []map[string]any{}
+	for i := min((page-1)*perPage, total); i < min(page*perPage, total); i++ {
+		out = append(out, s.commentJSON(is, i))
+	}
+	s.mu.Unlock()
+	setLinks(w, r, page, max((total+perPage-1)/perPage, 1))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// paging reads per_page (default 30, at most 100) and page (from 1).
+func paging(q url.Values) (perPage, page int) {
+	perPage, _ = strconv.Atoi(q.Get("per_page"))
+	if perPage <= 0 {
+		perPage = 30
+	}
+	page, _ = strconv.Atoi(q.Get("page"))
+	return min(perPage, 100), max(page, 1)
+}
+
+// setLinks sets the Link header of page of last.
+func setLinks(w http.ResponseWriter, r *http.Request, page, last int) {
+	link := func(p int, rel string) string {
+		u := *r.URL
+		u.Scheme, u.Host = "http", r.Host
+		qq := u.Query()
+		qq.Set("page", strconv.Itoa(p))
+		u.RawQuery = qq.Encode()
+		return fmt.Sprintf("<%s>; rel=%q", u.String(), rel)
+	}
+	var links []string
+	if page < last {
+		links = append(links, link(page+1, "next"), link(last, "last"))
+	}
+	if page > 1 {
+		links = append(links, link(1, "first"), link(page-1, "prev"))
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
 }
 
 func (s *Server) addLabels(w http.ResponseWriter, num string, body []byte) {
