@@ -57,14 +57,24 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-var ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
+// ansiRE matches the escape sequences a terminal acts on: CSI (colours,
+// cursor moves) and OSC (window titles, hyperlinks; ended by BEL or ST).
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(?:\x07|\x1b\\\\)?")
 
-// diagnostics turns Terraform's stderr into Error.Diagnostics: ANSI escapes
-// and the ╷│╵ frame removed, only "Error:" blocks kept when there are any,
-// secrets replaced, and the result capped rune-safely.
+// diagnostics turns Terraform's stderr into Error.Diagnostics: escape
+// sequences, other control characters and the ╷│╵ frame removed, only
+// "Error:" blocks kept when there are any, secrets replaced, and the result
+// capped rune-safely. A provider's message may hold anything; the text goes
+// to logs, the store, issues and chat, so it carries no controls.
 func diagnostics(stderr string, secrets []string) string {
-	s := ansiRE.ReplaceAllString(stderr, "")
+	s := ansiRE.ReplaceAllString(strings.ToValidUTF8(stderr, "\uFFFD"), "")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || 0x80 <= r && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
 	var blocks []string
 	var cur []string
 	inBlock := false

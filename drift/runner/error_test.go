@@ -30,6 +30,11 @@ func TestDiagnostics(t *testing.T) {
 			want: "Error: Failed to query available provider packages\n\nCould not retrieve.",
 		},
 		{
+			name: "escape sequences and control characters dropped",
+			in:   "Error: a\x1b]0;title\x07b\x1b]8;;https://e.example\x1b\\c\x1b]8;;\x1b\\ \x1b[2Jd\re\x00\u009b31m\xff\n",
+			want: "Error: abc de31m\uFFFD",
+		},
+		{
 			name: "no error block: whole text",
 			in:   "  exit status 1  \n",
 			want: "exit status 1",
