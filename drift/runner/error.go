@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/driftd/driftd/drift"
@@ -31,9 +32,8 @@ const maxDiagnostics = 8 << 10
 
 // Error is a failed scan. Its text is short and clean enough to show in an
 // issue or a chat message: Terraform's error diagnostics without colours or
-// box drawing, capped, with the workspace's configured values (vars, env,
-// backend config) and the configuration's sensitive variables' values
-// (sensitiveValues) redacted.
+// box drawing, capped, with the scan's credentials (secretValues) and the
+// configuration's sensitive variables' values (sensitiveValues) redacted.
 type Error struct {
 	Workspace string
 	Stage     Stage
@@ -114,15 +114,66 @@ func diagnostics(stderr string, secrets []string) string {
 	return truncate(out, maxDiagnostics)
 }
 
-// redact replaces every occurrence of a secret. Very short values are left
+// redact replaces every occurrence of a secret, and the rest of the token
+// it is part of (a run of letters, digits and -_+/=~%, dots inside it): the marker stands for a whole word, never for a piece of one, and
+// no piece of the secret is left beside it. Very short values are left
 // alone: replacing "1" or "eu" would mangle the text and hide nothing.
 func redact(s string, secrets []string) string {
 	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, drift.SensitiveMarker)
+		if len(v) < 4 {
+			continue
+		}
+		var b strings.Builder
+		rest := s
+		for {
+			i := strings.Index(rest, v)
+			if i < 0 {
+				break
+			}
+			start, end := i, i+len(v)
+			for {
+				r, n := utf8.DecodeLastRuneInString(rest[:start])
+				if r == '.' {
+					if prev, m := utf8.DecodeLastRuneInString(rest[:start-n]); m > 0 && tokenRune(prev) {
+						start -= n + m
+						continue
+					}
+				}
+				if n == 0 || !tokenRune(r) {
+					break
+				}
+				start -= n
+			}
+			for {
+				r, n := utf8.DecodeRuneInString(rest[end:])
+				if r == '.' {
+					// A dot inside the token, not the one ending a sentence.
+					if next, m := utf8.DecodeRuneInString(rest[end+n:]); m > 0 && tokenRune(next) {
+						end += n + m
+						continue
+					}
+				}
+				if n == 0 || !tokenRune(r) {
+					break
+				}
+				end += n
+			}
+			b.WriteString(rest[:start])
+			b.WriteString(drift.SensitiveMarker)
+			rest = rest[end:]
+		}
+		if b.Len() > 0 {
+			b.WriteString(rest)
+			s = b.String()
 		}
 	}
 	return s
+}
+
+// tokenRune reports whether r continues a token for redact: a letter, a
+// digit or one of -_+/=~%.
+func tokenRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_+/=~%", r)
 }
 
 // truncate cuts s to at most max bytes on a rune boundary, saying so.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -107,6 +108,63 @@ func TestDefaultCacheDir(t *testing.T) {
 		got, err := defaultCacheDir(tt.env)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("defaultCacheDir(%v) = %q, %v; want %q", tt.env, got, err, tt.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"hunter2-token", "s3cr3t", "p@ss w0rd!", "eu"}
+	for in, want := range map[string]string{
+		"token hunter2-token was refused.":        "token (sensitive value) was refused.",
+		`got "hunter2-token"`:                     `got "(sensitive value)"`,
+		"key=xhunter2-token2; next":               "(sensitive value); next",
+		"https://user:s3cr3t@db.example.com/x":    "https://user:(sensitive value)@db.example.com/x",
+		"v1.s3cr3t.sig and s3cr3t.":               "(sensitive value) and (sensitive value).",
+		"said p@ss w0rd! twice: p@ss w0rd!":       "said (sensitive value) twice: (sensitive value)",
+		"eu-west-1 stays, “s3cr3t” goes":          "eu-west-1 stays, “(sensitive value)” goes",
+		"nothing secret here, already read, prod": "nothing secret here, already read, prod",
+	} {
+		if got := redact(in, secrets); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSecretValues: what a scan's diagnostics hide are its credentials,
+// not every value it was given.
+func TestSecretValues(t *testing.T) {
+	t.Parallel()
+	environ := []string{
+		"PATH=/usr/bin", "HOME=/home/u", "AWS_REGION=eu-west-1", "AWS_PROFILE=prod", "MODE=read",
+		"AWS_SECRET_ACCESS_KEY=aws-secret-1", "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "AWS_SESSION_TOKEN=aws-session-2",
+		"TF_TOKEN_app_terraform_io=tfc-token-3", "GOOGLE_CREDENTIALS={\"k\":1}", "HTTPS_PROXY=http://u:proxy-pw-4@proxy:3128",
+		"TF_VAR_region=eu-central-1", "TF_VAR_db_password=db-pw-5", "TF_VAR_apiKey=api-key-6", "TF_VAR_environment=prod",
+		"DATABASE_URL=postgres://app:db-url-pw-7@db/app",
+	}
+	spec := Spec{BackendConfig: map[string]string{
+		"bucket": "state", "key": "network/terraform.tfstate", "region": "eu-west-1",
+		"access_key": "backend-ak-8", "secret_key": "backend-sk-9", "sas_token": "sas-10",
+	}}
+	got := secretValues(environ, spec)
+	slices.Sort(got)
+	want := []string{"AKIAEXAMPLE", "api-key-6", "aws-secret-1", "aws-session-2", "backend-ak-8", "backend-sk-9", "db-pw-5",
+		"db-url-pw-7", "proxy-pw-4", "sas-10", "tfc-token-3", `{"k":1}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("secretValues = %q\nwant %q", got, want)
+	}
+}
+
+func TestCredentialName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"token": true, "db_password": true, "AWS_SECRET_ACCESS_KEY": true, "authToken": true, "api-key": true,
+		"GITHUB_PAT_TOKEN": true, "sse_customer_key": true, "SENTRY_DSN": true,
+		"key": false, "region": false, "environment": false, "AWS_PROFILE": false, "keyring": false,
+		"passenger": false, "author": false, "MODE": false, "tokenizer": false,
+	} {
+		if got := credentialName(name); got != want {
+			t.Errorf("credentialName(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
@@ -790,28 +792,31 @@ func writeBackendConfig(path string, cfg map[string]string) error {
 	return nil
 }
 
-// harmlessEnv are scan variables whose values are not secret and are
-// expected in diagnostics (paths, locale).
-var harmlessEnv = map[string]bool{
-	"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "LANG": true, "TZ": true, "TMPDIR": true,
-	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "TF_CLI_CONFIG_FILE": true, "TF_DATA_DIR": true,
-	"TF_PLUGIN_CACHE_DIR": true, "TF_IN_AUTOMATION": true, "TF_INPUT": true, "CHECKPOINT_DISABLE": true, "GOMAXPROCS": true,
-	workdir.ScanIDEnv: true,
-}
-
-// secretValues lists the values to redact from diagnostics: every scan
-// variable but the harmless ones (credentials passed through pass_env, vars,
-// proxies with passwords, ...) and the backend config.
+// secretValues lists the values to redact from diagnostics: the scan's
+// credentials, not every value it was given. A value is one when its name
+// says so (credentialName: environment variables, vars, backend config
+// keys), when it is the password in a URL (a proxy's, a database's), or
+// when it is the git token. Other values (a region, "prod", "read") stay:
+// blanking them inside unrelated words made errors unreadable, and they
+// are in the config file for anyone to read.
 func secretValues(environ []string, spec Spec) []string {
 	var out []string
-	for _, kv := range environ {
-		k, v, _ := cutEnv(kv)
-		if !harmlessEnv[k] && !strings.HasPrefix(k, "LC_") {
+	add := func(name, v string) {
+		if credentialName(name) {
 			out = append(out, v)
 		}
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				out = append(out, pw)
+			}
+		}
 	}
-	for _, v := range spec.BackendConfig {
-		out = append(out, v)
+	for _, kv := range environ {
+		k, v, _ := cutEnv(kv)
+		add(strings.TrimPrefix(k, "TF_VAR_"), v)
+	}
+	for k, v := range spec.BackendConfig {
+		add(k, v)
 	}
 	if spec.Git != nil && spec.Git.Auth.Token != "" {
 		out = append(out, spec.Git.Auth.Token)
@@ -819,6 +824,56 @@ func secretValues(environ []string, spec Spec) []string {
 	// Longest first, so that a secret containing another is replaced whole.
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// credentialWords are the words of a name that say its value is a
+// credential: AWS_SECRET_ACCESS_KEY, TF_TOKEN_app_terraform_io,
+// db_password, GOOGLE_CREDENTIALS, authToken.
+var credentialWords = map[string]bool{
+	"secret": true, "secrets": true, "token": true, "tokens": true, "password": true, "passwords": true,
+	"passwd": true, "pass": true, "passphrase": true, "credential": true, "credentials": true, "creds": true,
+	"apikey": true, "auth": true, "bearer": true, "cookie": true, "dsn": true,
+}
+
+// credentialName reports whether a variable or key of that name holds a
+// credential by its words (split at "_", "-", "." and case changes). "key"
+// counts with another word (access_key, api_key, sse_customer_key) but not
+// alone: the s3 and azurerm backends' key is the state's path.
+func credentialName(name string) bool {
+	words := nameWords(name)
+	for _, w := range words {
+		if credentialWords[w] || w == "key" && len(words) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// nameWords splits a name into lowercase words: "authToken" and
+// "AUTH_TOKEN" are both auth, token.
+func nameWords(name string) []string {
+	var words []string
+	var cur []rune
+	prevLower := false
+	for _, r := range name {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			if len(cur) > 0 {
+				words = append(words, string(cur))
+			}
+			cur, prevLower = nil, false
+			continue
+		case unicode.IsUpper(r) && prevLower:
+			words = append(words, string(cur))
+			cur = nil
+		}
+		prevLower = unicode.IsLower(r)
+		cur = append(cur, unicode.ToLower(r))
+	}
+	if len(cur) > 0 {
+		words = append(words, string(cur))
+	}
+	return words
 }
 
 // capBuffer keeps the first capBufferMax bytes written to it; Terraform's
