@@ -181,3 +181,36 @@ func TestLoadStopsWhenCanceled(t *testing.T) {
 		t.Errorf("ParseContext: %v", err)
 	}
 }
+
+// doneContext is done from the start, but says so only from its second
+// Err: the decoder starts parsing, then finds it done.
+type doneContext struct {
+	context.Context
+	asked int
+}
+
+func (c *doneContext) Done() <-chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
+func (c *doneContext) Err() error {
+	if c.asked++; c.asked > 1 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestParseYAMLInterrupted: yaml.v3 cannot be stopped, and takes seconds
+// over a file of the largest size allowed; a done context does not wait
+// for it, and nothing of the file is decoded.
+func TestParseYAMLInterrupted(t *testing.T) {
+	t.Parallel()
+	data := []byte("version: 1\nworkspaces:\n" + strings.Repeat("  - a\n", (MaxFileSize-30)/6))
+	d := newDecoder(&doneContext{Context: context.Background()}, "w.yml", ".", data, Options{})
+	d.parse(data)
+	if !errors.Is(d.interrupted(), context.Canceled) || d.visits != 0 || len(d.errs) != 0 {
+		t.Errorf("interrupted %v after %d nodes, errors %v", d.interrupted(), d.visits, d.errs)
+	}
+}

@@ -204,36 +204,30 @@ func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 // document parses data into its root node, or records why it cannot.
 func (d *decoder) document(data []byte) (root *yaml.Node) {
 	d.data = data
-	// yaml.v3 has panicked on malformed input before; a config file must
-	// never crash driftd.
-	defer func() {
-		if r := recover(); r != nil {
-			root = nil
-			d.errorf(nil, "", "invalid YAML: parser failed: %v", r)
-		}
-	}()
 	if d.ctx.Err() != nil {
 		return nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			d.errs = append(d.errs, &Error{File: d.file, Line: 1, Column: 1, Msg: `empty configuration: expected a mapping with "version" and "workspaces"`})
-		} else {
-			d.yamlError(err)
-		}
+	p := d.parseYAML(data)
+	switch {
+	case p == nil:
+		return nil
+	case p.panicked != nil:
+		d.errorf(nil, "", "invalid YAML: parser failed: %v", p.panicked)
+		return nil
+	case errors.Is(p.err, io.EOF):
+		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Column: 1, Msg: `empty configuration: expected a mapping with "version" and "workspaces"`})
+		return nil
+	case p.err != nil:
+		d.yamlError(p.err)
+		return nil
+	case p.extraErr == nil:
+		d.errorf(&p.extra, "", "a second YAML document: the configuration must be a single document")
+		return nil
+	case !errors.Is(p.extraErr, io.EOF):
+		d.yamlError(p.extraErr)
 		return nil
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		d.errorf(&extra, "", "a second YAML document: the configuration must be a single document")
-		return nil
-	case !errors.Is(err, io.EOF):
-		d.yamlError(err)
-		return nil
-	}
+	doc := &p.doc
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Column: 1, Msg: "empty configuration"})
 		return nil
@@ -251,6 +245,42 @@ func (d *decoder) document(data []byte) (root *yaml.Node) {
 		return nil
 	}
 	return root
+}
+
+// parsed is what yaml.v3 made of a file: its first document, and the
+// error of decoding a second one (io.EOF when there is none).
+type parsed struct {
+	doc, extra    yaml.Node
+	err, extraErr error
+	// panicked is what yaml.v3 panicked with, which it has done on
+	// malformed input before: a config file must never crash driftd.
+	panicked any
+}
+
+// parseYAML runs yaml.v3 on data, or returns nil when the context is done
+// first. yaml.v3 cannot be interrupted, and takes seconds over a file of
+// the largest size allowed: it runs on a goroutine of its own, left to
+// finish.
+func (d *decoder) parseYAML(data []byte) *parsed {
+	ch := make(chan *parsed, 1)
+	go func() {
+		p := &parsed{}
+		defer func() {
+			p.panicked = recover()
+			ch <- p
+		}()
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		if p.err = dec.Decode(&p.doc); p.err == nil {
+			p.extraErr = dec.Decode(&p.extra)
+		}
+	}()
+	select {
+	case p := <-ch:
+		return p
+	case <-d.ctx.Done():
+		d.stop = d.ctx.Err()
+		return nil
+	}
 }
 
 // yamlError turns a yaml.v3 syntax error into an Error with the line it
