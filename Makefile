@@ -72,14 +72,21 @@ soak: terraform postgres
 
 # reliability: the whole suite, the soak included, with its account kept.
 # Every test and every fuzz target records what it exercised in
-# $(RELIABILITY_LOG), and docs/reliability.md is rewritten from those rows.
+# $(RELIABILITY_LOG), and docs/reliability.md is rewritten from those rows,
+# naming this command and its settings. RELIABILITY_RUN narrows the tests
+# (go test -run). A failing test records nothing; the page is still written
+# and make fails.
 RELIABILITY_LOG := $(CURDIR)/.reliability/rows.jsonl
+RELIABILITY_RUN ?= .
 reliability: terraform browser postgres
 	rm -rf $(CURDIR)/.reliability && mkdir -p $(CURDIR)/.reliability
-	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) DRIFTD_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 120m ./...
-	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./...
-	$(GO) run ./internal/reliability/cmd/reliability table -log $(RELIABILITY_LOG) -command "make reliability" > docs/reliability.md.tmp
-	mv docs/reliability.md.tmp docs/reliability.md
+	status=0; \
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) DRIFTD_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 120m -run '$(RELIABILITY_RUN)' ./... || status=1; \
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./... || status=1; \
+	$(GO) run ./internal/reliability/cmd/reliability table -log $(RELIABILITY_LOG) \
+		-command "make reliability RELIABILITY_RUN='$(RELIABILITY_RUN)' SOAK_ROUNDS=$(SOAK_ROUNDS) FUZZTIME=$(FUZZTIME)" > docs/reliability.md.tmp && \
+	mv docs/reliability.md.tmp docs/reliability.md; \
+	exit $$status
 
 test-short:
 	$(GO) test -short ./...
