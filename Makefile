@@ -54,6 +54,15 @@ test: terraform browser postgres
 	$(GO) vet ./...
 	$(GO) test -race -timeout 25m ./...
 	$(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime 500x ./...
+	$(MAKE) test-deploy
+
+# test-deploy: the Dockerfile, Kubernetes manifests, Helm chart, GitHub
+# Action and release config, each checked by its own tool's Go packages
+# (deploy/test: a module of its own, so that helm, kustomize, actionlint,
+# goreleaser and buildkit stay out of driftd's go.mod).
+.PHONY: test-deploy
+test-deploy: terraform
+	cd deploy/test && $(GO) vet ./... && $(GO) test -timeout 15m ./...
 
 # fuzz: every fuzz target in the repository for FUZZTIME each (a duration,
 # or a number of inputs such as 100000x). A failing input is written to the
