@@ -2,6 +2,8 @@ package reporters
 
 import (
 	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/driftd/driftd/drift"
 )
@@ -120,4 +122,15 @@ func DriftVerb(a drift.Action) string {
 	default:
 		return "changed outside Terraform"
 	}
+}
+
+// Lasted says how long drift lasted: in days once two or more, else in
+// hours (at least one).
+func Lasted(d time.Duration) string {
+	if h := int(d.Hours()); h >= 48 {
+		return fmt.Sprintf("%d days", h/24)
+	} else if h > 1 {
+		return fmt.Sprintf("%d hours", h)
+	}
+	return "1 hour"
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftd/driftd/reporters/github/githubtest"
 	"github.com/driftd/driftd/reporters/slack/slacktest"
@@ -103,4 +104,75 @@ func appendFile(t *testing.T, path, text string) {
 	defer f.Close()
 	_, err = f.WriteString(text)
 	must(t, err)
+}
+
+// TestScanSlackOwedWithoutStore: `driftd scan` with no store, Slack by bot
+// token. Slack fails the whole run that finds new drift; the next scan
+// sends that first alert exactly once, owners mentioned; the scan after
+// sends nothing; a change is a reply in the alert's thread saying what
+// changed; the resolution too, with how long the drift lasted. What Slack
+// was told lives in the cache dir. Before, the next scan saw the drift as
+// known (GitHub's issue said so) and Slack never heard of it.
+func TestScanSlackOwedWithoutStore(t *testing.T) {
+	gh := githubtest.NewServer(t, "acme", "infra", "ghs_fakeGitHubToken123")
+	sl := slacktest.NewServer(t, "xoxb-fake-slack-token-456")
+	sl.RetryAfter = time.Hour // longer than driftd waits: the run fails at once
+
+	f := newFleet(t)
+	f.add(t, "net", fmt.Sprintf(webTF, "net"), true)
+	f.extra["net"] = "    owners: [alice, acme/platform]\n"
+	cfg := f.writeConfig(t)
+	appendFile(t, cfg, fmt.Sprintf(`reporters:
+  github:
+    repository: acme/infra
+    base_url: %s
+    token_env: DRIFTD_TEST_GH_TOKEN
+  slack:
+    token_env: DRIFTD_TEST_SLACK_TOKEN
+    channel: "#infra-drift"
+    api_url: %s
+    owners:
+      acme/platform: "<!subteam^S0PLATFORM>"
+`, gh.BaseURL(), sl.APIURL()))
+	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_SLACK_TOKEN="+sl.Token)
+	scan := func(wantCode int) {
+		t.Helper()
+		if res := runCLI(t, env, "scan", "--config", cfg); res.code != wantCode {
+			t.Fatalf("exit %d, want %d\n%s\n%s", res.code, wantCode, res.stdout, res.stderr)
+		}
+	}
+
+	must(t, f.env.SetAttribute("net-web", "tags.env", "staging"))
+	sl.Fail(slacktest.RateLimited)
+	scan(exitError) // drift found, but a delivery failed
+	if n := len(sl.Messages()); n != 0 || len(gh.OpenIssues()) != 1 {
+		t.Fatalf("failed run: %d messages, %d issues", n, len(gh.OpenIssues()))
+	}
+	scan(exitDrift)
+	scan(exitDrift)
+	msgs := sl.Messages()
+	if len(msgs) != 1 || msgs[0].ThreadTS != "" || !strings.Contains(msgs[0].BlocksJSON(), "Drift detected in net") {
+		t.Fatalf("after the failed run: %d messages %+v, want the first alert once", len(msgs), msgs)
+	}
+	first := msgs[0]
+	if !strings.Contains(first.Text, "<!subteam^S0PLATFORM>") || !strings.Contains(first.BlocksJSON(), "*First seen:*") {
+		t.Errorf("first alert: text %q blocks %s", first.Text, first.BlocksJSON())
+	}
+
+	must(t, f.env.SetAttribute("net-web", "content", "v2"))
+	scan(exitDrift)
+	must(t, f.env.SetAttribute("net-web", "tags.env", "prod"))
+	must(t, f.env.SetAttribute("net-web", "content", "v1"))
+	scan(exitClean)
+	msgs = sl.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want alert, change, resolution", len(msgs))
+	}
+	changed, resolved := msgs[1].BlocksJSON(), msgs[2].BlocksJSON()
+	if msgs[1].ThreadTS != first.TS || !strings.Contains(changed, "Drifted differently") || !strings.Contains(changed, "content") || !strings.Contains(changed, "newly drifted") {
+		t.Errorf("change: thread %q, %s", msgs[1].ThreadTS, changed)
+	}
+	if msgs[2].ThreadTS != first.TS || !strings.Contains(resolved, "Drift resolved in net") || !strings.Contains(resolved, "*Drifted for:*") {
+		t.Errorf("resolution: thread %q, %s", msgs[2].ThreadTS, resolved)
+	}
 }

@@ -370,13 +370,13 @@ func (r *Reporter) report(ctx context.Context, n reporters.Notification) (bool, 
 		}
 		back := "Drift is back, so this issue is reopened.\n\n" + summaryLine(cur)
 		if !n.Before.IsZero() {
-			back += fmt.Sprintf("\n\nThe last drift was resolved %s.", stamp(n.Before))
+			back = fmt.Sprintf("Drift is back (the last drift was resolved %s), so this issue is reopened.\n\n%s", stamp(n.Before), summaryLine(cur))
 		}
 		return true, r.openIssue(ctx, f, n, back)
 	case reporters.Changed:
 		return true, r.update(ctx, open, n, changeComment(n, ghPrev), "")
 	case reporters.Resolved:
-		return true, r.update(ctx, open, n, fmt.Sprintf("No drift left in %s as of %s; closing.%s", render.MarkdownCode(ws), when(cur), since(n)), "closed")
+		return true, r.update(ctx, open, n, fmt.Sprintf("No drift left in %s as of %s%s; closing.", render.MarkdownCode(ws), when(cur), lasted(n)), "closed")
 	case reporters.Recovered:
 		if cur.Status == drift.StatusDrifted {
 			return true, r.update(ctx, open, n, "The scan succeeds again; the drift is unchanged.", "")
@@ -393,12 +393,12 @@ func (r *Reporter) report(ctx context.Context, n reporters.Notification) (bool, 
 	return deduped, nil // None, StillError
 }
 
-// since says how long the drift just resolved lasted.
-func since(n reporters.Notification) string {
-	if n.FirstSeen.IsZero() {
+// lasted says how long the drift just resolved lasted.
+func lasted(n reporters.Notification) string {
+	if n.FirstSeen.IsZero() || n.Resolved.IsZero() {
 		return ""
 	}
-	return " It was first seen " + stamp(n.FirstSeen) + "."
+	return fmt.Sprintf(" (it drifted for %s, since %s)", reporters.Lasted(n.Resolved.Sub(n.FirstSeen)), stamp(n.FirstSeen))
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
@@ -534,12 +534,13 @@ func (r *Reporter) dedupe(ctx context.Context, open []*gh.Issue) error {
 func (r *Reporter) update(ctx context.Context, is *gh.Issue, n reporters.Notification, comment, state string) error {
 	cur := n.Cur
 	num := is.GetNumber()
-	prev, _ := parseMarker(is.GetBody())
+	had, _ := parseMarker(is.GetBody())
+	prev := had
 	if is.GetState() != "open" {
 		prev = marker{Workspace: cur.Workspace} // a closed issue's drift is over
 	}
 	m := markerFor(cur, prev, n.FirstSeen)
-	id, err := r.comment(ctx, is, prev, m.key(or(state, is.GetState())), comment)
+	id, err := r.comment(ctx, is, had, m.key(or(state, is.GetState())), comment)
 	if err != nil {
 		return err
 	}
@@ -579,18 +580,18 @@ func (r *Reporter) update(ctx context.Context, is *gh.Issue, n reporters.Notific
 // comment posts body on is, ending with a marker of key (the issue state
 // it announces), and returns the comment's id, unless an earlier attempt
 // already posted a comment for key that the edit recording it in the
-// issue's marker (prev) did not follow: then it returns that comment's id,
-// and nothing is posted twice.
-func (r *Reporter) comment(ctx context.Context, is *gh.Issue, prev marker, key, body string) (int64, error) {
+// issue's marker (had, as the issue shows it now) did not follow: then it
+// returns that comment's id, and nothing is posted twice.
+func (r *Reporter) comment(ctx context.Context, is *gh.Issue, had marker, key, body string) (int64, error) {
 	id, last, err := r.lastComment(ctx, is)
 	if err != nil {
 		return 0, err
 	}
-	if id != 0 && id != prev.Comment && last == key {
+	if id != 0 && id != had.Comment && last == key {
 		r.logger.LogAttrs(ctx, slog.LevelInfo, "github comment already posted by an earlier attempt", slog.Int("issue", is.GetNumber()), slog.Int64("comment", id))
 		return id, nil
 	}
-	body += "\n\n" + commentMarker(key)
+	body = strings.TrimRight(body, "\n") + "\n\n" + commentMarker(key)
 	c, _, err := r.client.Issues.CreateComment(ctx, r.owner, r.repo, is.GetNumber(), &gh.IssueComment{Body: &body})
 	if err != nil {
 		return 0, opError{"comment on issue", err}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -462,19 +461,7 @@ func TestGoldenBody(t *testing.T) {
 	r.Pending = []drift.ResourceChange{{Address: "aws_iam_role.deployer", Type: "aws_iam_role", Name: "deployer", Action: drift.ActionCreate}}
 	r.Ignored = 2
 	got := issueBody(r, markerFor(r, marker{}, time.Date(2026, 2, 26, 2, 0, 0, 0, time.UTC)))
-	path := filepath.Join("testdata", "issue.golden.md")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("issue body differs from %s (run with -update and review):\n%s", path, got)
-	}
+	reportertest.Golden(t, filepath.Join("testdata", "issue.golden.md"), got, *update)
 }
 
 func TestAppAuth(t *testing.T) {
@@ -587,4 +574,59 @@ func TestLinkSurvivesRestart(t *testing.T) {
 	if got := newReporter(t, srv, nil).Link("prod"); got != "" {
 		t.Errorf("without State, a new reporter's link is %q", got)
 	}
+}
+
+// TestGoldenLifecycle: what a platform team reads on the issue over a
+// drift's life (first alert, change, failed scan, recovery, resolution,
+// drift back), as posted to GitHub, in one file reviewed by eye.
+func TestGoldenLifecycle(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t, "acme", "infra", token)
+	r := newReporter(t, srv, nil)
+	d := reportertest.Dispatcher(r, &reporters.MemState{}, slog.New(slog.DiscardHandler))
+	day := func(n int) time.Time { return time.Date(2026, 3, n, 2, 0, 0, 0, time.UTC) }
+	db := drift.ResourceChange{Address: "aws_db_instance.main", Type: "aws_db_instance", Name: "main", Action: drift.ActionUpdate,
+		Attributes: []drift.AttributeChange{{Path: "tags.env", Before: "prod", After: "staging"}}}
+	dbDev := db
+	dbDev.Attributes = []drift.AttributeChange{{Path: "tags.env", Before: "prod", After: "dev"}, {Path: "tags.owner", Before: "platform", After: "data"}}
+	sg := drift.ResourceChange{Address: "aws_security_group_rule.ssh", Type: "aws_security_group_rule", Name: "ssh", Action: drift.ActionUpdate,
+		Attributes: []drift.AttributeChange{{Path: "cidr_blocks[0]", Before: "10.0.0.0/16", After: "0.0.0.0/0"}}}
+	logs := drift.ResourceChange{Address: "aws_s3_bucket.old_logs", Type: "aws_s3_bucket", Name: "old_logs", Action: drift.ActionDelete}
+	at := func(n int, st drift.Status, rs ...drift.ResourceChange) *drift.Report {
+		r := &drift.Report{SchemaVersion: drift.SchemaVersion, Workspace: "prod-network", Status: st, Drift: rs, StartedAt: day(n),
+			TerraformVersion: "1.11.4", Owners: []string{"alice", "acme/platform"}}
+		if len(rs) > 0 {
+			r.Fingerprint = drift.Fingerprint(rs)
+		}
+		if st == drift.StatusError {
+			r.Error = "Error: reading S3 Bucket (old-logs): operation error S3: HeadBucket, https response error StatusCode: 403"
+		}
+		return r
+	}
+	var out strings.Builder
+	for i, s := range []struct {
+		what string
+		cur  *drift.Report
+	}{
+		{"drift appears", at(1, drift.StatusDrifted, db, logs)},
+		{"the drift changes", at(2, drift.StatusDrifted, dbDev, sg)},
+		{"a scan fails", at(3, drift.StatusError)},
+		{"the scan works again", at(4, drift.StatusDrifted, dbDev, sg)},
+		{"the drift is undone", at(5, drift.StatusClean)},
+		{"drift is back", at(9, drift.StatusDrifted, sg)},
+	} {
+		before, _ := srv.Issue(1)
+		if err := reportertest.Deliver(d, s.cur); err != nil {
+			t.Fatalf("%s: %v", s.what, err)
+		}
+		is, _ := srv.Issue(1)
+		fmt.Fprintf(&out, "<!-- ===== %d. %s: issue %s -->\n\n", i+1, s.what, is.State)
+		for _, c := range is.Comments[len(before.Comments):] {
+			fmt.Fprintf(&out, "<!-- ----- comment -->\n%s\n\n", c)
+		}
+		if is.Body != before.Body && s.cur.Status != drift.StatusError {
+			fmt.Fprintf(&out, "<!-- ----- body -->\n%s\n", is.Body)
+		}
+	}
+	reportertest.Golden(t, filepath.Join("testdata", "lifecycle.golden.md"), out.String(), *update)
 }

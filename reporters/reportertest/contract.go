@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,6 +306,7 @@ type Recorder struct {
 	mu   sync.Mutex
 	fail failMode
 	reqs []Request
+	tr   *http.Transport
 }
 
 // SetFail makes the requests from now on fail in mode (0: go through).
@@ -366,5 +368,35 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			Request:    req,
 		}, nil
 	}
-	return http.DefaultTransport.RoundTrip(req)
+	return r.transport().RoundTrip(req)
+}
+
+// transport is the Recorder's own: http.DefaultTransport's connections are
+// closed under a request in flight whenever any httptest.Server closes.
+func (r *Recorder) transport() http.RoundTripper {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tr == nil {
+		r.tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return r.tr
+}
+
+// Golden compares got with the golden file at path (rewriting it first
+// when update is set): message bodies people review by eye when they
+// change.
+func Golden(t *testing.T, path, got string, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update and review):\n%s", path, got)
+	}
 }

@@ -63,9 +63,10 @@ func (d *Digest) message(ns []reporters.Notification, scanned int) Msg {
 	counts := map[reporters.Kind]int{}
 	back := 0
 	for _, n := range ns {
-		counts[n.Kind]++
 		if n.Back() {
-			back++
+			back++ // counted as back, not new
+		} else {
+			counts[n.Kind]++
 		}
 	}
 	var parts []string
@@ -90,10 +91,14 @@ func (d *Digest) message(ns []reporters.Notification, scanned int) Msg {
 		if c := n.Changes(); n.Kind == reporters.Changed && c.Known {
 			lines = append(lines, changeCounts(c))
 		}
-		if !n.FirstSeen.IsZero() && n.Resolved.IsZero() {
+		switch {
+		case n.FirstSeen.IsZero():
+		case !n.Resolved.IsZero():
+			lines = append(lines, "Drifted for "+reporters.Lasted(n.Resolved.Sub(n.FirstSeen))+" (since "+stamp(n.FirstSeen)+")")
+		default:
 			lines = append(lines, "First seen "+stamp(n.FirstSeen))
 		}
-		if who := ownerList(n.Cur.Owners, d.cfg.Owners); who != "" {
+		if who := ownerList(n.Cur.Owners, d.cfg.Owners, pings(n.Kind), false); who != "" {
 			lines = append(lines, "Owners: "+who)
 		}
 		if l := linkLine(n.Links); l != "" {

@@ -299,18 +299,26 @@ func Target(s string) (TargetKind, bool) {
 }
 
 // ownerList is how a message names the workspace's owners: the Slack
-// mention an owner maps to, else the owner's name.
-func ownerList(owners []string, mapping map[string]string) string {
+// mention an owner maps to, else the owner's name. Mentions notify, so a
+// message that needs no one's attention (drift resolved, the scan works
+// again) names every owner (ping false). mentionsOnly leaves out owners
+// without a mention.
+func ownerList(owners []string, mapping map[string]string, ping, mentionsOnly bool) string {
 	var parts []string
 	for _, o := range owners {
 		to := mapping[o]
-		if k, _ := Target(to); k == TargetMention {
+		if k, _ := Target(to); ping && k == TargetMention {
 			parts = append(parts, to)
-		} else {
+		} else if !mentionsOnly {
 			parts = append(parts, render.SlackText(o))
 		}
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, ", ")
+}
+
+// pings reports whether a notification of kind calls for the owners.
+func pings(k reporters.Kind) bool {
+	return k == reporters.New || k == reporters.Changed || k == reporters.Error
 }
 
 func plain(s string) *slack.TextBlockObject {
@@ -368,10 +376,13 @@ func Message(n reporters.Notification, owners map[string]string) Msg {
 	emoji, title := headline(n)
 	facts := []string{"*Workspace:* " + render.SlackCode(cur.Workspace), "*Status:* " + render.SlackText(render.Summary(cur))}
 	switch {
-	case n.Kind == reporters.Resolved && !n.FirstSeen.IsZero():
-		facts = append(facts, "*Drifted since:* "+stamp(n.FirstSeen))
-	case !n.FirstSeen.IsZero() && n.Resolved.IsZero():
+	case n.FirstSeen.IsZero():
+	case !n.Resolved.IsZero():
+		facts = append(facts, "*Drifted for:* "+reporters.Lasted(n.Resolved.Sub(n.FirstSeen))+" (since "+stamp(n.FirstSeen)+")")
+	case cur.Status == drift.StatusDrifted:
 		facts = append(facts, "*First seen:* "+stamp(n.FirstSeen))
+	default: // a failed scan, of a workspace with drift
+		facts = append(facts, "*Drift first seen:* "+stamp(n.FirstSeen))
 	}
 	if n.Back() {
 		facts = append(facts, "*Last resolved:* "+stamp(n.Before))
@@ -382,8 +393,7 @@ func Message(n reporters.Notification, owners map[string]string) Msg {
 	if cur.Commit != "" {
 		facts = append(facts, "*Commit:* "+render.SlackCode(render.ShortCommit(cur.Commit)))
 	}
-	who := ownerList(cur.Owners, owners)
-	if who != "" {
+	if who := ownerList(cur.Owners, owners, pings(n.Kind), false); who != "" {
 		facts = append(facts, "*Owners:* "+who)
 	}
 	if l := linkLine(n.Links); l != "" {
@@ -392,10 +402,11 @@ func Message(n reporters.Notification, owners map[string]string) Msg {
 	blocks := []slack.Block{header(emoji + " " + title), section(strings.Join(facts, "\n"))}
 	// The notification text is mrkdwn too, and never verbatim: the report's
 	// text is escaped; the owners' mentions are meant to notify.
-	text, _ := reporters.Truncate(title+": "+render.Summary(cur), MaxSectionText-len(who)-3)
+	mentions := ownerList(cur.Owners, owners, pings(n.Kind), true)
+	text, _ := reporters.Truncate(title+": "+render.Summary(cur), MaxSectionText-len(mentions)-1)
 	text = render.SlackText(text)
-	if who != "" {
-		text += " (" + who + ")"
+	if mentions != "" {
+		text += " " + mentions
 	}
 
 	room := MaxBlocks - len(blocks)

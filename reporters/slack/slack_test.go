@@ -444,3 +444,61 @@ func TestContract(t *testing.T) {
 		})
 	}
 }
+
+// TestOwners: owners mapped to a channel get their workspaces' messages
+// there, replies in the thread started there; owners mapped to mentions
+// are mentioned in the blocks and the notification text. When the
+// mapping changes, the next message starts anew in the new channel rather
+// than reply to a thread elsewhere.
+func TestOwners(t *testing.T) {
+	t.Parallel()
+	srv := slacktest.NewServer(t, token)
+	var logs bytes.Buffer
+	owners := map[string]string{"acme/platform": "#platform-drift", "alice": "<@U0ALICE>"}
+	r := newReporter(t, srv, tokenMode, &logs, reporters.NotifyAll, func(c *Config) { c.Owners = owners })
+	state := &reporters.MemState{}
+	cur := func(fp string) *drift.Report {
+		x := rep("prod", drift.StatusDrifted, fp, "x.y")
+		x.Owners = []string{"alice", "acme/platform"}
+		return x
+	}
+	deliver(t, r, state, cur("a"))
+	deliver(t, r, state, cur("b"))
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[0].Channel != "#platform-drift" || msgs[1].Channel != "#platform-drift" || msgs[1].ThreadTS != msgs[0].TS {
+		t.Fatalf("messages %+v: want the first alert and a reply in #platform-drift", msgs)
+	}
+	if !strings.Contains(msgs[0].Text, "<@U0ALICE>") || !strings.Contains(msgs[0].BlocksJSON(), "*Owners:* <@U0ALICE>, acme/platform") {
+		t.Errorf("owners not mentioned: %q %s", msgs[0].Text, msgs[0].BlocksJSON())
+	}
+	deliver(t, newReporter(t, srv, tokenMode, &logs, reporters.NotifyAll), state, cur("c"))
+	if m := srv.Messages()[2]; m.Channel != "#infra" || m.ThreadTS != "" {
+		t.Errorf("after the mapping went: channel %q thread %q, want a new message in #infra", m.Channel, m.ThreadTS)
+	}
+}
+
+func TestOwnersConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		cfg    Config
+		digest bool
+		want   string
+	}{
+		{Config{WebhookURL: "https://hooks/x", Owners: map[string]string{"alice": "@alice"}}, false,
+			`slack: owners[alice]: "@alice" is neither a mention (<@U…>, <!subteam^S…>) nor a channel (#name, C…)`},
+		{Config{WebhookURL: "https://hooks/x", Owners: map[string]string{"alice": "#alice"}}, false,
+			"slack: owners[alice]: a channel needs a bot token (a webhook posts to its own channel)"},
+		{Config{Token: "t", Channel: "#infra", Owners: map[string]string{"alice": "#alice"}}, true,
+			"slack: owners[alice]: a digest goes to one channel; map owners to mentions only"},
+	} {
+		var err error
+		if tt.digest {
+			_, err = NewDigest(tt.cfg, slog.New(slog.DiscardHandler))
+		} else {
+			_, err = New(tt.cfg, slog.New(slog.DiscardHandler))
+		}
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%+v: %v, want %q", tt.cfg.Owners, err, tt.want)
+		}
+	}
+}

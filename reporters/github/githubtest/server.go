@@ -607,6 +607,16 @@ func (s *Server) AddComment(n int, body string) int64 {
 	return s.comments
 }
 
+// CloseIssue closes issue n, as a person would.
+func (s *Server) CloseIssue(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.issues[n]
+	is.State, is.StateReason = "closed", "completed"
+	s.tick()
+	is.UpdatedAt = s.now
+}
+
 // listComments lists an issue's comments oldest first, as GitHub does,
 // page by page with Link headers.
 func (s *Server) listComments(w http.ResponseWriter, r *http.Request, num string) {
