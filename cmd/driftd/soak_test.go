@@ -167,7 +167,7 @@ func newSoak(t *testing.T) *soak {
 	var err error
 	s.good, err = os.ReadFile(s.cfg)
 	must(t, err)
-	s.env = append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+s.gh.Token, "DRIFTD_TEST_TRIGGER=soak-trigger-token-1234")
+	s.env = append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+s.gh.Token, "DRIFTD_TEST_TRIGGER="+testTrigger)
 	s.args = []string{"--config", s.cfg, "--data-dir", t.TempDir(), "--work-dir", t.TempDir(), "--log-format", "json"}
 	s.start()
 	return s
@@ -335,7 +335,7 @@ func (s *soak) stop() {
 	for _, e := range entries {
 		t.Errorf("scan directory left behind: %s", e.Name())
 	}
-	for _, secret := range []string{s.gh.Token, "soak-trigger-token-1234", s.pg.Password} {
+	for _, secret := range []string{s.gh.Token, testTrigger, s.pg.Password} {
 		if strings.Contains(s.logs.String()+s.d.log(), secret) {
 			t.Errorf("the daemon's log holds a secret (%.6s…)", secret)
 		}
