@@ -31,7 +31,7 @@ resource "testbed_object" "x" {
 
 // TestSensitiveValueEchoedInDiagnostics: a failed plan has no JSON plan
 // to say what is sensitive, and the provider's diagnostic held the
-// variable's value, default or given in a var file, verbatim.
+// variable's value, default or given (var files, vars), verbatim.
 func TestSensitiveValueEchoedInDiagnostics(t *testing.T) {
 	t.Parallel()
 	env := testbed.New(t)
@@ -44,10 +44,12 @@ func TestSensitiveValueEchoedInDiagnostics(t *testing.T) {
 		name, secret string
 		files        map[string]string
 		varFiles     []string
+		vars         map[string]string
 	}{
 		{name: "default", secret: "default-echo-Zq81"},
 		{name: "terraform.tfvars", secret: "tfvars-echo-Wx93", files: map[string]string{"terraform.tfvars": `pw = "tfvars-echo-Wx93"`}},
 		{name: "var file", secret: "varfile-echo-Pq72", files: map[string]string{"secret.tfvars": `pw = "varfile-echo-Pq72"`}, varFiles: []string{"secret.tfvars"}},
+		{name: "vars", secret: "vars-echo-Kd44", vars: map[string]string{"pw": "vars-echo-Kd44"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			writeFiles(t, ws.Dir, tt.files)
@@ -57,7 +59,7 @@ func TestSensitiveValueEchoedInDiagnostics(t *testing.T) {
 				}
 			}()
 			spec := testbedSpec(ws)
-			spec.VarFiles = tt.varFiles
+			spec.VarFiles, spec.Vars = tt.varFiles, tt.vars
 			_, err := r.Plan(t.Context(), spec)
 			var e *Error
 			if !errors.As(err, &e) || e.Stage != StagePlan {

@@ -236,8 +236,12 @@ type scan struct {
 	scanID  string
 	commit  string
 	secrets []string
-	stage   Stage
-	stderr  capBuffer
+	// sensitive, once the work directory exists, returns secrets with the
+	// values of the configuration's sensitive variables: read only when a
+	// scan fails, the only time they are needed.
+	sensitive func() []string
+	stage     Stage
+	stderr    capBuffer
 }
 
 // CacheDir is the directory of the Runner's caches (Options.CacheDir, or
@@ -315,7 +319,8 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		}
 		env["TMPDIR"] = tmp
 	}
-	s.secrets = withSensitive(secretValues(dir.Env, spec), dir.Path, spec.VarFiles, vars)
+	s.secrets = secretValues(dir.Env, spec)
+	s.sensitive = func() []string { return withSensitive(s.secrets, dir.Path, spec.VarFiles, vars) }
 
 	tf, err := tfexec.NewTerraform(dir.Path, bin.path)
 	if err == nil {
@@ -680,7 +685,11 @@ func (s *scan) fail(err error) *Error {
 		if strings.TrimSpace(text) == "" || s.stage == StageInstall || s.stage == StageWorkdir || s.stage == StageGit {
 			text = err.Error()
 		}
-		e.Diagnostics = diagnostics(text, s.secrets)
+		secrets := s.secrets
+		if s.sensitive != nil {
+			secrets = s.sensitive()
+		}
+		e.Diagnostics = diagnostics(text, secrets)
 	}
 	return e
 }

@@ -241,6 +241,7 @@ func appendLeaves(out []string, v cty.Value) []string {
 // values: got "a\"b"), longest first so that a secret containing another
 // is replaced whole.
 func withSensitive(secrets []string, dir string, varFiles []string, vars map[string]string) []string {
+	secrets = slices.Clone(secrets)
 	for _, v := range sensitiveValues(dir, varFiles, vars) {
 		secrets = append(secrets, v)
 		if q := strconv.Quote(v); q[1:len(q)-1] != v {
