@@ -112,14 +112,11 @@ func TestCheckoutTimeoutKillsGit(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 
+	// The host never answers: only the timeout ends the fetch.
 	m, _ := newMirrors(t, "", WithTimeout(time.Second))
-	start := time.Now()
 	_, _, err := m.Checkout(context.Background(), Source{URL: srv.URL + "/r.git"}, filepath.Join(t.TempDir(), "src"))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "fetch: timed out after 1s") {
 		t.Fatalf("error = %v", err)
-	}
-	if d := time.Since(start); d > 8*time.Second {
-		t.Errorf("took %s", d)
 	}
 }
 
