@@ -103,6 +103,36 @@ test-short:
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(MAKE) --no-print-directory vulncheck
+
+# vulncheck: govulncheck on every package, against Go's online vulnerability
+# database when it answers, else against one built from the golang.org/x/vulndb
+# module (its OSV reports, indexed by vulndb's own cmd/indexdb) through the
+# module proxy. It fails on a vulnerability driftd's code can reach. To
+# refresh the offline database, set VULNDB_VERSION to what
+# `go list -m golang.org/x/vulndb@latest` prints.
+GOVULNCHECK    := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+VULNDB_ONLINE  := https://vuln.go.dev
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB_OFFLINE := $(BIN)/vulndb-$(VULNDB_VERSION)
+.PHONY: vulncheck
+vulncheck:
+	@if curl -fsS -m 15 -o /dev/null $(VULNDB_ONLINE)/index/db.json.gz 2>/dev/null; then \
+		db=$(VULNDB_ONLINE); echo "govulncheck: online database $$db"; \
+	else \
+		$(MAKE) --no-print-directory $(VULNDB_OFFLINE)/index/modules.json || exit 1; \
+		db=file://$(VULNDB_OFFLINE); \
+		echo "govulncheck: $(VULNDB_ONLINE) unreachable: offline database from golang.org/x/vulndb@$(VULNDB_VERSION)"; \
+	fi; \
+	$(GO) run $(GOVULNCHECK) -db $$db ./...
+
+$(VULNDB_OFFLINE)/index/modules.json:
+	@echo "building the offline vulnerability database (golang.org/x/vulndb@$(VULNDB_VERSION))"
+	$(GO) mod download golang.org/x/vulndb@$(VULNDB_VERSION)
+	rm -rf $(VULNDB_OFFLINE).tmp
+	$(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) \
+		-vulns $$($(GO) env GOMODCACHE)/golang.org/x/vulndb@$(VULNDB_VERSION)/data/osv -out $(VULNDB_OFFLINE).tmp
+	rm -rf $(VULNDB_OFFLINE) && mv $(VULNDB_OFFLINE).tmp $(VULNDB_OFFLINE)
 
 # demo: real example workspaces, applied with the test provider, changed out
 # of band, then scanned. The demo keeps its own plugin cache: the test
