@@ -240,9 +240,12 @@ func TestTimeoutKillsStubbornTree(t *testing.T) {
 			t.Errorf("message = %q", e.Error())
 		}
 		// The child survives SIGINT and terraform's kill: only the sweep
-		// of the scan's processes ends it.
-		if log := logs.String()[logged:]; !strings.Contains(log, `"msg":"killed processes`) {
-			t.Errorf("no process killed by the scan's sweep; log:\n%s", log)
+		// of the scan's processes ends it. Its log line may come just
+		// after Plan returns (the reaper's timer goroutine writes it).
+		for wait := time.Now().Add(time.Minute); !strings.Contains(logs.String()[logged:], `"msg":"killed processes`); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(wait) {
+				t.Fatalf("no process killed by the scan's sweep; log:\n%s", logs.String()[logged:])
+			}
 		}
 		return
 	}
