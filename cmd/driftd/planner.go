@@ -59,8 +59,23 @@ func reportCache(r *runner.Runner) (*scan.ReportCache, error) {
 // replaced, as the runner keeps unused data dirs and init sets.
 const reportMaxAge = 30 * 24 * time.Hour
 
-// newRunner builds the runner for the flags and config. Its Sweep removes
-// what a killed driftd left in the work dir; serve should call it at start-up.
+// sweep clears what a killed driftd left behind (scan directories, their
+// processes, data dirs unused for a long time) before a command scans, and
+// returns the runner it used. Every scanning command calls it first: a
+// killed `driftd scan` leaves var and backend files that must not wait for
+// a `serve` to start. Only scans whose driftd is gone are touched.
+func (a *app) sweep(ctx context.Context, f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*runner.Runner, error) {
+	r, err := a.newRunner(f, cfg, log, concurrency)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Sweep(ctx); err != nil {
+		log.Warn("sweeping what a previous driftd left behind", "error", err)
+	}
+	return r, nil
+}
+
+// newRunner builds the runner for the flags and config.
 func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*runner.Runner, error) {
 	var deny []string
 	if cfg != nil {

@@ -36,7 +36,7 @@ func (f *scanFlags) register(a *app, fs interface {
 	fs.StringVar(&f.output, "output", "text", "output format: text, json, markdown")
 	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there are pending (unapplied) changes")
 	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin, terraform install and report cache, and what reporters told (default: the user cache dir)")
-	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made (default: the temp dir)")
+	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made, private to driftd's user (default: $XDG_RUNTIME_DIR/driftd, else the cache dir's work/)")
 	fs.BoolVar(&f.install, "install-terraform", true, "download the terraform version a workspace asks for when none is found")
 	fs.StringVar(&f.storePath, "store", "", "history file (as driftd serve keeps): reports and what each reporter told; default none, reporter bookkeeping kept in the cache dir")
 }
@@ -209,7 +209,7 @@ func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, 
 	if part.Sharded() {
 		log.Info("scanning one shard", "from", part.From, "workspaces", len(wss), "of", part.total)
 	}
-	r, err := a.newRunner(f, cfg, log, concurrency)
+	r, err := a.sweep(ctx, f, cfg, log, concurrency)
 	if err != nil {
 		return nil, err
 	}

@@ -69,14 +69,9 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	defer st.Close()
 
-	// A driftd killed with -9 leaves scan directories and maybe provider
-	// processes behind; clear them before scanning again.
-	sweeper, err := a.newRunner(f, cfg, log, cfg.Server.Concurrency)
+	sweeper, err := a.sweep(ctx, f, cfg, log, cfg.Server.Concurrency)
 	if err != nil {
 		return exitError, err
-	}
-	if err := sweeper.Sweep(ctx); err != nil {
-		log.Warn("sweeping what a previous driftd left behind", "error", err)
 	}
 	if reports, err := reportCache(sweeper); err != nil {
 		log.Warn("report cache", "error", err)

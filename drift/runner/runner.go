@@ -41,7 +41,9 @@ type Options struct {
 	// Default: $XDG_CACHE_HOME/driftd, else ~/.cache/driftd.
 	CacheDir string
 	// WorkRoot is where per-scan directories go (see workdir.Options.Root).
-	// Sweep treats it as driftd's own. Default: workdir.DefaultRoot().
+	// Sweep treats it as driftd's own; New refuses one that is not private
+	// to driftd's user (workdir.EnsureRoot). Default:
+	// workdir.DefaultRoot(Environ, CacheDir).
 	WorkRoot string
 	// GitDir holds the mirrors of git sources. Default: CacheDir/git.
 	GitDir string
@@ -163,7 +165,7 @@ func New(opts Options) (*Runner, error) {
 		opts.CacheDir = dir
 	}
 	if opts.WorkRoot == "" {
-		opts.WorkRoot = workdir.DefaultRoot()
+		opts.WorkRoot = workdir.DefaultRoot(opts.Environ, opts.CacheDir)
 	}
 	// Terraform runs in the scan's directory: a relative TF_DATA_DIR or
 	// plugin cache would land there and be lost with it.
@@ -176,6 +178,9 @@ func New(opts Options) (*Runner, error) {
 	}
 	if opts.GitDir == "" {
 		opts.GitDir = filepath.Join(opts.CacheDir, "git")
+	}
+	if err := workdir.EnsureRoot(opts.WorkRoot); err != nil {
+		return nil, err
 	}
 	if opts.KillGrace <= 0 {
 		opts.KillGrace = 10 * time.Second

@@ -110,11 +110,31 @@ func TestWorkRootDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(os.TempDir(), fmt.Sprintf("driftd-%d", os.Getuid())); r.opts.WorkRoot != want {
+	if want := filepath.Join(r.opts.CacheDir, "work"); r.opts.WorkRoot != want {
 		t.Errorf("WorkRoot %q, want %q", r.opts.WorkRoot, want)
+	}
+	if fi, err := os.Lstat(r.opts.WorkRoot); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("work root not made private: %v, %v", fi, err)
 	}
 	if want := filepath.Join(r.opts.CacheDir, "git"); r.opts.GitDir != want {
 		t.Errorf("GitDir %q, want %q", r.opts.GitDir, want)
+	}
+}
+
+// TestNewRefusesSharedWorkRoot: a work root another user could have made
+// stops the runner before any scan, with the path in the error.
+func TestNewRefusesSharedWorkRoot(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "driftd-0")
+	if err := os.Mkdir(root, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{CacheDir: t.TempDir(), WorkRoot: root, Environ: []string{}})
+	if _, ok := errors.AsType[*workdir.RootError](err); !ok || !strings.Contains(err.Error(), root) {
+		t.Fatalf("New = %v, want a *workdir.RootError naming %s", err, root)
 	}
 }
 

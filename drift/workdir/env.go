@@ -2,7 +2,6 @@ package workdir
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -47,12 +46,8 @@ func buildEnv(spec Spec, opts Options, d *Dir) ([]string, error) {
 		}
 	}
 
-	source := opts.Environ
-	if source == nil {
-		source = os.Environ()
-	}
 	env := map[string]string{}
-	for _, kv := range source {
+	for _, kv := range opts.environ() {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			continue

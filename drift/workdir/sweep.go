@@ -35,7 +35,7 @@ func writeOwner(base string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(base, ownerFile), b, 0o600); err != nil {
+	if err := createExcl(filepath.Join(base, ownerFile), b, 0o600); err != nil {
 		return fmt.Errorf("mark scan dir: %w", err)
 	}
 	return nil

@@ -52,7 +52,8 @@ type Spec struct {
 // Options hold driftd-wide settings for Prepare.
 type Options struct {
 	// Root is where per-scan directories are created; Sweep treats every
-	// scan directory in it as driftd's. Default: DefaultRoot().
+	// scan directory in it as driftd's. It must be private to driftd's user
+	// (EnsureRoot). Default: DefaultRoot(Environ, "").
 	Root string
 	// Mirrors fetch git sources; required when Spec.Git is set.
 	Mirrors *gitsource.Mirrors
@@ -103,12 +104,6 @@ type GitError struct{ Err error }
 func (e *GitError) Error() string { return e.Err.Error() }
 func (e *GitError) Unwrap() error { return e.Err }
 
-// DefaultRoot is the default Options.Root: a directory of the current user's
-// in the temp dir, holding nothing but driftd's scan directories.
-func DefaultRoot() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("driftd-%d", os.Getuid()))
-}
-
 // Prepare copies spec's tree (or checks its git source out) into a new
 // directory under opts.Root and builds the scan's environment. On error
 // nothing is left behind.
@@ -130,10 +125,12 @@ func Prepare(ctx context.Context, spec Spec, opts Options) (*Dir, error) {
 
 	root := opts.Root
 	if root == "" {
-		root = DefaultRoot()
+		root = DefaultRoot(opts.environ(), "")
 	}
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("create work root: %w", err)
+	// Checked on every scan, not once: a root removed meanwhile (a tmp
+	// cleaner) must not be re-made by another user first unnoticed.
+	if err := EnsureRoot(root); err != nil {
+		return nil, err
 	}
 	id := spec.ScanID
 	if id == "" {
@@ -228,6 +225,13 @@ func (d *Dir) Close() error {
 		}
 	})
 	return d.closeErr
+}
+
+func (o Options) environ() []string {
+	if o.Environ == nil {
+		return os.Environ()
+	}
+	return o.Environ
 }
 
 func newScanID() (string, error) {

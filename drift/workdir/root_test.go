@@ -1,0 +1,130 @@
+//go:build unix
+
+package workdir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEnsureRoot: a work root another user could have made or can write to
+// is refused, naming the path, what was found and what is wanted; a missing
+// one is made 0700 whatever the umask, and one of ours that only we can
+// write to is made 0700.
+func TestEnsureRoot(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, p string)
+		want  string // "" = accepted
+	}{
+		{name: "missing", setup: func(t *testing.T, p string) {}},
+		{name: "missing parents", setup: func(t *testing.T, p string) {}},
+		{name: "ours 0700", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o700) }},
+		{name: "pre-created 0777", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o777) }, want: "found mode 0777, owner uid"},
+		{name: "ours 0755, made private", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o755) }},
+		{name: "group writable", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o770) }, want: "found mode 0770"},
+		{name: "symlink to a private dir", setup: func(t *testing.T, p string) {
+			target := filepath.Join(t.TempDir(), "elsewhere")
+			mkdirMode(t, target, 0o700)
+			must(t, os.Symlink(target, p))
+		}, want: "found a symlink"},
+		{name: "regular file", setup: func(t *testing.T, p string) { must(t, os.WriteFile(p, nil, 0o600)) }, want: "found a regular file"},
+		{name: "other owner", setup: func(t *testing.T, p string) {
+			if os.Geteuid() != 0 {
+				t.Skip("chown to another uid needs root")
+			}
+			mkdirMode(t, p, 0o700)
+			must(t, os.Chown(p, 4242, 4242))
+		}, want: "found mode 0700, owner uid 4242"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(t.TempDir(), "driftd-0")
+			if tt.name == "missing parents" {
+				p = filepath.Join(t.TempDir(), "a", "b", "work")
+			}
+			tt.setup(t, p)
+			err := EnsureRoot(p)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				fi, err := os.Lstat(p)
+				if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+					t.Fatalf("root %v, %v; want a 0700 directory", fi.Mode(), err)
+				}
+				return
+			}
+			var rerr *RootError
+			if !errors.As(err, &rerr) {
+				t.Fatalf("EnsureRoot = %v, want a *RootError", err)
+			}
+			for _, want := range []string{p, tt.want, fmt.Sprintf("owned by uid %d", os.Geteuid()), "mode 0700", "--work-dir"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func mkdirMode(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	must(t, os.Mkdir(p, mode))
+	must(t, os.Chmod(p, mode)) // past the umask
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPrepareRefusesSharedRoot: a scan never writes its files into a root
+// another user can read or write, and leaves nothing there.
+func TestPrepareRefusesSharedRoot(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "driftd-0")
+	mkdirMode(t, root, 0o777)
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"main.tf": ""}, nil)
+	_, err := Prepare(context.Background(), Spec{Name: "ws", Dir: src, Vars: map[string]string{"password": "hunter2"}}, Options{Root: root, Environ: []string{}})
+	if _, ok := errors.AsType[*RootError](err); !ok {
+		t.Fatalf("Prepare = %v, want a *RootError", err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("written into a shared root: %v", entries)
+	}
+}
+
+func TestDefaultRoot(t *testing.T) {
+	t.Parallel()
+	runtime := t.TempDir()
+	uid := fmt.Sprintf("driftd-%d", os.Getuid())
+	tests := []struct {
+		name     string
+		environ  []string
+		cacheDir string
+		want     string
+	}{
+		{"runtime dir first", []string{"XDG_RUNTIME_DIR=" + runtime, "TMPDIR=/var/tmp"}, "/c", filepath.Join(runtime, "driftd")},
+		{"missing runtime dir", []string{"XDG_RUNTIME_DIR=" + filepath.Join(runtime, "gone")}, "/c", "/c/work"},
+		{"relative runtime dir", []string{"XDG_RUNTIME_DIR=run"}, "/c", "/c/work"},
+		{"cache dir", []string{"TMPDIR=/var/tmp"}, "/c", "/c/work"},
+		{"temp dir last", []string{"TMPDIR=/var/tmp"}, "", filepath.Join("/var/tmp", uid)},
+		{"no TMPDIR", nil, "", filepath.Join("/tmp", uid)},
+	}
+	for _, tt := range tests {
+		if got := DefaultRoot(tt.environ, tt.cacheDir); got != tt.want {
+			t.Errorf("%s: DefaultRoot = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
