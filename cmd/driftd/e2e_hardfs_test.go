@@ -3,11 +3,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,4 +72,85 @@ func processesList(pids []int) string {
 		fmt.Fprintf(&b, "%d %s\n", p, strings.ReplaceAll(string(cmd), "\x00", " "))
 	}
 	return b.String()
+}
+
+// TestKillNineLeavesNothing: while a `driftd scan` plans (slow provider
+// reads), another driftd command sweeps the same work root and leaves that
+// live scan's directory alone; then the scanning driftd is killed with -9:
+// terraform and its provider die with it, and the next command removes its
+// directory.
+func TestKillNineLeavesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a real driftd")
+	}
+	f := newFleet(t)
+	slow := f.add(t, "slow", fmt.Sprintf(webTF, "slow"), true)
+	must(t, slow.SetMainTF("provider \"testbed\" {\n  read_latency = \"600s\"\n}\n"+fmt.Sprintf(webTF, "slow")))
+	f.add(t, "quick", fmt.Sprintf(webTF, "quick"), true)
+	cfg := f.writeConfig(t)
+	env := cliEnv(t)
+	work := filepath.Join(t.TempDir(), "work")
+
+	cmd := exec.Command(driftdBinary(t), "scan", "--config", cfg, "--work-dir", work, "slow")
+	cmd.Env = env
+	must(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+
+	// The scan's directory names its owner; its provider is mid-read.
+	var scanID string
+	waitFor(t, 120*time.Second, "the slow scan's provider", func() bool {
+		scanID = scanOf(t, work, cmd.Process.Pid)
+		for _, pid := range processesWith(workdir.ScanIDEnv + "=" + scanID) {
+			if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); scanID != "" && strings.Contains(string(c), "terraform-provider-testbed") {
+				return true
+			}
+		}
+		return false
+	})
+
+	if res := runCLI(t, env, "scan", "--config", cfg, "--work-dir", work, "quick"); res.code != exitClean {
+		t.Fatalf("concurrent scan: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	select {
+	case <-done:
+		t.Fatal("the slow scan ended early")
+	default:
+	}
+	if _, err := os.Stat(filepath.Join(work, scanID, "src", "main.tf")); err != nil {
+		t.Fatalf("a live scan lost its directory to another driftd's sweep: %v", err)
+	}
+
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	<-done
+	var left []int
+	deadline := time.Now().Add(60 * time.Second) // safety net only
+	for left = processesWith(workdir.ScanIDEnv + "=" + scanID); len(left) > 0 && time.Now().Before(deadline); left = processesWith(workdir.ScanIDEnv + "=" + scanID) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Fatalf("processes outlived the killed driftd:\n%s", processesList(left))
+	}
+
+	if res := runCLI(t, env, "scan", "--config", cfg, "--work-dir", work, "quick"); res.code != exitClean {
+		t.Fatalf("scan after the kill: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(work, scanID)); !os.IsNotExist(err) {
+		t.Errorf("the killed scan's directory was not swept: %v", err)
+	}
+}
+
+// scanOf returns the id of the scan directory in root that pid owns, or "".
+func scanOf(t *testing.T, root string, pid int) string {
+	t.Helper()
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(root, e.Name(), "driftd.owner"))
+		var o struct{ PID int }
+		if err == nil && json.Unmarshal(b, &o) == nil && o.PID == pid {
+			return e.Name()
+		}
+	}
+	return ""
 }

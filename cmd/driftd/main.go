@@ -22,10 +22,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // CRON_TZ= schedules work in minimal images too
 
+	"github.com/driftd/driftd/drift/runner"
 	"github.com/driftd/driftd/drift/scan"
 )
 
@@ -37,6 +39,8 @@ const (
 )
 
 func main() {
+	// Scans start a copy of this binary as their guard (runner.StartGuard).
+	runner.RunGuard()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(newApp(os.Stdout, os.Stderr, os.Environ()).run(ctx, os.Args[1:]))
@@ -52,6 +56,9 @@ type app struct {
 	// beforeCommand, when set, runs as a command starts: tests make it
 	// panic.
 	beforeCommand func(cmd string)
+
+	guardOnce sync.Once
+	guardProc *runner.Guard
 }
 
 func newApp(stdout, stderr io.Writer, environ []string) *app {
@@ -85,6 +92,7 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 		return exitError
 	}
 	cmd, rest := args[0], args[1:]
+	defer a.closeGuard()
 	// An unrecovered panic exits 2, which reads as "drift found".
 	defer func() {
 		if v := recover(); v != nil {
@@ -123,6 +131,25 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 		return exitError
 	}
 	return code
+}
+
+// guard starts, once per invocation, the process that kills the scans'
+// provider plugins if driftd is killed (runner.StartGuard).
+func (a *app) guard(log *slog.Logger) *runner.Guard {
+	a.guardOnce.Do(func() {
+		g, err := runner.StartGuard()
+		if err != nil {
+			log.Warn("no guard process: provider plugins may outlive a killed driftd until the next one starts", "error", err)
+		}
+		a.guardProc = g
+	})
+	return a.guardProc
+}
+
+// closeGuard stops the guard, if one was started: every scan has ended.
+func (a *app) closeGuard() {
+	a.guardOnce.Do(func() {}) // no guard from now on; and see guardProc set
+	_ = a.guardProc.Close()
 }
 
 // logFlags are the flags every command that logs shares.

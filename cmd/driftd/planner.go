@@ -88,6 +88,7 @@ func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger, concu
 		DenyEnv:      deny,
 		AllowInstall: f.install,
 		ScansAtOnce:  concurrency,
+		Guard:        a.guard(log),
 		Logger:       log,
 	})
 }

@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// newCmd runs git in its own process group and kills the whole group on
-// cancellation: git's helpers (git-remote-https, ssh, upload-pack) would
-// otherwise outlive it and keep its pipes open.
+// newCmd runs git in its own process group (killed with driftd, on Linux)
+// and kills the whole group on cancellation: git's helpers
+// (git-remote-https, ssh, upload-pack) would otherwise outlive it and keep
+// its pipes open.
 func newCmd(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	// AllowInstall lets the Runner download a terraform release that is not
 	// on PATH or in the cache.
 	AllowInstall bool
+	// Guard, when set, is told of every scan in flight, so that provider
+	// plugins die with a killed driftd (see StartGuard).
+	Guard *Guard
 	// InstallTimeout bounds one download. Default: 2m.
 	InstallTimeout time.Duration
 	// ScansAtOnce is how many scans the caller runs at once. When it is
@@ -293,6 +296,10 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 		return nil, s.fail(err)
 	}
 	s.scanID, s.commit = dir.ScanID, dir.Commit
+	// Until the scan's processes are reaped (the defer below runs after
+	// reap's, defers being LIFO).
+	r.opts.Guard.watch(dir.ScanID)
+	defer r.opts.Guard.unwatch(dir.ScanID)
 	log = log.With("scan_id", dir.ScanID)
 	if dir.Commit != "" {
 		log = log.With("commit", dir.Commit)

@@ -22,12 +22,14 @@ import (
 // size for a large plan; streaming keeps only what a report needs
 // (docs/performance.md, large plans). The command is built as
 // terraform-exec builds its own: the same environment, logging cleared,
-// SIGINT on cancellation, then a kill after the grace period.
+// its own process group and parent-death signal, SIGINT on cancellation,
+// then a kill after the grace period.
 func showJSON(ctx context.Context, bin, dir string, env map[string]string, stderr io.Writer, grace time.Duration, path string) (*tfjson.Plan, error) {
 	cmd := exec.CommandContext(ctx, bin, "show", "-json", "-no-color", path)
 	cmd.Dir = dir
 	cmd.Env = showEnv(env)
 	cmd.Stderr = stderr
+	cmd.SysProcAttr = procAttr()
 	if runtime.GOOS != "windows" {
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	}
