@@ -154,3 +154,31 @@ func scanOf(t *testing.T, root string, pid int) string {
 	}
 	return ""
 }
+
+// TestBackendCredentialsNotAtRest: a workspace whose backend_config holds
+// a database password (Terraform's pg backend, a real PostgreSQL) is
+// scanned twice with one cache: the second scan reuses the first init, and
+// after each no file under the cache dir holds the password.
+func TestBackendCredentialsNotAtRest(t *testing.T) {
+	p := newPGFleet(t, "pgcred")
+	must(t, p.env.SetAttribute("pgcred-web", "tags.env", "staging"))
+	cfg := p.writeConfig(t, p.entry("pgcred", nil, ""))
+	env := cliEnv(t)
+	cache := strings.TrimPrefix(env[2], "DRIFTD_CACHE_DIR=")
+	for i, wantReused := range []bool{false, true} {
+		res := runCLI(t, env, "scan", "--config", cfg, "--output", "json", "--log-level", "debug", "--log-format", "json")
+		wantDrift(t, fmt.Sprintf("scan %d", i), byWorkspace(decodeDoc(t, res.stdout))["pgcred"])
+		if reused := strings.Contains(res.stderr, `"init_reused":true`); reused != wantReused {
+			t.Errorf("scan %d: init reused %v, want %v", i, reused, wantReused)
+		}
+		filepath.WalkDir(cache, func(path string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			if b, _ := os.ReadFile(path); strings.Contains(string(b), p.srv.Password) {
+				t.Errorf("scan %d: %s holds the database password", i, path)
+			}
+			return nil
+		})
+	}
+}

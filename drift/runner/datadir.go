@@ -23,26 +23,33 @@ import (
 //
 // Each entry holds
 //
-//	lock      flock'd exclusively for a whole scan (init, plan, show)
-//	tf/       the TF_DATA_DIR
-//	plugins/  a private plugin cache, used only when the shared one is bad
-//	lock.hcl  the dependency lock file as init left it
-//	key       the init key, written last, only after init succeeded
+//	lock          flock'd exclusively for a whole scan (init, plan, show)
+//	tf/           the TF_DATA_DIR
+//	plugins/      a private plugin cache, used only when the shared one is bad
+//	lock.hcl      the dependency lock file as init left it
+//	backend.json  init's backend record without backend_config's values
+//	key           the init key, written last, only after init succeeded
 //
 // The key (initKey) covers everything init's result depends on. A scan
 // reuses tf/ only when key holds the same key; any other scan removes key
 // before it touches tf/, so a failed or interrupted init never leaves a
 // reusable-looking entry. Nothing of the workspace's state lives in tf/: with
 // a local backend it holds the backend's configuration, not its state, which
-// stays in the scan's copy of the code.
+// stays in the scan's copy of the code. The backend's configuration
+// (credentials included) is in tf/ only while a scan holds the entry (see
+// saveBackend).
 type dataDirs struct {
 	root string
 }
 
 func newDataDirs(cacheDir string) (*dataDirs, error) {
 	d := &dataDirs{root: filepath.Join(cacheDir, "data")}
-	// Backend configuration (credentials included) lands in tf/.
+	// Backend configuration (credentials included) lands in tf/ during a
+	// scan. Chmod: MkdirAll leaves an existing directory as it is.
 	if err := os.MkdirAll(d.root, 0o700); err != nil {
+		return nil, fmt.Errorf("data dirs: %w", err)
+	}
+	if err := os.Chmod(d.root, 0o700); err != nil {
 		return nil, fmt.Errorf("data dirs: %w", err)
 	}
 	return d, nil
@@ -52,7 +59,8 @@ func newDataDirs(cacheDir string) (*dataDirs, error) {
 type dataDir struct {
 	dir      string
 	key      string
-	reusable bool // key matches: skip init
+	backend  map[string]string // the workspace's backend_config
+	reusable bool              // key matches: skip init
 	lock     *os.File
 }
 
@@ -60,7 +68,6 @@ func (d *dataDir) path() string        { return filepath.Join(d.dir, "tf") }
 func (d *dataDir) pluginDir() string   { return filepath.Join(d.dir, "plugins") }
 func (d *dataDir) keyFile() string     { return filepath.Join(d.dir, "key") }
 func (d *dataDir) savedLock() string   { return filepath.Join(d.dir, "lock.hcl") }
-func (d *dataDir) release() error      { return d.lock.Close() }
 func (d *dataDir) invalidate() error   { return removeIfExists(d.keyFile()) }
 func workspaceID(spec Spec) string     { return shortHash(workspaceIdentity(spec)...) }
 func shortHash(parts ...string) string { return hashParts(parts...)[:32] }
@@ -80,7 +87,7 @@ func workspaceIdentity(spec Spec) []string {
 // reused with key. It returns nil, nil when another scan holds the entry
 // (two CLIs scanning one workspace): the caller then runs a private init.
 func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
-	d := &dataDir{dir: filepath.Join(dd.root, workspaceID(spec)), key: key}
+	d := &dataDir{dir: filepath.Join(dd.root, workspaceID(spec)), key: key, backend: spec.BackendConfig}
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -105,7 +112,7 @@ func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
 	}
 	old, err := os.ReadFile(d.keyFile())
 	if err == nil && string(old) == key {
-		if fi, err := os.Stat(d.path()); err == nil && fi.IsDir() {
+		if fi, err := os.Stat(d.path()); err == nil && fi.IsDir() && d.restoreBackend() == nil {
 			d.reusable = true
 			return d, nil
 		}
@@ -123,7 +130,8 @@ func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
 const dataDirMaxAge = 30 * 24 * time.Hour
 
 // prune removes the entries no scan has used since before cutoff, skipping
-// any that a scan holds. It returns how many it removed.
+// any that a scan holds, and the backend record a killed scan left in the
+// others. It returns how many it removed.
 func (dd *dataDirs) prune(cutoff time.Time) (int, error) {
 	entries, err := os.ReadDir(dd.root)
 	if err != nil {
@@ -149,23 +157,27 @@ func (dd *dataDirs) prune(cutoff time.Time) (int, error) {
 
 func pruneEntry(dir string, cutoff time.Time) (bool, error) {
 	lockPath := filepath.Join(dir, "lock")
-	fi, err := os.Stat(lockPath)
+	f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Not an entry acquire made; leave it.
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("data dir: %w", err)
-	case !fi.ModTime().Before(cutoff):
-		return false, nil
-	}
-	f, err := os.OpenFile(lockPath, os.O_RDWR, 0)
-	if err != nil {
-		return false, fmt.Errorf("data dir: %w", err)
 	}
 	defer f.Close()
 	if ok, err := tryLock(f, false); err != nil || !ok {
 		return false, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("data dir: %w", err)
+	}
+	if !fi.ModTime().Before(cutoff) {
+		if err := scrubBackend(dir); err != nil {
+			return false, fmt.Errorf("data dir: %w", err)
+		}
+		return false, nil
 	}
 	// The key goes first, so that a half-removed entry is never reused.
 	if err := removeIfExists(filepath.Join(dir, "key")); err != nil {
@@ -177,13 +189,20 @@ func pruneEntry(dir string, cutoff time.Time) (bool, error) {
 	return true, nil
 }
 
+// release ends the scan's hold on the entry: the backend record, with its
+// credentials, goes first (saveBackend kept it without them).
+func (d *dataDir) release() error {
+	err := removeIfExists(d.backendState())
+	return errors.Join(err, d.lock.Close())
+}
+
 // reset empties the entry for a fresh init: the key goes first.
 func (d *dataDir) reset() error {
 	d.reusable = false
 	if err := d.invalidate(); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	for _, p := range []string{d.path(), d.pluginDir(), d.savedLock()} {
+	for _, p := range []string{d.path(), d.pluginDir(), d.savedLock(), d.backendSaved()} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
@@ -207,6 +226,9 @@ func (d *dataDir) commit(workDir string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		// A configuration without providers has no lock file.
 	default:
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := d.saveBackend(); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	if err := cachefile.Write(d.keyFile(), []byte(d.key)); err != nil {
@@ -239,7 +261,8 @@ func (d *dataDir) restore(workDir string) error {
 func initKey(tfVersion, tree, workDir string, backend map[string]string) (string, error) {
 	h := sha256.New()
 	field := func(s string) { fmt.Fprintf(h, "%d:%s\x00", len(s), s) }
-	field("driftd-init-v1")
+	// v2: entries keep their backend record without credentials.
+	field("driftd-init-v2")
 	field(tfVersion)
 	field(runtime.GOOS + "_" + runtime.GOARCH)
 	keys := make([]string, 0, len(backend))

@@ -264,3 +264,116 @@ func TestDataDirPrune(t *testing.T) {
 	scanInits(t, r, specs["old"], true)
 	scanInits(t, r, specs["recent"], false)
 }
+
+// TestDataDirBackendCredentials: the backend configuration init records in
+// the data dir (backend_config's password included) is kept for reuse
+// without the password; the scan that reuses it gets it back whole, and
+// between scans, or after a killed one and a sweep, no file of the cache
+// holds the password.
+func TestDataDirBackendCredentials(t *testing.T) {
+	t.Parallel()
+	const password = "pw-MustNotRestOnDisk"
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	spec := fakeSpec(t)
+	spec.BackendConfig = map[string]string{"password": password, "bucket": "tfstate"}
+	noPassword := func(when string) {
+		t.Helper()
+		filepath.WalkDir(r.opts.CacheDir, func(p string, e os.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), password) {
+				t.Errorf("%s: %s holds the password", when, p)
+			}
+			return nil
+		})
+	}
+
+	logDir := t.TempDir()
+	spec.Env = map[string]string{"FAKE_LOG": logDir}
+	if _, err := r.Plan(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.ReadFile(filepath.Join(logDir, "plan.tfstate"))
+	if err != nil || !strings.Contains(string(first), password) {
+		t.Fatalf("the first plan did not see init's backend record: %q, %v", first, err)
+	}
+	noPassword("after a scan")
+
+	res, calls, err := fakeScan(t, r, spec, nil)
+	if err != nil || !res.InitReused || slices.Contains(calls, "init") {
+		t.Fatalf("second scan: reused %v, calls %v, %v; want init skipped", res != nil && res.InitReused, calls, err)
+	}
+	noPassword("after a reusing scan")
+
+	// A scan killed while it held the entry leaves the record behind,
+	// password included; the next sweep removes it, and the entry is still
+	// reused.
+	logDir = t.TempDir()
+	spec.Env = map[string]string{"FAKE_LOG": logDir}
+	d, err := r.data.acquire(spec, mustInitKey(t, r, spec))
+	if err != nil || !d.reusable {
+		t.Fatalf("acquire: reusable %v, %v", d != nil && d.reusable, err)
+	}
+	if b, err := os.ReadFile(d.backendState()); err != nil || !sameJSON(b, first) {
+		t.Fatalf("restored record %q, %v; want the first init's", b, err)
+	}
+	if fi, err := os.Stat(d.backendState()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("restored record mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	d.lock.Close() // killed: no release
+	if err := r.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	noPassword("after a killed scan and a sweep")
+	if _, calls, err := fakeScan(t, r, spec, nil); err != nil || slices.Contains(calls, "init") {
+		t.Errorf("scan after the sweep: calls %v, %v; want init skipped", calls, err)
+	}
+}
+
+// mustInitKey is the init key of a scan of spec, as Plan computes it on
+// the scan's copy of the code (which has the same files).
+func mustInitKey(t *testing.T, r *Runner, spec Spec) string {
+	t.Helper()
+	key, err := initKey("1.99.0", spec.Dir, spec.Dir, spec.BackendConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func TestStripBackend(t *testing.T) {
+	t.Parallel()
+	state := []byte(`{"version":3,"serial":1,"lineage":"x","backend":{"type":"pg","config":{"conn_str":"postgres://u:pw@h/db","schema_name":null,"skip_index_creation":true},"hash":18446744073709551615}}`)
+	tests := []struct {
+		name    string
+		cfg     map[string]string
+		removed []string
+		wantErr string
+	}{
+		{name: "string removed", cfg: map[string]string{"conn_str": "postgres://u:pw@h/db"}, removed: []string{"conn_str"}},
+		{name: "bool kept", cfg: map[string]string{"conn_str": "postgres://u:pw@h/db", "skip_index_creation": "true"}, removed: []string{"conn_str"}},
+		{name: "no backend_config", cfg: nil, removed: []string{}},
+		{name: "recorded otherwise", cfg: map[string]string{"conn_str": "postgres://other"}, wantErr: "another value"},
+		{name: "not recorded", cfg: map[string]string{"password": "x"}, wantErr: `"password" is not in it`},
+	}
+	for _, tt := range tests {
+		saved, err := stripBackend(state, tt.cfg)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err %v, want %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if strings.Contains(string(saved.State), "pw@") == slices.Contains(tt.removed, "conn_str") || !slices.Equal(saved.Removed, tt.removed) {
+			t.Errorf("%s: saved %s removed %v, want %v removed", tt.name, saved.State, saved.Removed, tt.removed)
+		}
+		back, err := fillBackend(saved, tt.cfg)
+		if err != nil || !sameJSON(back, state) {
+			t.Errorf("%s: restored %s, %v; want the original", tt.name, back, err)
+		}
+	}
+}

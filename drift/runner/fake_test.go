@@ -38,13 +38,20 @@ plan)
   [ -f .terraform.lock.hcl ] || { echo 'Error: Inconsistent dependency lock file' >&2; exit 1; }
   [ -d "$TF_DATA_DIR/providers" ] || { echo 'Error: Required plugins are not installed' >&2; exit 1; }
   for a; do case "$a" in -out=*) : > "${a#-out=}";; -var-file=*) cat "${a#-var-file=}" >> "$FAKE_LOG/varfiles";; esac; done
+  [ -f "$TF_DATA_DIR/terraform.tfstate" ] && cp "$TF_DATA_DIR/terraform.tfstate" "$FAKE_LOG/plan.tfstate"
   if [ "$FAKE_HANG" = 1 ]; then trap '' INT; sleep 3600 & : > "$FAKE_LOG/hanging"; wait; fi
   ;;
 init)
   [ "$FAKE_INIT_FAIL" = 1 ] && { echo 'Error: Failed to query available provider packages' >&2; exit 1; }
   [ -f .terraform.lock.hcl ] || echo '# written by init' > .terraform.lock.hcl
   mkdir -p "$TF_DATA_DIR/providers"
-  for a; do case "$a" in -backend-config=*) cat "${a#-backend-config=}" > "$FAKE_LOG/backend";; esac; done ;;
+  for a; do case "$a" in -backend-config=*)
+    cat "${a#-backend-config=}" > "$FAKE_LOG/backend"
+    # As terraform does: the backend's whole configuration in the data dir.
+    { printf '{"version":3,"backend":{"type":"fake","hash":4242424242,"config":{"region":null,"retries":3,'
+      sed -n 's/^\([a-z_]*\) = \(".*"\)$/"\1": \2/p' "${a#-backend-config=}" | paste -sd, -
+      printf '}}}\n'; } > "$TF_DATA_DIR/terraform.tfstate" ;;
+  esac; done ;;
 show) echo '{"format_version":"1.2","terraform_version":"1.99.0"}' ;;
 esac
 `
