@@ -2,7 +2,6 @@ package workdir
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -21,10 +20,15 @@ func skipDir(name string) bool { return name == ".terraform" || name == ".git" }
 func skipFile(name string) bool { return strings.HasSuffix(name, ".tfstate.backup") }
 
 // copyTree copies src into dst (which must not exist), keeping permission
-// bits and symlinks. A symlink must point inside src; its copy points to the
-// same place in dst. Directories get owner rwx added so that Close can always
-// remove them. Sockets, devices and pipes are skipped.
+// bits and symlinks. A symlink must resolve inside src (linkTarget); its
+// copy points to the same place in dst. Directories get owner rwx added so
+// that Close can always remove them. Sockets, devices and pipes are
+// skipped.
 func copyTree(ctx context.Context, src, dst string) error {
+	root, err := realRoot(src)
+	if err != nil {
+		return err
+	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -52,7 +56,7 @@ func copyTree(ctx context.Context, src, dst string) error {
 			// Mkdir is subject to the umask; the copy keeps the original bits.
 			return os.Chmod(target, fi.Mode().Perm()|0o700)
 		case t&fs.ModeSymlink != 0:
-			return copySymlink(src, dst, p, target)
+			return copySymlink(src, root, dst, p, target)
 		case t.IsRegular():
 			if skipFile(d.Name()) {
 				return nil
@@ -64,23 +68,19 @@ func copyTree(ctx context.Context, src, dst string) error {
 	})
 }
 
-func copySymlink(src, dst, p, target string) error {
+// copySymlink copies the link at p of the tree src (root once resolved) to
+// target in dst. An absolute link is re-aimed at its target's copy.
+func copySymlink(src, root, dst, p, target string) error {
+	to, err := linkTarget(src, root, p)
+	if err != nil {
+		return err
+	}
 	link, err := os.Readlink(p)
 	if err != nil {
 		return err
 	}
-	resolved := link
-	if !filepath.IsAbs(link) {
-		resolved = filepath.Join(filepath.Dir(p), link)
-	}
-	rel, err := filepath.Rel(src, filepath.Clean(resolved))
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		relp, _ := filepath.Rel(src, p)
-		return fmt.Errorf("symlink %s points outside the copied tree (%s); set the workspace root to a directory that contains both", relp, link)
-	}
 	if filepath.IsAbs(link) {
-		// An absolute link into the tree is re-aimed at the copy.
-		link = filepath.Join(dst, rel)
+		link = filepath.Join(dst, to)
 	}
 	return os.Symlink(link, target)
 }

@@ -196,6 +196,9 @@ func (d *Dir) fill(ctx context.Context, src, rel string, spec Spec, opts Options
 			return &GitError{Err: err}
 		}
 		d.Path, d.Commit = path, commit
+		if err := checkLinks(tree); err != nil {
+			return fmt.Errorf("workspace %q: commit %s: %w", spec.Name, commit, err)
+		}
 	} else {
 		if err := copyTree(ctx, src, tree); err != nil {
 			return fmt.Errorf("workspace %q: copy: %w", spec.Name, err)

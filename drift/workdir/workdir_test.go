@@ -140,7 +140,7 @@ func TestPrepareErrorsLeaveNothing(t *testing.T) {
 				}
 				return Spec{Name: "ws", Dir: src}
 			},
-			wantErr: "points outside",
+			wantErr: "resolves to",
 		},
 		{
 			name: "bad pass_env",
