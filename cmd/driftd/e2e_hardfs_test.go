@@ -41,6 +41,7 @@ func deadScan(t *testing.T, root, id string) (string, <-chan struct{}) {
 // removes the directory of a scan whose driftd was killed, with its
 // secrets, and kills the processes it left.
 func TestEveryCommandSweeps(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	ws := f.add(t, "solo", fmt.Sprintf(webTF, "solo"), true)
 	env := append(cliEnv(t), f.env.Environ()...)
@@ -80,6 +81,7 @@ func processesList(pids []int) string {
 // terraform and its provider die with it, and the next command removes its
 // directory.
 func TestKillNineLeavesNothing(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("kills a real driftd")
 	}
@@ -98,17 +100,7 @@ func TestKillNineLeavesNothing(t *testing.T) {
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-done })
 
-	// The scan's directory names its owner; its provider is mid-read.
-	var scanID string
-	waitFor(t, 120*time.Second, "the slow scan's provider", func() bool {
-		scanID = scanOf(t, work, cmd.Process.Pid)
-		for _, pid := range processesWith(workdir.ScanIDEnv + "=" + scanID) {
-			if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); scanID != "" && strings.Contains(string(c), "terraform-provider-testbed") {
-				return true
-			}
-		}
-		return false
-	})
+	scanID := waitForProvider(t, work, cmd.Process.Pid, "")
 
 	if res := runCLI(t, env, "scan", "--config", cfg, "--work-dir", work, "quick"); res.code != exitClean {
 		t.Fatalf("concurrent scan: exit %d\n%s%s", res.code, res.stdout, res.stderr)
@@ -141,6 +133,30 @@ func TestKillNineLeavesNothing(t *testing.T) {
 	}
 }
 
+// waitForProvider waits until the scan that driftd process pid runs in the
+// work root has a provider running and, unless file is "", that file in
+// its directory, and returns the scan's id.
+func waitForProvider(t *testing.T, work string, pid int, file string) string {
+	t.Helper()
+	var scanID string
+	waitFor(t, 120*time.Second, "the scan's provider", func() bool {
+		scanID = scanOf(t, work, pid)
+		if scanID == "" {
+			return false
+		}
+		if _, err := os.Stat(filepath.Join(work, scanID, file)); file != "" && err != nil {
+			return false
+		}
+		for _, p := range processesWith(workdir.ScanIDEnv + "=" + scanID) {
+			if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(c), "terraform-provider-testbed") {
+				return true
+			}
+		}
+		return false
+	})
+	return scanID
+}
+
 // scanOf returns the id of the scan directory in root that pid owns, or "".
 func scanOf(t *testing.T, root string, pid int) string {
 	t.Helper()
@@ -160,6 +176,7 @@ func scanOf(t *testing.T, root string, pid int) string {
 // scanned twice with one cache: the second scan reuses the first init, and
 // after each no file under the cache dir holds the password.
 func TestBackendCredentialsNotAtRest(t *testing.T) {
+	t.Parallel()
 	p := newPGFleet(t, "pgcred")
 	must(t, p.env.SetAttribute("pgcred-web", "tags.env", "staging"))
 	cfg := p.writeConfig(t, p.entry("pgcred", nil, ""))
@@ -181,4 +198,44 @@ func TestBackendCredentialsNotAtRest(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// TestKilledLockedScanRecovered: a `driftd scan` planning with lock: true
+// (state in a real PostgreSQL) is killed with -9. Its lock record is in its
+// directory while it plans; the next scan's sweep takes it over and probes
+// the lock, which the pg backend released with terraform's session, and the
+// scan, with lock: true, finds the drift.
+func TestKilledLockedScanRecovered(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("kills a real driftd")
+	}
+	p := newPGFleet(t, "pgkill")
+	must(t, p.env.SetAttribute("pgkill-web", "tags.env", "staging"))
+	slow := p.writeConfig(t, p.entry("pgkill", map[string]string{"TESTBED_READ_LATENCY": "600s"}, "    lock: true\n"))
+	plain := p.writeConfig(t, p.entry("pgkill", nil, "    lock: true\n"))
+	env := cliEnv(t)
+	work := filepath.Join(t.TempDir(), "work")
+
+	cmd := exec.Command(driftdBinary(t), "scan", "--config", slow, "--work-dir", work)
+	cmd.Env = env
+	must(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	waitForProvider(t, work, cmd.Process.Pid, "driftd.lock.json")
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	<-done
+
+	res := runCLI(t, env, "scan", "--config", plain, "--work-dir", work, "--output", "json", "--log-format", "json", "--log-level", "info")
+	wantDrift(t, "the scan after the kill", byWorkspace(decodeDoc(t, res.stdout))["pgkill"])
+	for _, want := range []string{"a killed scan was planning with the state lock", "the state lock a killed scan may have held is free"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("log lacks %q:\n%s", want, res.stderr)
+		}
+	}
+	if strings.Contains(res.stdout+res.stderr, p.srv.Password) {
+		t.Error("the database password leaked")
+	}
+	p.checkState(t, "a killed locked scan and its recovery")
 }

@@ -60,17 +60,26 @@ func reportCache(r *runner.Runner) (*scan.ReportCache, error) {
 const reportMaxAge = 30 * 24 * time.Hour
 
 // sweep clears what a killed driftd left behind (scan directories, their
-// processes, data dirs unused for a long time) before a command scans, and
-// returns the runner it used. Every scanning command calls it first: a
-// killed `driftd scan` leaves var and backend files that must not wait for
-// a `serve` to start. Only scans whose driftd is gone are touched.
-func (a *app) sweep(ctx context.Context, f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*runner.Runner, error) {
+// processes, data dirs unused for a long time) before a command scans,
+// releases the state locks its scans of wss provably held (see
+// runner.RecoverLocks), and returns the runner it used. Every scanning
+// command calls it first: a killed `driftd scan` leaves var and backend
+// files that must not wait for a `serve` to start. Only scans whose driftd
+// is gone are touched.
+func (a *app) sweep(ctx context.Context, f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int, wss []config.Workspace) (*runner.Runner, error) {
 	r, err := a.newRunner(f, cfg, log, concurrency)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.Sweep(ctx); err != nil {
 		log.Warn("sweeping what a previous driftd left behind", "error", err)
+	}
+	specs := make([]runner.Spec, len(wss))
+	for i, ws := range wss {
+		specs[i] = runnerSpec(ws)
+	}
+	if err := r.RecoverLocks(ctx, specs); err != nil {
+		log.Warn("releasing state locks of killed scans", "error", err)
 	}
 	return r, nil
 }

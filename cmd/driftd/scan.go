@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/driftd/driftd/drift"
@@ -209,7 +210,11 @@ func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, 
 	if part.Sharded() {
 		log.Info("scanning one shard", "from", part.From, "workspaces", len(wss), "of", part.total)
 	}
-	r, err := a.sweep(ctx, f, cfg, log, concurrency)
+	all := wss
+	if cfg != nil {
+		all = append(slices.Clone(cfg.Workspaces), wss...)
+	}
+	r, err := a.sweep(ctx, f, cfg, log, concurrency, all)
 	if err != nil {
 		return nil, err
 	}

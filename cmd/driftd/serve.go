@@ -69,7 +69,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	defer st.Close()
 
-	sweeper, err := a.sweep(ctx, f, cfg, log, cfg.Server.Concurrency)
+	sweeper, err := a.sweep(ctx, f, cfg, log, cfg.Server.Concurrency, cfg.Workspaces)
 	if err != nil {
 		return exitError, err
 	}

@@ -23,8 +23,10 @@ const (
 	StageWorkspace Stage = "workspace"
 	StagePlan      Stage = "plan"
 	StageShow      Stage = "show"
-	StageTimeout   Stage = "timeout"
-	StageCanceled  Stage = "canceled"
+	// StageUnlock is `terraform force-unlock` (Runner.RecoverLocks).
+	StageUnlock   Stage = "unlock"
+	StageTimeout  Stage = "timeout"
+	StageCanceled Stage = "canceled"
 )
 
 // maxDiagnostics caps Error.Diagnostics, in bytes.

@@ -39,6 +39,7 @@ plan)
   [ -d "$TF_DATA_DIR/providers" ] || { echo 'Error: Required plugins are not installed' >&2; exit 1; }
   for a; do case "$a" in -out=*) : > "${a#-out=}";; -var-file=*) cat "${a#-var-file=}" >> "$FAKE_LOG/varfiles";; esac; done
   [ -f "$TF_DATA_DIR/terraform.tfstate" ] && cp "$TF_DATA_DIR/terraform.tfstate" "$FAKE_LOG/plan.tfstate"
+  [ -n "$FAKE_LOCK_INFO" ] && { cat "$FAKE_LOCK_INFO" >&2; exit 1; }
   if [ "$FAKE_HANG" = 1 ]; then trap '' INT; sleep 3600 & : > "$FAKE_LOG/hanging"; wait; fi
   ;;
 init)

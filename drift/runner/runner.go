@@ -142,6 +142,7 @@ type Runner struct {
 	cache *pluginCache
 	data  *dataDirs
 	sets  *initSets
+	locks *locks
 
 	procs string // GOMAXPROCS for scans; "" leaves Go's default
 
@@ -206,7 +207,11 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{opts: opts, cache: cache, data: data, sets: sets, bins: map[string]binary{}, versions: map[binaryFile]string{}}
+	locks, err := newLocks(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{opts: opts, cache: cache, data: data, sets: sets, locks: locks, bins: map[string]binary{}, versions: map[binaryFile]string{}}
 	if opts.ScansAtOnce > 1 {
 		r.procs = strconv.Itoa(max(1, runtime.GOMAXPROCS(0)/opts.ScansAtOnce))
 	}
@@ -258,6 +263,21 @@ func (r *Runner) CacheDir() string { return r.opts.CacheDir }
 
 // Plan scans one workspace. Errors are *Error.
 func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
+	return r.run(ctx, spec, runPlan)
+}
+
+// runMode is what a run does once terraform is initialised.
+type runMode struct {
+	// probe plans without refresh, for lock recovery (see recoverLock).
+	probe bool
+	// unlockID, when set, makes the run `terraform force-unlock` that lock
+	// instead of planning.
+	unlockID string
+}
+
+var runPlan = runMode{}
+
+func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, error) {
 	s := &scan{r: r, spec: spec, start: time.Now(), parent: ctx, ctx: ctx}
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -386,6 +406,9 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, s.fail(err)
 	}
+	if mode.probe {
+		planOpts = append(planOpts, tfexec.Refresh(false))
+	}
 
 	in := initRun{tf: tf, dir: dir.Path, dataDir: dataDir, opts: initOpts, env: env, privatePlugins: privatePlugins, data: dd, log: log}
 	reused, shared := dd != nil && dd.reusable, false
@@ -409,7 +432,37 @@ func (r *Runner) Plan(ctx context.Context, spec Spec) (*Result, error) {
 	if err := s.selectWorkspace(tf, dataDir); err != nil {
 		return nil, s.fail(err)
 	}
+	if mode.unlockID != "" {
+		s.stage = StageUnlock
+		s.stderr.Reset()
+		if err := tf.ForceUnlock(s.ctx, mode.unlockID); err != nil {
+			return nil, s.fail(err)
+		}
+		return &Result{TerraformVersion: version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit}, nil
+	}
+
 	s.stage = StagePlan
+	if spec.Lock && !mode.probe {
+		// Until plan returns, terraform may hold the state lock: if driftd
+		// is killed meanwhile, the record lets the next one release it.
+		rec, err := newLockRecord(spec, version)
+		if err == nil {
+			err = dir.WriteFile(lockRecordFile, rec)
+		}
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		defer func() {
+			// terraform stopped by a timeout or cancellation may have
+			// been killed holding the lock: the next start checks.
+			if s.ctx.Err() != nil {
+				if _, err := r.locks.adopt(dir.Base(), dir.ScanID); err != nil {
+					log.Warn("lock record of a stopped scan not kept", "err", err)
+				}
+			}
+			os.Remove(filepath.Join(dir.Base(), lockRecordFile))
+		}()
+	}
 	s.stderr.Reset()
 	t0 := time.Now()
 	_, err = tf.Plan(s.ctx, planOpts...)

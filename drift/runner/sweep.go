@@ -46,6 +46,13 @@ func (r *Runner) Sweep(ctx context.Context) error {
 			errs = append(errs, err)
 			break
 		}
+		if held, err := r.locks.adopt(s.Path, s.ScanID); err != nil {
+			// Kept: its record must not be lost with it.
+			errs = append(errs, fmt.Errorf("stale scan dir %s: %w", s.ScanID, err))
+			continue
+		} else if held {
+			r.opts.Logger.WarnContext(ctx, "a killed scan was planning with the state lock; its release is checked", "scan_id", s.ScanID)
+		}
 		if err := os.RemoveAll(s.Path); err != nil {
 			errs = append(errs, fmt.Errorf("remove stale scan dir: %w", err))
 			continue
