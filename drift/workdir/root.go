@@ -48,17 +48,17 @@ type RootError struct {
 }
 
 func (e *RootError) Error() string {
-	return fmt.Sprintf("work root %s: found %s, want a directory (not a symlink) owned by uid %d (driftd's user) that only it can write to (mode 0700); "+
+	return fmt.Sprintf("work root %s: found %s, want a directory (not a symlink) owned by uid %d (driftd's user), not writable by all (driftd makes it 0700); "+
 		"another user may have made it: remove it or choose another with --work-dir", e.Path, e.Found, os.Geteuid())
 }
 
 // EnsureRoot makes dir, the work root, if it is missing (its parents too,
 // 0700), and checks that it is safe to keep scans in: a directory, not a
-// symlink, owned by this process's user, that no other user can write to.
-// Its mode is then set to 0700 (a directory of the user's made 0755 by
-// hand: nobody else can have put anything in it). Anything else is a
-// *RootError: driftd never uses a root that another user made or can
-// write to.
+// symlink, owned by this process's user, not writable by all. Its mode is
+// then set to 0700: a directory of the user's made 0755 by hand, or given
+// group rwx by Kubernetes' fsGroup on a volume, is one that no stranger
+// can have written into. Anything else is a *RootError: driftd never uses
+// a root that another user made or that anyone could write to.
 func EnsureRoot(dir string) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("create work root: %w", err)
@@ -83,7 +83,7 @@ func EnsureRoot(dir string) error {
 		return nil
 	}
 	perm := fi.Mode().Perm()
-	if uid != os.Geteuid() || perm&0o022 != 0 {
+	if uid != os.Geteuid() || perm&0o002 != 0 {
 		return &RootError{Path: dir, Found: fmt.Sprintf("mode %04o, owner uid %d", perm, uid)}
 	}
 	if perm != 0o700 {

@@ -28,7 +28,8 @@ func TestEnsureRoot(t *testing.T) {
 		{name: "ours 0700", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o700) }},
 		{name: "pre-created 0777", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o777) }, want: "found mode 0777, owner uid"},
 		{name: "ours 0755, made private", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o755) }},
-		{name: "group writable", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o770) }, want: "found mode 0770"},
+		{name: "group rwx (fsGroup), made private", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o770) }},
+		{name: "writable by all", setup: func(t *testing.T, p string) { mkdirMode(t, p, 0o703) }, want: "found mode 0703"},
 		{name: "symlink to a private dir", setup: func(t *testing.T, p string) {
 			target := filepath.Join(t.TempDir(), "elsewhere")
 			mkdirMode(t, target, 0o700)
@@ -66,7 +67,7 @@ func TestEnsureRoot(t *testing.T) {
 			if !errors.As(err, &rerr) {
 				t.Fatalf("EnsureRoot = %v, want a *RootError", err)
 			}
-			for _, want := range []string{p, tt.want, fmt.Sprintf("owned by uid %d", os.Geteuid()), "mode 0700", "--work-dir"} {
+			for _, want := range []string{p, tt.want, fmt.Sprintf("owned by uid %d", os.Geteuid()), "0700", "--work-dir"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
