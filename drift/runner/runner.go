@@ -398,11 +398,11 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 		return nil, s.fail(err)
 	}
 
-	initOpts, err := initOptions(dir.Base(), spec)
+	initOpts, err := initOptions(dir, spec)
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	planOpts, err := planOptions(dir.Base(), dir.PlanFile, spec, vars)
+	planOpts, err := planOptions(dir, spec, vars)
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -802,23 +802,24 @@ func splitEnv(environ []string) (env, vars map[string]string, dropped []string) 
 	return env, vars, dropped
 }
 
-// initOptions builds init's options; backend config goes to a file in base.
-func initOptions(base string, spec Spec) ([]tfexec.InitOption, error) {
+// initOptions builds init's options; backend config goes to a file in the
+// scan's directory.
+func initOptions(dir *workdir.Dir, spec Spec) ([]tfexec.InitOption, error) {
 	var opts []tfexec.InitOption
 	if len(spec.BackendConfig) > 0 {
-		f := filepath.Join(base, "driftd.tfbackend")
-		if err := writeBackendConfig(f, spec.BackendConfig); err != nil {
+		const name = "driftd.tfbackend"
+		if err := writeBackendConfig(dir, name, spec.BackendConfig); err != nil {
 			return nil, err
 		}
-		opts = append(opts, tfexec.BackendConfig(f))
+		opts = append(opts, tfexec.BackendConfig(filepath.Join(dir.Base(), name)))
 	}
 	return opts, nil
 }
 
 // planOptions builds plan's options. vars (from TF_VAR_ entries) go to a var
-// file in base, passed last.
-func planOptions(base, planFile string, spec Spec, vars map[string]string) ([]tfexec.PlanOption, error) {
-	opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Lock(spec.Lock)}
+// file in the scan's directory, passed last.
+func planOptions(dir *workdir.Dir, spec Spec, vars map[string]string) ([]tfexec.PlanOption, error) {
+	opts := []tfexec.PlanOption{tfexec.Out(dir.PlanFile), tfexec.Lock(spec.Lock)}
 	if spec.Lock && spec.LockTimeout > 0 {
 		opts = append(opts, tfexec.LockTimeout(spec.LockTimeout.String()))
 	}
@@ -832,22 +833,22 @@ func planOptions(base, planFile string, spec Spec, vars map[string]string) ([]tf
 		opts = append(opts, tfexec.VarFile(f))
 	}
 	if len(vars) > 0 {
-		f := filepath.Join(base, "driftd.tfvars.json")
+		const name = "driftd.tfvars.json"
 		b, err := json.Marshal(vars)
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(f, b, 0o600); err != nil {
+		if err := dir.WriteFile(name, b); err != nil {
 			return nil, fmt.Errorf("write var file: %w", err)
 		}
-		opts = append(opts, tfexec.VarFile(f))
+		opts = append(opts, tfexec.VarFile(filepath.Join(dir.Base(), name)))
 	}
 	return opts, nil
 }
 
 // writeBackendConfig writes entries as a .tfbackend (HCL) file of string
-// attributes.
-func writeBackendConfig(path string, cfg map[string]string) error {
+// attributes into the scan's directory.
+func writeBackendConfig(dir *workdir.Dir, name string, cfg map[string]string) error {
 	keys := make([]string, 0, len(cfg))
 	for k := range cfg {
 		if !hclIdentRE.MatchString(k) {
@@ -860,7 +861,7 @@ func writeBackendConfig(path string, cfg map[string]string) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s = %s\n", k, hclString(cfg[k]))
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+	if err := dir.WriteFile(name, b.Bytes()); err != nil {
 		return fmt.Errorf("write backend config: %w", err)
 	}
 	return nil
