@@ -15,11 +15,12 @@ import (
 )
 
 var (
-	githubFields  = []string{"repository", "base_url", "token_env", "token_file", "app", "labels", "assign_owners", "max_open_issues", "error_issues", "timeout"}
-	appFields     = []string{"app_id", "installation_id", "private_key_env", "private_key_file"}
-	slackFields   = []string{"webhook_url_env", "webhook_url_file", "token_env", "token_file", "channel", "api_url", "notify", "owners", "digest", "timeout"}
-	webhookFields = []string{"name", "url", "url_env", "url_file", "secret_env", "secret_file", "headers", "notify", "timeout"}
-	notifyFields  = []string{"new", "changed", "resolved", "error"}
+	reporterFields = []string{"github", "slack", "webhooks"}
+	githubFields   = []string{"repository", "base_url", "token_env", "token_file", "app", "labels", "assign_owners", "max_open_issues", "error_issues", "timeout"}
+	appFields      = []string{"app_id", "installation_id", "private_key_env", "private_key_file"}
+	slackFields    = []string{"webhook_url_env", "webhook_url_file", "token_env", "token_file", "channel", "api_url", "notify", "owners", "digest", "timeout"}
+	webhookFields  = []string{"name", "url", "url_env", "url_file", "secret_env", "secret_file", "headers", "notify", "timeout"}
+	notifyFields   = []string{"new", "changed", "resolved", "error"}
 
 	repoRE        = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	webhookNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -37,7 +38,7 @@ func inline(base string) string {
 
 func (d *decoder) reporters(f field, wss []Workspace) Reporters {
 	var r Reporters
-	fs, ok := d.mapping(f.val, f.path, []string{"github", "slack", "webhooks"}, nil)
+	fs, ok := d.mapping(f.val, f.path, reporterFields, nil)
 	if !ok {
 		return r
 	}
