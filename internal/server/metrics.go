@@ -68,11 +68,11 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 		}, ws),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftd_reporter_deliveries_total",
-			Help: "Reports handed to a reporter, successful or not.",
+			Help: "Notifications a reporter sent or failed to send (nothing owed is not counted).",
 		}, []string{"reporter"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftd_reporter_failures_total",
-			Help: "Reports a reporter failed to deliver.",
+			Help: "Notifications a reporter failed to send; they stay owed to the next run.",
 		}, []string{"reporter"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftd_scans_in_flight",
@@ -132,7 +132,8 @@ func (m *Metrics) ScanStarted() { m.inFlight.Inc() }
 // ScanFinished counts a scan as no longer in flight.
 func (m *Metrics) ScanFinished() { m.inFlight.Dec() }
 
-// Delivered records one delivery attempt by a reporter; err is its outcome.
+// Delivered records one notification a reporter sent or failed to send;
+// err is its outcome.
 func (m *Metrics) Delivered(reporter string, err error) {
 	m.deliveries.WithLabelValues(reporter).Inc()
 	f := m.failures.WithLabelValues(reporter)

@@ -127,3 +127,20 @@ func TestReopenedByHandTwice(t *testing.T) {
 		t.Fatalf("comments %q, want two reopenings", is.Comments)
 	}
 }
+
+// TestCreateAnswerLost: GitHub opens the issue and the answer is lost; the
+// retry finds it (listing by label, never searching) and opens no other.
+func TestCreateAnswerLost(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t, "acme", "infra", token)
+	srv.FailAfterApplying(http.MethodPost, githubtest.ServerError, 1)
+	r := newReporter(t, srv, nil)
+	d := reporters.NewDispatcher(slog.New(slog.DiscardHandler), []reporters.Reporter{r}, reporters.WithState(&reporters.MemState{}),
+		reporters.WithBackoff(reporters.Backoff{Attempts: 2}), reporters.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if res := d.Deliver(context.Background(), drifted("a", "x.y")); res[0].Err != nil || res[0].Attempts != 2 {
+		t.Fatalf("%+v", res[0])
+	}
+	if n := len(srv.Issues()); n != 1 {
+		t.Fatalf("%d issues, want 1", n)
+	}
+}
