@@ -3,6 +3,7 @@
 //
 //	driftd scan [NAME...]   scan the workspaces of a config file
 //	driftd check DIR        scan one directory, no config file needed
+//	driftd analyze [FILE|-] report on a plan made elsewhere (terraform show -json)
 //	driftd validate         check a config file
 //	driftd install-terraform --version V --dir DIR
 //	driftd version
@@ -48,6 +49,7 @@ func main() {
 
 // app is one invocation of the CLI; tests build their own.
 type app struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	environ        []string
 	now            func() time.Time
@@ -63,6 +65,7 @@ type app struct {
 
 func newApp(stdout, stderr io.Writer, environ []string) *app {
 	return &app{
+		stdin:       os.Stdin,
 		stdout:      stdout,
 		stderr:      stderr,
 		environ:     environ,
@@ -76,6 +79,8 @@ const usage = `Usage: driftd <command> [flags]
 Commands:
   scan [NAME...]   scan all (or the named) workspaces of --config
   check DIR        scan one Terraform directory
+  analyze [FILE|-] report on the output of 'terraform show -json PLANFILE'
+                   made elsewhere
   serve            run the daemon: scheduled scans, history, status page, metrics
   validate         check a config file and list every error
   install-terraform --version V --dir DIR
@@ -109,6 +114,8 @@ func (a *app) run(ctx context.Context, args []string) (code int) {
 		code, err = a.scan(ctx, rest)
 	case "check":
 		code, err = a.check(ctx, rest)
+	case "analyze":
+		code, err = a.analyze(ctx, rest)
 	case "serve":
 		code, err = a.serve(ctx, rest)
 	case "validate":
@@ -187,8 +194,9 @@ func (l *logFlags) logger(a *app) (*slog.Logger, error) {
 	return slog.New(scan.LogHandler(h)), nil
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether a reader or writer is a terminal.
+func isTerminal(rw any) bool {
+	f, ok := rw.(*os.File)
 	if !ok {
 		return false
 	}

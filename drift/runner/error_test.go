@@ -105,9 +105,9 @@ func TestDefaultCacheDir(t *testing.T) {
 		{env: nil, wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := defaultCacheDir(tt.env)
+		got, err := DefaultCacheDir(tt.env)
 		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("defaultCacheDir(%v) = %q, %v; want %q", tt.env, got, err, tt.want)
+			t.Errorf("DefaultCacheDir(%v) = %q, %v; want %q", tt.env, got, err, tt.want)
 		}
 	}
 }

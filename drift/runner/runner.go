@@ -162,7 +162,7 @@ func New(opts Options) (*Runner, error) {
 		opts.Environ = os.Environ()
 	}
 	if opts.CacheDir == "" {
-		dir, err := defaultCacheDir(opts.Environ)
+		dir, err := DefaultCacheDir(opts.Environ)
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +218,10 @@ func New(opts Options) (*Runner, error) {
 	return r, nil
 }
 
-func defaultCacheDir(environ []string) (string, error) {
+// DefaultCacheDir is the cache directory of a Runner without
+// Options.CacheDir in the environment environ: $XDG_CACHE_HOME/driftd,
+// else ~/.cache/driftd.
+func DefaultCacheDir(environ []string) (string, error) {
 	var xdg, home string
 	for _, kv := range environ {
 		switch k, v, _ := cutEnv(kv); k {
