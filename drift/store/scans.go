@@ -212,6 +212,31 @@ func (s *Store) Scans(ctx context.Context, workspace string, limit int) ([]Scan,
 	return scans, nil
 }
 
+// ScansAfter returns the workspace's scans with an ID above after, oldest
+// (first saved) first: what was saved since a reader last looked.
+func (s *Store) ScansAfter(ctx context.Context, workspace string, after uint64) ([]Scan, error) {
+	var scans []Scan
+	err := s.view(ctx, "scans of "+workspace, func(tx *bolt.Tx) error {
+		hist := tx.Bucket(bucketScans).Bucket([]byte(workspace))
+		if hist == nil || after == ^uint64(0) {
+			return nil
+		}
+		c := hist.Cursor()
+		for k, v := c.Seek(idKey(after + 1)); k != nil; k, v = c.Next() {
+			var sc Scan
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("decode scan %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			scans = append(scans, sc)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return scans, nil
+}
+
 // Workspaces returns the summary of every workspace ever saved, sorted by
 // name.
 func (s *Store) Workspaces(ctx context.Context) ([]Summary, error) {

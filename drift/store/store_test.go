@@ -238,6 +238,38 @@ func TestScansNewestFirst(t *testing.T) {
 	}
 }
 
+func TestScansAfterOldestFirst(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t, store.Options{})
+	ctx := context.Background()
+	var ids []uint64
+	for i := range 4 {
+		ids = append(ids, save(t, s, report("a", drift.StatusClean, t0.Add(time.Duration(i)*time.Hour))).ID)
+		save(t, s, report("b", drift.StatusClean, t0))
+	}
+	for _, c := range []struct {
+		after uint64
+		want  []uint64
+	}{
+		{0, ids},
+		{ids[1], ids[2:]},
+		{ids[1] + 1, ids[2:]}, // b's ID, between two of a's
+		{ids[3], nil},
+		{^uint64(0), nil},
+	} {
+		scans, err := s.ScansAfter(ctx, "a", c.after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := scanIDs(scans); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ScansAfter(%d) = %v, want %v", c.after, got, c.want)
+		}
+	}
+	if scans, err := s.ScansAfter(ctx, "nope", 0); err != nil || len(scans) != 0 {
+		t.Errorf("ScansAfter of unknown workspace = %v, %v", scans, err)
+	}
+}
+
 func scanIDs(scans []store.Scan) []uint64 {
 	var ids []uint64
 	for _, sc := range scans {

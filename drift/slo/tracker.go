@@ -1,0 +1,141 @@
+package slo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/driftd/driftd/drift/store"
+)
+
+// Source is the scan history a Tracker reads; *store.Store satisfies it.
+type Source interface {
+	// Workspaces returns every workspace's summary; its last scan's ID
+	// tells the Tracker whether anything is new.
+	Workspaces(ctx context.Context) ([]store.Summary, error)
+	// ScansAfter returns a workspace's scans with an ID above after,
+	// oldest first.
+	ScansAfter(ctx context.Context, workspace string, after uint64) ([]store.Scan, error)
+}
+
+// Target is a workspace with an objective.
+type Target struct {
+	Workspace string
+	// Owners are the workspace's owners; each has the workspace in its
+	// summary. A workspace without owners counts in the fleet only.
+	Owners    []string
+	Objective Objective
+	// Export asks for the workspace's own metric series (they are per
+	// owner and for the fleet otherwise).
+	Export bool
+}
+
+// Fleet is every target's summary, each owner's and the fleet's at one
+// time.
+type Fleet struct {
+	At         time.Time
+	Fleet      Summary
+	Owners     []Owner     // sorted by name
+	Workspaces []Workspace // sorted by name
+}
+
+// Owner is one owner's summary, over the workspaces it owns.
+type Owner struct {
+	Owner string
+	Summary
+}
+
+// Workspace is one workspace's summary.
+type Workspace struct {
+	Target
+	Summary
+}
+
+// Tracker keeps, in memory, the part of each workspace's history its
+// figures need, and computes them on demand. It reads from its Source only
+// what was saved since the last call, so computing at every scrape costs
+// one read of the summaries plus the new scans.
+type Tracker struct {
+	src Source
+
+	mu   sync.Mutex
+	hist map[string]*history
+}
+
+type history struct {
+	scans []Scan
+	// last is the ID of the newest scan read.
+	last uint64
+	// horizon is how far back the history was read and is kept.
+	horizon time.Duration
+}
+
+// NewTracker returns a Tracker over src.
+func NewTracker(src Source) *Tracker {
+	return &Tracker{src: src, hist: make(map[string]*history)}
+}
+
+// Compute returns the figures of targets at now. Workspaces not among
+// targets are forgotten; a target whose horizon grew is read again from
+// the start of what the store keeps.
+func (t *Tracker) Compute(ctx context.Context, targets []Target, now time.Time) (*Fleet, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sums, err := t.src.Workspaces(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("slo: %w", err)
+	}
+	lastID := make(map[string]uint64, len(sums))
+	for _, s := range sums {
+		lastID[s.Workspace] = s.Last.ID
+	}
+	wanted := make(map[string]bool, len(targets))
+	f := &Fleet{At: now, Workspaces: make([]Workspace, 0, len(targets))}
+	owners := map[string]*Summary{}
+	for _, tg := range targets {
+		wanted[tg.Workspace] = true
+		horizon := tg.Objective.Horizon()
+		h := t.hist[tg.Workspace]
+		if h == nil || h.horizon < horizon {
+			h = &history{horizon: horizon}
+			t.hist[tg.Workspace] = h
+		}
+		h.horizon = horizon
+		if id := lastID[tg.Workspace]; id > h.last {
+			scans, err := t.src.ScansAfter(ctx, tg.Workspace, h.last)
+			if err != nil {
+				return nil, fmt.Errorf("slo: %w", err)
+			}
+			add := make([]Scan, 0, len(scans))
+			for _, sc := range scans {
+				add = append(add, Scan{At: sc.StartedAt, Outcome: OutcomeOf(sc.Status)})
+				h.last = max(h.last, sc.ID)
+			}
+			h.scans = Merge(h.scans, add)
+		}
+		h.scans = Prune(h.scans, now, horizon)
+		sum := Compute(h.scans, tg.Objective, now)
+		f.Workspaces = append(f.Workspaces, Workspace{Target: tg, Summary: sum})
+		f.Fleet.Add(sum)
+		for _, o := range slices.Compact(slices.Sorted(slices.Values(tg.Owners))) {
+			if owners[o] == nil {
+				owners[o] = &Summary{}
+			}
+			owners[o].Add(sum)
+		}
+	}
+	for name := range t.hist {
+		if !wanted[name] {
+			delete(t.hist, name)
+		}
+	}
+	slices.SortFunc(f.Workspaces, func(a, b Workspace) int { return strings.Compare(a.Workspace, b.Workspace) })
+	for o, s := range owners {
+		f.Owners = append(f.Owners, Owner{Owner: o, Summary: *s})
+	}
+	slices.SortFunc(f.Owners, func(a, b Owner) int { return strings.Compare(a.Owner, b.Owner) })
+	return f, nil
+}
