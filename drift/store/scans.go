@@ -46,21 +46,113 @@ type Summary struct {
 	LastClean time.Time `json:"last_clean,omitzero"`
 }
 
+// historyFill is how full bbolt packs a page of scan history before
+// starting the next. Rows are only appended (IDs grow) and pruned from the
+// front, so full pages stay full; bbolt's default of half full would
+// double the file.
+const historyFill = 1.0
+
 // SaveReport records one finished scan: its summary and (replacing the
 // previous) the workspace's last full report, in one transaction, then
 // applies retention to that workspace's history. It returns the stored
 // summary with its ID.
 func (s *Store) SaveReport(ctx context.Context, r *drift.Report) (Scan, error) {
-	if r == nil || r.Workspace == "" {
-		return Scan{}, fmt.Errorf("store %s: save report: report without a workspace", s.path)
-	}
-	full, err := json.Marshal(r)
+	scans, err := s.SaveReports(ctx, []*drift.Report{r})
 	if err != nil {
-		return Scan{}, fmt.Errorf("store %s: save report of %s: %w", s.path, r.Workspace, err)
+		return Scan{}, err
 	}
-	scan := Scan{
+	return scans[0], nil
+}
+
+// SaveReports records finished scans, in order, as SaveReport would one
+// by one, but in one transaction that writes each workspace's last report,
+// summary and retention once: an import of history. It returns the
+// stored summaries, in the order of rs. All are saved or none.
+func (s *Store) SaveReports(ctx context.Context, rs []*drift.Report) ([]Scan, error) {
+	last := make(map[string]int) // workspace -> index of its last report in rs
+	for i, r := range rs {
+		if r == nil || r.Workspace == "" {
+			return nil, fmt.Errorf("store %s: save report: report without a workspace", s.path)
+		}
+		last[r.Workspace] = i
+	}
+	full := make(map[string][]byte, len(last))
+	for ws, i := range last {
+		b, err := json.Marshal(rs[i])
+		if err != nil {
+			return nil, fmt.Errorf("store %s: save report of %s: %w", s.path, ws, err)
+		}
+		full[ws] = b
+	}
+	scans := make([]Scan, len(rs))
+	for i, r := range rs {
+		scans[i] = newScan(r)
+	}
+	op := fmt.Sprintf("save %d reports", len(rs))
+	if len(rs) == 1 {
+		op = "save report of " + rs[0].Workspace
+	}
+	// Summaries reach the cache in commit order.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var sums map[string]Summary
+	err := s.update(ctx, op, func(tx *bolt.Tx) error {
+		sums = make(map[string]Summary, len(last))
+		all, sumBucket := tx.Bucket(bucketScans), tx.Bucket(bucketSummaries)
+		hists := make(map[string]*bolt.Bucket, len(last))
+		for i := range scans {
+			sc := &scans[i]
+			// The parent bucket's sequence numbers scans across
+			// workspaces, so an ID names one scan on its own (logs, API).
+			id, err := all.NextSequence()
+			if err != nil {
+				return err
+			}
+			sc.ID = id
+			hist := hists[sc.Workspace]
+			if hist == nil {
+				if hist, err = all.CreateBucketIfNotExists([]byte(sc.Workspace)); err != nil {
+					return err
+				}
+				hist.FillPercent = historyFill
+				hists[sc.Workspace] = hist
+			}
+			if err := hist.Put(idKey(id), encodeScan(*sc)); err != nil {
+				return err
+			}
+			sum, ok := sums[sc.Workspace]
+			if !ok {
+				if sum, err = readSummary(sumBucket, sc.Workspace); err != nil {
+					return err
+				}
+			}
+			sums[sc.Workspace] = sum.advance(*sc)
+		}
+		for ws, sum := range sums {
+			if err := putJSON(sumBucket, []byte(ws), sum); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketReports).Put([]byte(ws), full[ws]); err != nil {
+				return err
+			}
+			if err := s.prune(hists[ws]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.sums.set(sums)
+	return scans, nil
+}
+
+// newScan summarises r. Times are kept in UTC, as the store reads them back.
+func newScan(r *drift.Report) Scan {
+	return Scan{
 		Workspace:        r.Workspace,
-		StartedAt:        r.StartedAt,
+		StartedAt:        r.StartedAt.UTC(),
 		Duration:         r.Duration,
 		Status:           r.Status,
 		Drifted:          len(r.Drift),
@@ -70,44 +162,20 @@ func (s *Store) SaveReport(ctx context.Context, r *drift.Report) (Scan, error) {
 		TerraformVersion: r.TerraformVersion,
 		Error:            truncate(r.Error, maxScanError),
 	}
-	ws := []byte(r.Workspace)
-	err = s.update(ctx, "save report of "+r.Workspace, func(tx *bolt.Tx) error {
-		all := tx.Bucket(bucketScans)
-		// The parent bucket's sequence numbers scans across workspaces, so an
-		// ID names one scan on its own (logs, API).
-		id, err := all.NextSequence()
-		if err != nil {
-			return err
-		}
-		scan.ID = id
-		hist, err := all.CreateBucketIfNotExists(ws)
-		if err != nil {
-			return err
-		}
-		if err := putJSON(hist, idKey(id), scan); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketReports).Put(ws, full); err != nil {
-			return err
-		}
-		if err := s.updateSummary(tx.Bucket(bucketSummaries), scan); err != nil {
-			return err
-		}
-		return s.prune(hist)
-	})
-	if err != nil {
-		return Scan{}, err
-	}
-	return scan, nil
 }
 
-func (s *Store) updateSummary(b *bolt.Bucket, scan Scan) error {
+func readSummary(b *bolt.Bucket, workspace string) (Summary, error) {
 	var sum Summary
-	if v := b.Get([]byte(scan.Workspace)); v != nil {
+	if v := b.Get([]byte(workspace)); v != nil {
 		if err := json.Unmarshal(v, &sum); err != nil {
-			return fmt.Errorf("decode summary of %s: %w", scan.Workspace, err)
+			return Summary{}, fmt.Errorf("decode summary of %s: %w", workspace, err)
 		}
 	}
+	return sum, nil
+}
+
+// advance returns the summary after scan.
+func (sum Summary) advance(scan Scan) Summary {
 	sum.Workspace = scan.Workspace
 	sum.Last = scan
 	switch scan.Status {
@@ -119,7 +187,7 @@ func (s *Store) updateSummary(b *bolt.Bucket, scan Scan) error {
 		sum.DriftingSince = time.Time{}
 		sum.LastClean = scan.StartedAt
 	}
-	return putJSON(b, []byte(scan.Workspace), sum)
+	return sum
 }
 
 // prune deletes the oldest scans of one workspace beyond MaxScans or older
@@ -147,13 +215,11 @@ func (s *Store) prune(hist *bolt.Bucket) error {
 			if s.opts.MaxAge == 0 {
 				break
 			}
-			var sc struct {
-				StartedAt time.Time `json:"started_at"`
+			started, err := scanStart(k, v)
+			if err != nil {
+				return err
 			}
-			if err := json.Unmarshal(v, &sc); err != nil {
-				return fmt.Errorf("decode scan %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			if !sc.StartedAt.Before(cutoff) {
+			if !started.Before(cutoff) {
 				break
 			}
 		}
@@ -198,9 +264,9 @@ func (s *Store) Scans(ctx context.Context, workspace string, limit int) ([]Scan,
 		}
 		c := hist.Cursor()
 		for k, v := c.Last(); k != nil && (limit <= 0 || len(scans) < limit); k, v = c.Prev() {
-			var sc Scan
-			if err := json.Unmarshal(v, &sc); err != nil {
-				return fmt.Errorf("decode scan %d: %w", binary.BigEndian.Uint64(k), err)
+			sc, err := decodeScan(workspace, k, v)
+			if err != nil {
+				return err
 			}
 			scans = append(scans, sc)
 		}
@@ -238,23 +304,21 @@ func (s *Store) ScansAfter(ctx context.Context, workspace string, after uint64) 
 }
 
 // Workspaces returns the summary of every workspace ever saved, sorted by
-// name.
+// name. Summaries are kept in memory, so this reads no page of the file.
 func (s *Store) Workspaces(ctx context.Context) ([]Summary, error) {
-	var sums []Summary
-	err := s.view(ctx, "workspaces", func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSummaries).ForEach(func(k, v []byte) error {
-			var sum Summary
-			if err := json.Unmarshal(v, &sum); err != nil {
-				return fmt.Errorf("decode summary of %s: %w", k, err)
-			}
-			sums = append(sums, sum)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store %s: workspaces: %w", s.path, err)
 	}
-	return sums, nil
+	return s.sums.all(), nil
+}
+
+// Summary returns one workspace's summary; false when it was never saved.
+func (s *Store) Summary(ctx context.Context, workspace string) (Summary, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Summary{}, false, fmt.Errorf("store %s: summary of %s: %w", s.path, workspace, err)
+	}
+	sum, ok := s.sums.get(workspace)
+	return sum, ok, nil
 }
 
 func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }

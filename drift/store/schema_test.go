@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,6 @@ func TestOpenVersion1File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	ctx := context.Background()
 	if v := fileVersion(t, s); v != uint64(len(migrations)) {
 		t.Errorf("schema version after Open = %d, want %d", v, len(migrations))
@@ -103,10 +103,31 @@ func TestOpenVersion1File(t *testing.T) {
 	if r, err := s.LastReport(ctx, "prod"); err != nil || r == nil || r.Status != drift.StatusClean {
 		t.Errorf("LastReport = %+v, %v", r, err)
 	}
-	// New scans continue the file's numbering.
+	// New scans continue the file's numbering, in binary rows next to the
+	// JSON one.
 	sc, err := s.SaveReport(ctx, &drift.Report{Workspace: "prod", Status: drift.StatusClean, StartedAt: at.Add(time.Hour)})
 	if err != nil || sc.ID != 8 {
 		t.Errorf("SaveReport = %+v, %v; want ID 8", sc, err)
+	}
+	old := Scan{ID: 7, Workspace: "prod", StartedAt: at, Duration: 1000, Status: drift.StatusClean}
+	scans, err := s.Scans(ctx, "prod", 0)
+	if err != nil || len(scans) != 2 || !reflect.DeepEqual(scans[0], sc) || !reflect.DeepEqual(scans[1], old) {
+		t.Errorf("Scans = %+v, %v; want [%+v %+v]", scans, err, sc, old)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Retention reads the JSON row's time too.
+	s, err = Open(path, Options{MaxAge: 90 * time.Minute, Clock: func() time.Time { return at.Add(2 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.SaveReport(ctx, &drift.Report{Workspace: "prod", Status: drift.StatusClean, StartedAt: at.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if scans, err := s.Scans(ctx, "prod", 0); err != nil || len(scans) != 2 || scans[1].ID != 8 {
+		t.Errorf("after retention: %+v, %v; want scans 9 and 8", scans, err)
 	}
 }
 

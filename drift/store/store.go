@@ -7,13 +7,13 @@
 // every scan whose SaveReport had returned; after power loss the same holds
 // as far as the disk honours fsync.
 //
-// Layout (schema version 1):
+// Layout (schema version 2):
 //
 //	meta                     schema_version -> uint64, big-endian
-//	scans/<workspace>        scan ID (big-endian uint64) -> JSON Scan
+//	scans/<workspace>        scan ID (big-endian uint64) -> Scan, binary (codec.go; JSON in rows of version 1)
 //	reports                  workspace -> JSON drift.Report (the last one)
 //	state/<workspace>        reporter -> opaque bytes
-//	summaries                workspace -> JSON Summary
+//	summaries                workspace -> JSON Summary (all held in memory while open)
 package store
 
 import (
@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -64,6 +65,10 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	opts Options
+	sums summaries
+	// writeMu orders writes of summaries, so that the copy in memory
+	// follows the file's commits.
+	writeMu sync.Mutex
 }
 
 // Open opens the store at path, creating it (and its parent directories,
@@ -92,7 +97,12 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{db: db, path: path, opts: opts}, nil
+	s := &Store{db: db, path: path, opts: opts}
+	if err := db.View(s.sums.load); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // Close releases the file and its lock.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/store"
 )
@@ -47,6 +49,20 @@ func report(ws string, status drift.Status, at time.Time) *drift.Report {
 		r.Error = "plan failed"
 	}
 	return r
+}
+
+// reopen closes s and opens its file again.
+func reopen(t *testing.T, s *store.Store, path string) *store.Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s2.Close() })
+	return s2
 }
 
 func save(t *testing.T, s *store.Store, r *drift.Report) store.Scan {
@@ -151,14 +167,7 @@ func TestReportRoundTrip(t *testing.T) {
 	}
 
 	// The report survives reopening.
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := reopen(t, s, path)
 	got, err = s2.LastReport(ctx, "prod")
 	if err != nil {
 		t.Fatal(err)
@@ -553,4 +562,173 @@ func TestConcurrentSaveReport(t *testing.T) {
 			t.Errorf("%s: summary's last scan %d, history's newest %d", sum.Workspace, sum.Last.ID, scans[0].ID)
 		}
 	}
+}
+
+// history is n hourly scans of ws from start: clean, with a drifted
+// stretch and a failed scan, each at a commit.
+func history(ws string, start time.Time, n int) []*drift.Report {
+	rs := make([]*drift.Report, n)
+	for i := range rs {
+		st := drift.StatusClean
+		switch {
+		case i%50 == 17:
+			st = drift.StatusError
+		case i%10 >= 7:
+			st = drift.StatusDrifted
+		}
+		r := report(ws, st, start.Add(time.Duration(i)*time.Hour))
+		r.Commit = fmt.Sprintf("%040x", i/24)
+		r.TerraformVersion = "1.11.4"
+		rs[i] = r
+	}
+	return rs
+}
+
+func TestSaveReportsIsSaveReportInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var rs []*drift.Report
+	for i, r := range history("a", t0, 30) {
+		rs = append(rs, r, history("b", t0.Add(time.Minute), 30)[i])
+	}
+	rs = append(rs, report("c", drift.StatusError, t0))
+	opts := store.Options{MaxScans: 20, Clock: func() time.Time { return t0.Add(40 * time.Hour) }}
+	one, _ := openStore(t, opts)
+	batch, _ := openStore(t, opts)
+	var want []store.Scan
+	for _, r := range rs {
+		want = append(want, save(t, one, r))
+	}
+	got, err := batch.SaveReports(ctx, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("SaveReports returned\n %+v\nwant %+v", got, want)
+	}
+	for _, s := range []*store.Store{one, batch} {
+		for _, ws := range []string{"a", "b", "c"} {
+			if scans, _ := s.Scans(ctx, ws, 0); ws != "c" && len(scans) != 20 {
+				t.Errorf("%s kept %d scans, want 20", ws, len(scans))
+			}
+		}
+	}
+	for _, ws := range []string{"a", "b", "c"} {
+		wantScans, _ := one.Scans(ctx, ws, 0)
+		gotScans, err := batch.Scans(ctx, ws, 0)
+		if err != nil || !reflect.DeepEqual(gotScans, wantScans) {
+			t.Errorf("%s: batch history %+v, %v\nwant %+v", ws, gotScans, err, wantScans)
+		}
+		wantRep, _ := one.LastReport(ctx, ws)
+		gotRep, _ := batch.LastReport(ctx, ws)
+		if !reflect.DeepEqual(gotRep, wantRep) {
+			t.Errorf("%s: batch last report %+v, want %+v", ws, gotRep, wantRep)
+		}
+	}
+	wantSums, _ := one.Workspaces(ctx)
+	gotSums, _ := batch.Workspaces(ctx)
+	if !reflect.DeepEqual(gotSums, wantSums) {
+		t.Errorf("batch summaries\n %+v\nwant %+v", gotSums, wantSums)
+	}
+}
+
+func TestSaveReportsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t, store.Options{})
+	if _, err := s.SaveReports(context.Background(), []*drift.Report{report("a", drift.StatusClean, t0), {}}); err == nil {
+		t.Fatal("SaveReports with a report without workspace succeeded")
+	}
+	if sums, _ := s.Workspaces(context.Background()); len(sums) != 0 {
+		t.Errorf("a refused batch saved %+v", sums)
+	}
+}
+
+// The summaries the store keeps in memory are the file's: after writes
+// in any order, a reopened store reads the same.
+func TestSummariesInMemoryMatchFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := openStore(t, store.Options{})
+	for i, ws := range []string{"m", "c", "x", "a", "c", "m"} {
+		save(t, s, report(ws, []drift.Status{drift.StatusDrifted, drift.StatusClean, drift.StatusError}[i%3], t0.Add(time.Duration(i)*time.Hour)))
+	}
+	inMemory, err := s.Workspaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sum := range inMemory {
+		names = append(names, sum.Workspace)
+		one, ok, err := s.Summary(ctx, sum.Workspace)
+		if err != nil || !ok || !reflect.DeepEqual(one, sum) {
+			t.Errorf("Summary(%s) = %+v, %v, %v; want %+v", sum.Workspace, one, ok, err, sum)
+		}
+	}
+	if want := []string{"a", "c", "m", "x"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("Workspaces = %v, want %v", names, want)
+	}
+	if _, ok, err := s.Summary(ctx, "nope"); ok || err != nil {
+		t.Errorf("Summary of an unknown workspace: %v, %v", ok, err)
+	}
+	// A caller's edit of the returned slice is its own.
+	inMemory[0].Workspace = "edited"
+	if again, _ := s.Workspaces(ctx); again[0].Workspace != "a" {
+		t.Errorf("a caller's edit reached the store: %q", again[0].Workspace)
+	}
+	inMemory[0].Workspace = "a"
+	fromFile, err := reopen(t, s, path).Workspaces(ctx)
+	if err != nil || !reflect.DeepEqual(fromFile, inMemory) {
+		t.Errorf("after reopen:\n got %+v, %v\nwant %+v", fromFile, err, inMemory)
+	}
+}
+
+// A fleet's history costs less than a hundred bytes a scan, and
+// retention keeps the file from growing once it holds what it keeps:
+// freed pages are reused.
+func TestHistoryFileSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 80,000 scans")
+	}
+	t.Parallel()
+	const workspaces, perRound, keep = 40, 500, 500
+	path := filepath.Join(t.TempDir(), "driftd.db")
+	// used is the file's high-water mark: bbolt grows the file itself in
+	// steps of up to 16 MiB.
+	used := func() int64 {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int64
+		_ = db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+		return n
+	}
+	var sizes []int64
+	for round := range 4 {
+		s, err := store.Open(path, store.Options{MaxScans: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for w := range workspaces {
+			rs := history(fmt.Sprintf("workspace-%03d", w), t0.Add(time.Duration(round*perRound)*time.Hour), perRound)
+			if _, err := s.SaveReports(context.Background(), rs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, used())
+	}
+	rows := int64(workspaces * keep)
+	if per := sizes[0] / rows; per > 100 {
+		t.Errorf("%d scans take %d bytes, %d a scan; want at most 100", rows, sizes[0], per)
+	}
+	// Rounds after the first replace every scan; the file may grow by what
+	// a transaction holds while the pages it frees are still in use.
+	if grown := sizes[3] - sizes[1]; grown > sizes[0]/10 {
+		t.Errorf("bytes used by round %v: grew %d bytes after retention took over", sizes, grown)
+	}
+	t.Logf("bytes used by round: %v (%d scans kept)", sizes, rows)
 }
