@@ -289,9 +289,9 @@ func (s *Store) ScansAfter(ctx context.Context, workspace string, after uint64) 
 		}
 		c := hist.Cursor()
 		for k, v := c.Seek(idKey(after + 1)); k != nil; k, v = c.Next() {
-			var sc Scan
-			if err := json.Unmarshal(v, &sc); err != nil {
-				return fmt.Errorf("decode scan %d: %w", binary.BigEndian.Uint64(k), err)
+			sc, err := decodeScan(workspace, k, v)
+			if err != nil {
+				return err
 			}
 			scans = append(scans, sc)
 		}
