@@ -37,7 +37,7 @@ type soak struct {
 	env    []string
 	args   []string
 	d      *daemonProc
-	logs   strings.Builder // of the daemons before d
+	logs   strings.Builder   // of the daemons before d
 	states map[string][]byte // state files after apply
 	pgSt   string
 }
