@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rhysd/actionlint"
+	"sigs.k8s.io/yaml"
 )
 
 // TestActionlint lints the example workflow as users copy it, and the same
@@ -64,5 +66,51 @@ func TestActionlint(t *testing.T) {
 		case tt.want != "" && !strings.Contains(got, tt.want):
 			t.Errorf("actionlint %s: want an error about %q, got:\n%s", tt.path, tt.want, got)
 		}
+	}
+}
+
+// TestWorkflowKeepsNotifyRecords checks that the example workflow keeps what
+// reporters have told between nights. A GitHub Actions cache entry is written
+// once per key: the records (which change every run) need a key that changes
+// every run, per shard, restored by prefix, and must stay out of the plugin
+// cache's entry, whose key changes only with lock files.
+func TestWorkflowKeepsNotifyRecords(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "github", "drift.yml"))
+	must(t, err)
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string            `json:"uses"`
+				With map[string]string `json:"with"`
+			} `json:"steps"`
+		} `json:"jobs"`
+	}
+	must(t, yaml.Unmarshal(data, &wf))
+	const notify = "~/.cache/driftd/notify"
+	var records, plugins int
+	for _, step := range wf.Jobs["scan"].Steps {
+		if !strings.HasPrefix(step.Uses, "actions/cache@") {
+			continue
+		}
+		paths := strings.Fields(step.With["path"])
+		switch {
+		case len(paths) == 1 && paths[0] == notify:
+			records++
+			key, restore := step.With["key"], step.With["restore-keys"]
+			if !strings.Contains(key, "github.run_id") || !strings.Contains(key, "matrix.shard") {
+				t.Errorf("notify records cached under %q: want a key per run and per shard", key)
+			}
+			if restore == "" || !strings.HasPrefix(key, restore) {
+				t.Errorf("notify records restored by %q: want a prefix of the key %q", restore, key)
+			}
+		case len(paths) > 0 && paths[0] == "~/.cache/driftd":
+			plugins++
+			if !slices.Contains(paths, "!"+notify) {
+				t.Errorf("the plugin cache entry %v also saves %s under a key that rarely changes", paths, notify)
+			}
+		}
+	}
+	if records != 1 || plugins != 1 {
+		t.Errorf("want one cache step for the notify records and one for the rest of the cache, got %d and %d", records, plugins)
 	}
 }
