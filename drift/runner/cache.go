@@ -105,8 +105,7 @@ func (c *pluginCache) acquire(ctx context.Context, workDir string) (shared bool,
 			// Best effort: without the marker the next init is exclusive.
 			_ = os.WriteFile(marker, nil, 0o644)
 		}
-		// Closing the file releases the lock.
-		f.Close()
+		unlock(f)
 	}, nil
 }
 

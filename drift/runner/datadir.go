@@ -107,7 +107,7 @@ func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
 	// The lock file's mtime records the last use, for prune.
 	now := time.Now()
 	if err := os.Chtimes(f.Name(), now, now); err != nil {
-		f.Close()
+		unlock(f)
 		return nil, fmt.Errorf("data dir lock: %w", err)
 	}
 	old, err := os.ReadFile(d.keyFile())
@@ -118,7 +118,7 @@ func (dd *dataDirs) acquire(spec Spec, key string) (*dataDir, error) {
 		}
 	}
 	if err := d.reset(); err != nil {
-		f.Close()
+		unlock(f)
 		return nil, err
 	}
 	return d, nil
@@ -165,10 +165,11 @@ func pruneEntry(dir string, cutoff time.Time) (bool, error) {
 	case err != nil:
 		return false, fmt.Errorf("data dir: %w", err)
 	}
-	defer f.Close()
 	if ok, err := tryLock(f, false); err != nil || !ok {
+		f.Close()
 		return false, err
 	}
+	defer unlock(f)
 	fi, err := f.Stat()
 	if err != nil {
 		return false, fmt.Errorf("data dir: %w", err)
@@ -193,7 +194,7 @@ func pruneEntry(dir string, cutoff time.Time) (bool, error) {
 // credentials, goes first (saveBackend kept it without them).
 func (d *dataDir) release() error {
 	err := removeIfExists(d.backendState())
-	return errors.Join(err, d.lock.Close())
+	return errors.Join(err, unlock(d.lock))
 }
 
 // reset empties the entry for a fresh init: the key goes first.

@@ -162,7 +162,9 @@ func TestDataDirBusy(t *testing.T) {
 	if got := listTree(t, entry); !slices.Equal(before, got) {
 		t.Errorf("busy data dir changed:\nbefore %v\nafter  %v", before, got)
 	}
-	f.Close()
+	// Close alone would leave the lock held while a child forked by a
+	// parallel test holds a copy of f (see unlock).
+	unlock(f)
 	if _, calls, err := fakeScan(t, r, spec, nil); err != nil || slices.Contains(calls, "init") {
 		t.Errorf("after release: calls %v, err %v", calls, err)
 	}
@@ -321,7 +323,7 @@ func TestDataDirBackendCredentials(t *testing.T) {
 	if fi, err := os.Stat(d.backendState()); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("restored record mode %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
-	d.lock.Close() // killed: no release
+	unlock(d.lock) // killed: no release
 	if err := r.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -23,3 +23,13 @@ func tryLock(f *os.File, shared bool) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// unlock releases f's flock, then closes f. Close alone may leave the lock
+// held: a child that any goroutine of this process forks holds a copy of
+// every descriptor until it execs (close-on-exec acts only then), and a
+// flock belongs to the open file that copy shares. LOCK_UN releases it
+// through any copy.
+func unlock(f *os.File) error {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return errors.Join(err, f.Close())
+}
