@@ -64,12 +64,13 @@ func Analyze(plan *tfjson.Plan, opts Options) *Report {
 	}
 	r.Outputs = outputChanges(plan)
 
-	r.Drift = ign.apply(r.Drift, &r.Ignored)
-	r.Pending = ign.apply(r.Pending, &r.Ignored)
+	secrets := CollectSecrets(plan)
+	r.Drift = ign.apply(r.Drift, secrets, &r.Ignored)
+	r.Pending = ign.apply(r.Pending, secrets, &r.Ignored)
 
 	// Sorted once redacted: the order must not say anything about a
 	// secret in an address or a path either.
-	CollectSecrets(plan).redactReport(r)
+	secrets.redactReport(r)
 	sortChanges(r.Drift)
 	sortChanges(r.Pending)
 

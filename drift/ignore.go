@@ -261,22 +261,28 @@ func isIndex(s string) bool {
 	return true
 }
 
-func (c compiledRule) matches(rc *ResourceChange) bool {
-	return (c.address == nil || c.address.MatchString(rc.Address)) &&
+// matches says whether the rule selects rc; shownAddress is rc's address
+// as the report shows it.
+func (c compiledRule) matches(rc *ResourceChange, shownAddress string) bool {
+	return (c.address == nil || c.address.MatchString(rc.Address) || shownAddress != rc.Address && c.address.MatchString(shownAddress)) &&
 		(c.typ == nil || c.typ.MatchString(rc.Type))
 }
 
 // apply drops ignored resources and attributes, adding what it dropped to
-// *ignored.
-func (ig *ignorer) apply(changes []ResourceChange, ignored *int) []ResourceChange {
+// *ignored. Rules match addresses and paths both as the plan has them and
+// as the report shows them, secrets replaced by SensitiveMarker: a rule
+// copied from a report (tags["(sensitive value)"]) matches what it was
+// copied from.
+func (ig *ignorer) apply(changes []ResourceChange, secrets *Secrets, ignored *int) []ResourceChange {
 	if len(ig.rules) == 0 {
 		return changes
 	}
 	kept := changes[:0]
 	for _, rc := range changes {
+		shownAddress := secrets.String(rc.Address)
 		drop, byAttrs := false, false
 		for _, rule := range ig.rules {
-			if !rule.matches(&rc) {
+			if !rule.matches(&rc, shownAddress) {
 				continue
 			}
 			if len(rule.attributes) == 0 {
@@ -285,7 +291,7 @@ func (ig *ignorer) apply(changes []ResourceChange, ignored *int) []ResourceChang
 			}
 			attrs := rc.Attributes[:0:0]
 			for _, a := range rc.Attributes {
-				if matchAny(rule.attributes, a.Path) {
+				if matchAny(rule.attributes, a.Path) || matchShown(rule.attributes, a.Path, secrets) {
 					*ignored++
 					continue
 				}
@@ -306,6 +312,12 @@ func (ig *ignorer) apply(changes []ResourceChange, ignored *int) []ResourceChang
 		kept = append(kept, rc)
 	}
 	return kept
+}
+
+// matchShown matches path as the report shows it, when that differs.
+func matchShown(res []*regexp.Regexp, path string, secrets *Secrets) bool {
+	shown := secrets.path(path)
+	return shown != path && matchAny(res, shown)
 }
 
 func matchAny(res []*regexp.Regexp, s string) bool {

@@ -15,8 +15,8 @@ import (
 //	}
 //
 // drifted outside Terraform (the tag set to "b"), with an output keyed the
-// same way.
-func secretKeyPlan(t *testing.T, pw string) *Report {
+// same way. ignore are the workspace's ignore rules.
+func secretKeyPlan(t *testing.T, pw string, ignore ...IgnoreRule) *Report {
 	t.Helper()
 	q, _ := json.Marshal(pw)
 	addr, _ := json.Marshal(`testbed_object.x["` + pw + `"]`)
@@ -36,7 +36,7 @@ func secretKeyPlan(t *testing.T, pw string) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Analyze(plan, Options{Workspace: "w"})
+	return Analyze(plan, Options{Workspace: "w", Ignore: ignore})
 }
 
 // TestSecretMapKeysRedacted: a secret used as a map key or a for_each key
@@ -68,6 +68,41 @@ func TestSecretMapKeysRedacted(t *testing.T) {
 	// The fingerprint is public: it must not tell two secrets apart.
 	if other := secretKeyPlan(t, "other-secret-9"); other.Fingerprint != r.Fingerprint {
 		t.Errorf("fingerprint depends on the secret: %s vs %s", r.Fingerprint, other.Fingerprint)
+	}
+}
+
+// TestIgnoreRulesMatchRedactedPaths: a rule copied from a report, where a
+// secret key shows as "(sensitive value)", matches what it was copied
+// from; rules naming the key itself still match, and neither matches
+// anything else.
+func TestIgnoreRulesMatchRedactedPaths(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		rule      IgnoreRule
+		wantDrift bool
+	}{
+		{"path as shown", IgnoreRule{Attributes: []string{`tags["(sensitive value)"]`}}, false},
+		{"path glob as shown", IgnoreRule{Attributes: []string{`tags["(sensitive*"]`}}, false},
+		{"path with the key itself", IgnoreRule{Attributes: []string{`tags["hunter2-key"]`}}, false},
+		{"address as shown", IgnoreRule{Address: `testbed_object.x["(sensitive value)"]`}, false},
+		{"address and path as shown", IgnoreRule{Address: `testbed_object.x["(sensitive value)"]`, Attributes: []string{`tags["(sensitive value)"]`}}, false},
+		{"address with the key itself", IgnoreRule{Address: `testbed_object.x["hunter2-key"]`}, false},
+		{"another path", IgnoreRule{Attributes: []string{`tags.env`}}, true},
+		{"another key shown redacted", IgnoreRule{Attributes: []string{`labels["(sensitive value)"]`}}, true},
+		{"another address", IgnoreRule{Address: `testbed_object.y["(sensitive value)"]`}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := secretKeyPlan(t, "hunter2-key", tt.rule)
+			if r.Status == StatusError {
+				t.Fatal(r.Error)
+			}
+			if got := len(r.Drift) > 0; got != tt.wantDrift {
+				t.Errorf("drift kept = %v, want %v: %+v", got, tt.wantDrift, r.Drift)
+			}
+			if want := map[bool]int{true: 0, false: 1}[tt.wantDrift]; r.Ignored != want {
+				t.Errorf("ignored %d, want %d", r.Ignored, want)
+			}
+		})
 	}
 }
 

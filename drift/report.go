@@ -128,6 +128,8 @@ type IgnoreRule struct {
 	// Attributes are globs over attribute paths as Report shows them,
 	// e.g. "tags.LastScanned", `tags["Cost Center"]`, "rule[*].cidr_blocks*".
 	// A key may also be written ["key"] where Report writes .key:
-	// `tags["LastScanned"]` matches tags.LastScanned.
+	// `tags["LastScanned"]` matches tags.LastScanned. Addresses and paths
+	// match as the plan has them and as Report shows them, with secrets
+	// replaced: `tags["(sensitive value)"]` matches every secret key of tags.
 	Attributes []string `json:"attributes,omitempty"`
 }
