@@ -92,6 +92,8 @@ type Workspace struct {
 	// Schedule is a cron expression (5 fields, @daily-style descriptors,
 	// optional CRON_TZ=Zone prefix).
 	Schedule string
+	// SLO is the workspace's drift objectives; nil for none.
+	SLO *SLO
 }
 
 // Reporters says where reports go. Absent reporters are nil or empty.

@@ -625,12 +625,47 @@ func (d *decoder) duration(f field) (time.Duration, bool) {
 		return 0, false
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
-		if v, err := time.ParseDuration(n.Value); err == nil {
+		if v, err := parseDuration(n.Value); err == nil {
 			return v, true
 		}
 	}
 	d.errorf(n, f.path, `expected a duration like "15m", got %s`, describe(n))
 	return 0, false
+}
+
+// daysRE is a whole number of days and, optionally, a Go duration after
+// it: "30d", "1d12h".
+var daysRE = regexp.MustCompile(`^([+-]?)(\d{1,6})d(.*)$`)
+
+// parseDuration is time.ParseDuration plus whole days ("30d", "1d12h"):
+// SLO windows and retention are counted in days.
+func parseDuration(s string) (time.Duration, error) {
+	m := daysRE.FindStringSubmatch(s)
+	if m == nil {
+		return time.ParseDuration(s)
+	}
+	days, _ := strconv.Atoi(m[2])
+	if days > 106751 { // time.Duration's range
+		return 0, fmt.Errorf("time: invalid duration %q", s)
+	}
+	v := time.Duration(days) * 24 * time.Hour
+	if m[3] != "" {
+		if strings.HasPrefix(m[3], "-") || strings.HasPrefix(m[3], "+") {
+			return 0, fmt.Errorf("time: invalid duration %q", s)
+		}
+		rest, err := time.ParseDuration(m[3])
+		if err != nil {
+			return 0, fmt.Errorf("time: invalid duration %q", s)
+		}
+		v += rest
+	}
+	if v < 0 { // overflowed
+		return 0, fmt.Errorf("time: invalid duration %q", s)
+	}
+	if m[1] == "-" {
+		v = -v
+	}
+	return v, nil
 }
 
 // strList returns a list of non-empty strings and their fields.

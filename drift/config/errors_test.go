@@ -174,6 +174,22 @@ func TestParseErrors(t *testing.T) {
 		"min_interval": {
 			`5:15: workspaces[0].schedule: "@every 59s" runs every 59s, more often than server.min_interval (1m0s) allows`,
 		},
+		"slo": {
+			`3:3: defaults.slo: needs drift_free, the objective (e.g. drift_free: "99%")`,
+			`9:19: workspaces[0].slo.drift_free: expected a percentage like "99.5%", got 99`,
+			`13:19: workspaces[1].slo.drift_free: must be above 0% and below 100% (100% leaves no error budget), got 100%`,
+			`14:15: workspaces[1].slo.window: must be positive, got "0s"`,
+			`15:23: workspaces[1].slo.resolve_within: must be positive, got "-1h"`,
+			`18:10: workspaces[2].slo: expected a mapping (drift_free, window, ...) or false for none, got true`,
+			`22:19: workspaces[3].slo.drift_free: must be above 0% and below 100% (100% leaves no error budget), got 0%`,
+			`23:26: workspaces[3].slo.workspace_metrics: expected true or false, got "yes"`,
+			`24:7: workspaces[3].slo.burn: unknown field`,
+			`30:19: workspaces[5].slo.drift_free: expected a percentage like "99.5%", got "9e1%"`,
+		},
+		"slo_retention": {
+			`13:15: workspaces[1].slo.window: window is longer than server.retention.max_age (35d): the store would not keep the history it covers`,
+			`18:15: workspaces[2].slo.window: window holds more than 1000 scans of workspace "c" (schedule "*/10 * * * *"), more than server.retention.max_scans (1000) keeps: raise max_scans or shorten the window`,
+		},
 		"secret_files": {
 			`8:17: reporters.github.token_file: cannot read secret file: testdata is not a regular file`,
 			`10:17: reporters.slack.token_file: secret file testdata/empty-secret is empty`,

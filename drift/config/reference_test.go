@@ -18,6 +18,7 @@ var fieldLists = map[string][]string{
 	"topFields": topFields, "workspaceFields": workspaceFields, "gitFields": gitFields, "ignoreFields": ignoreFields,
 	"reporterFields": reporterFields, "githubFields": githubFields, "appFields": appFields, "slackFields": slackFields,
 	"notifyFields": notifyFields, "webhookFields": webhookFields, "serverFields": serverFields, "retentionFields": retentionFields,
+	"sloFields": sloFields,
 }
 
 // schema lists every mapping the decoder reads, by its path in a file, with
@@ -29,6 +30,7 @@ var schema = []struct{ path, fields string }{
 	{"workspaces[]", "workspaceFields"},
 	{"workspaces[].git", "gitFields"},
 	{"workspaces[].ignore[]", "ignoreFields"},
+	{"workspaces[].slo", "sloFields"},
 	{"reporters", "reporterFields"},
 	{"reporters.github", "githubFields"},
 	{"reporters.github.app", "appFields"},
@@ -49,6 +51,7 @@ var referenceSections = map[string][]string{
 	"Workspace":    {"workspaces[]"},
 	"Git sources":  {"workspaces[].git"},
 	"Ignore rules": {"workspaces[].ignore[]"},
+	"SLO":          {"workspaces[].slo"},
 	"Server":       {"server"},
 	"Reporters":    {"reporters"},
 	"GitHub":       {"reporters.github"},

@@ -30,7 +30,7 @@ var (
 	workspaceFields = []string{
 		"name", "dir", "git", "terraform_version", "workspace", "var_files", "vars", "backend_config", "env",
 		"pass_env", "timeout", "refresh_only", "lock", "lock_timeout", "parallelism",
-		"plugin_tls", "ignore", "owners", "schedule",
+		"plugin_tls", "ignore", "owners", "schedule", "slo",
 	}
 	ignoreFields = []string{"address", "type", "attributes"}
 
@@ -56,6 +56,7 @@ type wsState struct {
 	// entries kept.
 	envKeys map[string]field
 	passEnv []field
+	slo     sloState
 }
 
 func (s *wsState) clone() *wsState {
@@ -145,6 +146,7 @@ func (d *decoder) parse(data []byte) *Config {
 		}
 	}
 	d.checkMinInterval(cfg.Server.MinInterval, states, ivs)
+	d.checkSLOs(states, cfg.Server.Retention)
 	slices.Sort(d.secretEnv)
 	cfg.secretEnv = slices.Compact(d.secretEnv)
 	secret := make(map[string]bool, len(cfg.secretEnv))
@@ -309,6 +311,8 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 				w.Schedule = s
 				st.schedule = &f
 			}
+		case "slo":
+			d.slo(f, st)
 		}
 	}
 	return true
