@@ -173,8 +173,10 @@ func serveConfig(t *testing.T, f *fleet, gh *githubtest.Server, schedule string,
 
 // TestServeEndToEnd: the daemon on a seconds-scale schedule finds drift,
 // the fake GitHub gets one issue, the drift is undone out of band and the
-// next scan closes it; /metrics follows; the trigger API checks its token;
-// SIGTERM stops it cleanly with no process left behind.
+// next scan closes it; /metrics (the SLO series and reporter counters from
+// start-up included), the SLO API and the status page follow; the trigger
+// API checks its token; SIGTERM stops it cleanly with no process left
+// behind.
 func TestServeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("daemon end-to-end")
@@ -183,10 +185,21 @@ func TestServeEndToEnd(t *testing.T) {
 	f := newFleet(t)
 	f.add(t, "net", fmt.Sprintf(webTF, "net"), true)
 	f.add(t, "calm", fmt.Sprintf(webTF, "calm"), true)
+	// 30 minutes of scans every 2 s fit the store's default 1000.
+	f.extra["net"] = "    owners: [netops]\n    slo:\n      drift_free: 99%\n      window: 30m\n      workspace_metrics: true\n"
+	f.extra["calm"] = "    slo:\n      drift_free: 99.5%\n      window: 30m\n"
 	cfg := serveConfig(t, f, gh, "@every 2s", "")
 	addr := freeAddr(t)
 	env := append(cliEnv(t), "DRIFTD_TEST_GH_TOKEN="+gh.Token, "DRIFTD_TEST_TRIGGER="+testTrigger)
 	d := startDaemon(t, env, "--config", cfg, "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json")
+	// Before any delivery, the reporter's counters are there at 0 or more
+	// (a scan may have delivered already): rate() and alerts work from
+	// start-up.
+	for _, m := range []string{"driftd_reporter_deliveries_total", "driftd_reporter_failures_total"} {
+		if v := d.metric(t, m, `{reporter="github"}`); v < 0 {
+			t.Errorf("%s{reporter=\"github\"} absent at start-up", m)
+		}
+	}
 
 	must(t, f.env.SetAttribute("net-web", "tags.env", "staging"))
 	waitFor(t, 90*time.Second, "an issue for net", func() bool { return len(gh.OpenIssues()) == 1 })
@@ -196,8 +209,22 @@ func TestServeEndToEnd(t *testing.T) {
 	waitFor(t, 30*time.Second, "calm's gauge at 0", func() bool {
 		return d.metric(t, "driftd_workspace_drifted_resources", `{workspace="calm"}`) == 0
 	})
-	if page := d.get(t, "/"); !strings.Contains(page, "net") || !strings.Contains(page, "calm") {
-		t.Errorf("status page lacks the workspaces:\n%s", page)
+	if page := d.get(t, "/"); !strings.Contains(page, "net") || !strings.Contains(page, "calm") || !strings.Contains(page, "Drift SLO") {
+		t.Errorf("status page lacks the workspaces or the SLO:\n%s", page)
+	}
+	waitFor(t, 30*time.Second, "SLO series of the drift", func() bool {
+		return d.metric(t, "driftd_slo_fleet_drifting_workspaces", "") == 1 &&
+			d.metric(t, "driftd_slo_owner_drifting_workspaces", `{owner="netops"}`) == 1 &&
+			d.metric(t, "driftd_slo_workspace_drifting_workspaces", `{workspace="net"}`) == 1
+	})
+	if v := d.metric(t, "driftd_slo_fleet_workspaces", ""); v != 2 {
+		t.Errorf("driftd_slo_fleet_workspaces = %v, want 2", v)
+	}
+	if v := d.metric(t, "driftd_slo_workspace_drifting_workspaces", `{workspace="calm"}`); v != -1 {
+		t.Errorf("calm exports its own SLO series (%v) without workspace_metrics", v)
+	}
+	if api := d.get(t, "/api/v1/slo"); !strings.Contains(api, `"owner": "netops"`) || !strings.Contains(api, `"drifting": 1`) {
+		t.Errorf("/api/v1/slo:\n%s", api)
 	}
 
 	trigger := func(token string) int {
@@ -240,6 +267,13 @@ func TestServeEndToEnd(t *testing.T) {
 	})
 	if n := len(gh.Issues()); n != 1 {
 		t.Errorf("%d issues in all, want 1", n)
+	}
+	waitFor(t, 30*time.Second, "the drift resolved in the SLO", func() bool {
+		return d.metric(t, "driftd_slo_fleet_drifting_workspaces", "") == 0 &&
+			d.metric(t, "driftd_slo_workspace_time_to_resolve_seconds", `{stat="max",workspace="net"}`) > 0
+	})
+	if v := d.metric(t, "driftd_reporter_deliveries_total", `{reporter="github"}`); v < 2 {
+		t.Errorf("driftd_reporter_deliveries_total{reporter=\"github\"} = %v after opening and closing an issue", v)
 	}
 	if v := d.metric(t, "driftd_scans_total", `{status="drifted",workspace="net"}`); v < 1 {
 		t.Errorf("scans_total for net drifted = %v", v)

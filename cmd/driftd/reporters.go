@@ -16,6 +16,8 @@ import (
 type delivery struct {
 	dispatcher *reporters.Dispatcher
 	github     *github.Reporter
+	// names are the reporters', for metrics.
+	names []string
 }
 
 // newDelivery builds the reporters of cfg. state keeps what each has told
@@ -88,6 +90,9 @@ func newDelivery(cfg *config.Config, log *slog.Logger, state reporters.State, sh
 	}
 	if len(rs) == 0 {
 		return nil, nil
+	}
+	for _, r := range rs {
+		d.names = append(d.names, r.Name())
 	}
 	d.dispatcher = reporters.NewDispatcher(log, rs, append([]reporters.Option{reporters.WithState(state)}, opts...)...)
 	return d, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/schedule"
+	"github.com/driftd/driftd/drift/slo"
 	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/internal/daemon"
 	"github.com/driftd/driftd/internal/server"
@@ -110,6 +111,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		setup := daemon.Setup{Config: cfg, Scanner: scanner}
 		if d != nil {
 			setup.Deliver = d
+			setup.Reporters = d.names
 			if d.github != nil {
 				setup.Link = d.github.Link
 			}
@@ -135,6 +137,15 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		return exitError, err
 	}
 	restoreMetrics(ctx, st, metrics, log)
+	// The SLO figures are read from the store at each scrape and request,
+	// for the workspaces the running config gives an slo.
+	tracker := slo.NewTracker(st)
+	sloFleet := func(ctx context.Context) (*slo.Fleet, error) {
+		return tracker.Compute(ctx, dmn.SLOTargets(), time.Now())
+	}
+	if err := metrics.WatchSLOs(sloFleet, log); err != nil {
+		return exitError, err
+	}
 
 	addr := firstNonEmpty(*listen, cfg.Server.Listen)
 	listenHost, _, _ := net.SplitHostPort(addr)
@@ -145,6 +156,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		Metrics:      metrics,
 		Workspaces:   dmn.Workspaces,
 		Links:        dmn.Link,
+		SLO:          sloFleet,
 		TriggerToken: cfg.Server.TriggerToken.Reveal(),
 		// The name it listens on is driftd's own.
 		AllowedHosts: append([]string{listenHost}, cfg.Server.AllowedHosts...),
@@ -256,6 +268,24 @@ func restoreMetrics(ctx context.Context, st *store.Store, m *server.Metrics, log
 			continue
 		}
 		m.Restore(r)
+		if r.Status == drift.StatusError {
+			restoreLastSuccess(ctx, st, m, s.Workspace)
+		}
+	}
+}
+
+// restoreLastSuccess sets a workspace's last success from the newest scan
+// in its history that did not fail, if any.
+func restoreLastSuccess(ctx context.Context, st *store.Store, m *server.Metrics, workspace string) {
+	scans, err := st.Scans(ctx, workspace, 0)
+	if err != nil {
+		return
+	}
+	for _, sc := range scans {
+		if sc.Status != drift.StatusError {
+			m.RestoreLastSuccess(workspace, sc.StartedAt)
+			return
+		}
 	}
 }
 

@@ -64,28 +64,30 @@ func (d *decoder) slo(f field, st *wsState) {
 		st.slo.driftFree = &g
 	}
 	if g, ok := fs["window"]; ok {
-		if v, ok := d.duration(g); ok {
-			if v <= 0 {
-				d.errorf(g.val, g.path, "must be positive, got %s", describe(g.val))
-			} else {
-				s.Window = v
-				st.slo.window = &g
-			}
+		if v, ok := d.positiveDuration(g); ok {
+			s.Window = v
+			st.slo.window = &g
 		}
 	}
 	if g, ok := fs["resolve_within"]; ok {
-		if v, ok := d.duration(g); ok {
-			if v <= 0 {
-				d.errorf(g.val, g.path, "must be positive, got %s", describe(g.val))
-			} else {
-				s.ResolveWithin = v
-			}
+		if v, ok := d.positiveDuration(g); ok {
+			s.ResolveWithin = v
 		}
 	}
 	if g, ok := fs["workspace_metrics"]; ok {
 		s.WorkspaceMetrics, _ = d.boolean(g)
 	}
 	st.w.SLO = &s
+}
+
+// positiveDuration reads a duration above 0.
+func (d *decoder) positiveDuration(f field) (time.Duration, bool) {
+	v, ok := d.duration(f)
+	if ok && v <= 0 {
+		d.errorf(f.val, f.path, "must be positive, got %s", describe(f.val))
+		return 0, false
+	}
+	return v, ok
 }
 
 // percent reads a percentage above 0% and below 100% ("99.5%") as a

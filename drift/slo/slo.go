@@ -203,6 +203,10 @@ type Summary struct {
 	LastSuccess time.Time
 	// Unobserved counts the workspaces with no successful scan yet.
 	Unobserved int
+	// Allowance is the sum of (1 - DriftFree) over the workspaces
+	// observed: how many of them may be drifting at any time, on average,
+	// within their objectives. Drifting / Allowance is the burn rate now.
+	Allowance float64
 	// Detect: drift episodes that began in the window after a clean scan,
 	// from that clean scan to the first scan that found the drift.
 	Detect Stats
@@ -276,6 +280,7 @@ func (s *Summary) Add(o Summary) {
 	}
 	s.LastSuccess = time.Time{}
 	s.Unobserved += o.Unobserved
+	s.Allowance += o.Allowance
 	s.Detect.add(o.Detect)
 	s.Resolve.add(o.Resolve)
 	s.ResolvedLate += o.ResolvedLate
@@ -353,6 +358,7 @@ func Compute(scans []Scan, obj Objective, now time.Time) Summary {
 		account(budgets, starts, prev.At, now, prev.Outcome == Drifted)
 		s.LastSuccess = prev.At
 		s.Fresh, s.Freshness = true, now.Sub(prev.At)
+		s.Allowance = 1 - obj.DriftFree
 	} else {
 		s.Unobserved = 1
 		if seenAny {

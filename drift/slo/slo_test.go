@@ -180,6 +180,9 @@ func TestCompute(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got := Compute(c.scans, c.obj, now)
 			want := c.want(base(c.obj))
+			if want.Unobserved == 0 {
+				want.Allowance = 1 - c.obj.DriftFree
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Compute =\n%+v\nwant\n%+v", got, want)
 			}
@@ -256,6 +259,7 @@ func TestAdd(t *testing.T) {
 		Fresh:        true,
 		Freshness:    85 * h,
 		Unobserved:   1,
+		Allowance:    a.Allowance + b.Allowance,
 		Detect:       Stats{Count: 2, Total: 50 * h, Max: 40 * h},
 		Resolve:      Stats{Count: 1, Total: 5 * h, Max: 5 * h},
 		ResolvedLate: 1,

@@ -42,6 +42,17 @@ type Fleet struct {
 	Workspaces []Workspace // sorted by name
 }
 
+// Find returns the named workspace's summary, or nil when it has no SLO.
+func (f *Fleet) Find(workspace string) *Workspace {
+	i, ok := slices.BinarySearchFunc(f.Workspaces, workspace, func(w Workspace, name string) int {
+		return strings.Compare(w.Workspace, name)
+	})
+	if !ok {
+		return nil
+	}
+	return &f.Workspaces[i]
+}
+
 // Owner is one owner's summary, over the workspaces it owns.
 type Owner struct {
 	Owner string

@@ -16,6 +16,7 @@ import (
 	"github.com/driftd/driftd/drift/config"
 	"github.com/driftd/driftd/drift/scan"
 	"github.com/driftd/driftd/drift/schedule"
+	"github.com/driftd/driftd/drift/slo"
 	"github.com/driftd/driftd/drift/store"
 )
 
@@ -30,12 +31,14 @@ type Deliverer interface {
 	Deliver(ctx context.Context, cur *drift.Report)
 }
 
-// Observer is told about scans, for metrics.
+// Observer is told about scans and reporters, for metrics.
 type Observer interface {
 	ScanStarted()
 	ScanFinished()
 	Observe(r *drift.Report)
 	Forget(workspace string)
+	// InitReporters names the reporters of a setup now applied.
+	InitReporters(names []string)
 }
 
 // Setup is what a configuration turns into; Build makes one from a config
@@ -46,6 +49,8 @@ type Setup struct {
 	Deliver Deliverer
 	// Link returns the URL of a workspace's GitHub issue, or ""; may be nil.
 	Link func(workspace string) string
+	// Reporters are the names of Deliver's reporters.
+	Reporters []string
 }
 
 // Options configure a Daemon.
@@ -136,8 +141,29 @@ func (d *Daemon) Apply(setup Setup) error {
 				d.obs.Forget(name)
 			}
 		}
+		d.obs.InitReporters(setup.Reporters)
 	}
 	return nil
+}
+
+// SLOTargets returns the configured workspaces that have an SLO, with
+// their objectives and owners.
+func (d *Daemon) SLOTargets() []slo.Target {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var ts []slo.Target
+	for _, ws := range d.setup.Config.Workspaces {
+		if ws.SLO == nil {
+			continue
+		}
+		ts = append(ts, slo.Target{
+			Workspace: ws.Name,
+			Owners:    ws.Owners,
+			Objective: slo.Objective{DriftFree: ws.SLO.DriftFree, Window: ws.SLO.Window, ResolveWithin: ws.SLO.ResolveWithin},
+			Export:    ws.SLO.WorkspaceMetrics,
+		})
+	}
+	return ts
 }
 
 // Run schedules scans until ctx is done, then returns; running scans go on

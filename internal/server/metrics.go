@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,13 +18,14 @@ var statuses = []drift.Status{drift.StatusClean, drift.StatusDrifted, drift.Stat
 // run and reporters deliver; the server exposes them on /metrics. Methods are
 // safe for concurrent use.
 type Metrics struct {
-	reg prometheus.Gatherer
+	reg *prometheus.Registry
 
 	drifted      *prometheus.GaugeVec
 	pending      *prometheus.GaugeVec
 	status       *prometheus.GaugeVec
 	lastScan     *prometheus.GaugeVec
 	lastDuration *prometheus.GaugeVec
+	lastSuccess  *prometheus.GaugeVec
 	scans        *prometheus.CounterVec
 	scanErrors   *prometheus.CounterVec
 	deliveries   *prometheus.CounterVec
@@ -58,6 +60,10 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 			Name: "driftd_workspace_last_scan_duration_seconds",
 			Help: "Wall time of the workspace's last scan.",
 		}, ws),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftd_workspace_last_success_timestamp_seconds",
+			Help: "Unix time at which the workspace's last scan that did not fail started.",
+		}, ws),
 		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftd_scans_total",
 			Help: "Scans finished, by workspace and outcome.",
@@ -80,7 +86,7 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.drifted, m.pending, m.status, m.lastScan, m.lastDuration,
+		m.drifted, m.pending, m.status, m.lastScan, m.lastDuration, m.lastSuccess,
 		m.scans, m.scanErrors, m.deliveries, m.failures, m.inFlight,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -119,11 +125,33 @@ func (m *Metrics) Restore(r *drift.Report) {
 	if r.Status != drift.StatusError {
 		m.drifted.WithLabelValues(ws).Set(float64(len(r.Drift)))
 		m.pending.WithLabelValues(ws).Set(float64(len(r.Pending)))
+		m.RestoreLastSuccess(ws, r.StartedAt)
 	}
 	if !r.StartedAt.IsZero() {
-		m.lastScan.WithLabelValues(ws).Set(float64(r.StartedAt.UnixNano()) / 1e9)
+		m.lastScan.WithLabelValues(ws).Set(unixSeconds(r.StartedAt))
 	}
 	m.lastDuration.WithLabelValues(ws).Set(r.Duration.Seconds())
+}
+
+// RestoreLastSuccess sets when a workspace's last scan that did not fail
+// started: at start-up, when the last report is a failure, from the scan
+// before it that did not fail.
+func (m *Metrics) RestoreLastSuccess(workspace string, at time.Time) {
+	if !at.IsZero() {
+		m.lastSuccess.WithLabelValues(workspace).Set(unixSeconds(at))
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// InitReporters exports every named reporter's counters, at 0 until it
+// delivers: a rate() or an alert on failures then works from start-up,
+// not only after a reporter's first delivery.
+func (m *Metrics) InitReporters(names []string) {
+	for _, n := range names {
+		m.deliveries.WithLabelValues(n)
+		m.failures.WithLabelValues(n)
+	}
 }
 
 // ScanStarted counts a scan as in flight; pair it with ScanFinished.
@@ -151,6 +179,7 @@ func (m *Metrics) Forget(workspace string) {
 	m.status.DeletePartialMatch(l)
 	m.lastScan.DeletePartialMatch(l)
 	m.lastDuration.DeletePartialMatch(l)
+	m.lastSuccess.DeletePartialMatch(l)
 	m.scans.DeletePartialMatch(l)
 	m.scanErrors.DeletePartialMatch(l)
 }

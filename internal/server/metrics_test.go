@@ -47,6 +47,9 @@ func TestMetrics(t *testing.T) {
 		`driftd_workspace_status{status="drifted",workspace="billing"} 0`,
 		`driftd_workspace_last_scan_timestamp_seconds{workspace="dns"} 1.7954244e+09`,
 		`driftd_workspace_last_scan_duration_seconds{workspace="dns"} 9`,
+		// billing's last scan failed; the one before did not.
+		`driftd_workspace_last_success_timestamp_seconds{workspace="billing"} 1.7954208e+09`,
+		`driftd_workspace_last_success_timestamp_seconds{workspace="dns"} 1.7954244e+09`,
 		`driftd_scans_total{status="clean",workspace="dns"} 2`,
 		`driftd_scans_total{status="drifted",workspace="billing"} 1`,
 		`driftd_scans_total{status="error",workspace="billing"} 1`,

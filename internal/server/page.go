@@ -69,6 +69,8 @@ type statusData struct {
 	page
 	Rows   []row
 	Counts map[string]int
+	// SLO is the fleet's and the owners' drift SLOs; nil without any.
+	SLO *sloPanel
 }
 
 // States lists row states in the status page's order.
@@ -87,7 +89,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opts.Now()
-	d := statusData{page: page{Now: now}, Counts: map[string]int{}}
+	d := statusData{page: page{Now: now}, Counts: map[string]int{}, SLO: s.sloPanel(r)}
 	for _, ws := range all {
 		st := rowState(ws)
 		d.Rows = append(d.Rows, row{ws, st})
@@ -103,6 +105,8 @@ type workspaceData struct {
 	Report *drift.Report
 	Scans  []store.Scan // newest first
 	Chart  *chart
+	// SLO is the workspace's drift SLO; nil without one.
+	SLO *sloView
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request) {
@@ -132,6 +136,7 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request) {
 		Report: rep,
 		Scans:  scans,
 		Chart:  newChart(scans),
+		SLO:    s.workspaceSLO(r, ws.Name),
 	}
 	s.render(w, r, "workspace.html", d)
 }
@@ -234,21 +239,13 @@ func relative(now time.Time) func(time.Time) string {
 		if d < 0 {
 			d, suffix, prefix = -d, "", "in "
 		}
-		var s string
-		switch {
-		case d < time.Minute:
+		if d < time.Minute {
 			if suffix != "" {
 				return "just now"
 			}
 			return "in less than a minute"
-		case d < time.Hour:
-			s = strconv.Itoa(int(d/time.Minute)) + " min"
-		case d < 48*time.Hour:
-			s = strconv.Itoa(int(d/time.Hour)) + " h"
-		default:
-			s = strconv.Itoa(int(d/(24*time.Hour))) + " days"
 		}
-		return prefix + s + suffix
+		return prefix + span(d) + suffix
 	}
 }
 

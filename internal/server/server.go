@@ -44,6 +44,9 @@ type Options struct {
 	// scanned show too and those removed from the config do not. Nil lists
 	// every workspace the history knows.
 	Workspaces func() []string
+	// SLO returns the SLO figures for the API and the pages; nil serves
+	// none (the SLO routes answer 404).
+	SLO SLOSource
 	// Links returns the URL of a workspace's open GitHub issue, or "".
 	// May be nil.
 	Links func(workspace string) string
@@ -131,6 +134,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/workspaces/{name}", s.apiWorkspace)
 	s.mux.HandleFunc("GET /api/v1/workspaces/{name}/scans", s.apiScans)
 	s.mux.HandleFunc("POST /api/v1/workspaces/{name}/scan", s.apiTrigger)
+	s.mux.HandleFunc("GET /api/v1/workspaces/{name}/slo", s.apiWorkspaceSLO)
+	s.mux.HandleFunc("GET /api/v1/slo", s.apiSLO)
+	s.mux.HandleFunc("GET /api/v1/slo/workspaces", s.apiSLOWorkspaces)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("GET /workspaces/{name}", s.workspacePage)
 }
