@@ -121,6 +121,8 @@ func runnerSpec(ws config.Workspace) runner.Spec {
 			Env:     ws.Env,
 			Vars:    ws.Vars,
 		},
+		Tool:             ws.Tool,
+		Binary:           ws.Binary,
 		TerraformVersion: ws.TerraformVersion,
 		Workspace:        ws.TerraformWorkspace,
 		VarFiles:         ws.VarFiles,

@@ -91,6 +91,8 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	concurrency := fs.Int("concurrency", 4, "workspaces scanned at once")
 	noReport := fs.Bool("no-report", false, "print only; deliver to no reporter")
 	shardFlag := fs.String("shard", "", "scan "+shardUsage)
+	var tool toolFlags
+	tool.register(fs)
 	var f scanFlags
 	f.register(a, fs)
 	f.log.register(fs, "warn")
@@ -120,6 +122,9 @@ func (a *app) scan(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	if err := tool.apply(wss); err != nil {
+		return exitError, err
+	}
 	part := shardRun{Resolved: sh, total: len(wss)}
 	report := cfg
 	if *noReport {
@@ -143,8 +148,10 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 	timeout := fs.Duration("timeout", config.DefaultTimeout, "give up on the scan after this long")
 	lock := fs.Bool("lock", false, "take the state lock while planning")
 	pluginTLS := fs.Bool("plugin-tls", false, "keep Terraform's TLS to its providers (docs/configuration.md, Provider connections)")
-	tfVersion := fs.String("terraform-version", "", "terraform version constraint (default: any on PATH)")
+	tfVersion := fs.String("terraform-version", "", "version constraint on terraform, or tofu with --tool tofu (default: any found)")
 	tfWorkspace := fs.String("workspace", "", "Terraform workspace to plan (default: the default workspace)")
+	var tool toolFlags
+	tool.register(fs)
 	var varFiles, vars, passEnv multiFlag
 	fs.Var(&varFiles, "var-file", "a -var-file for terraform, relative to DIR (repeatable)")
 	fs.Var(&vars, "var", "NAME=VALUE terraform variable (repeatable)")
@@ -182,6 +189,10 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 		}
 		ws.Vars[k] = v
 	}
+	wss := []config.Workspace{ws}
+	if err := tool.apply(wss); err != nil {
+		return exitError, err
+	}
 	log, err := f.log.logger(a)
 	if err != nil {
 		return exitError, err
@@ -195,7 +206,7 @@ func (a *app) check(ctx context.Context, args []string) (int, error) {
 			return exitError, err
 		}
 	}
-	reports, err := a.runScans(ctx, f, log, cfg, cfg, []config.Workspace{ws}, 1, shardRun{})
+	reports, err := a.runScans(ctx, f, log, cfg, cfg, wss, 1, shardRun{})
 	if err != nil {
 		return exitError, err
 	}

@@ -56,8 +56,13 @@ type Workspace struct {
 	Dir string
 	// Git, when set, is where the code comes from instead of Dir.
 	Git *GitSource
-	// TerraformVersion is a version constraint ("~> 1.5"); "" means any
-	// terraform found on PATH.
+	// Tool is the CLI that plans: ToolTerraform (the default) or ToolTofu.
+	Tool string
+	// Binary is the executable to run, an absolute path; "" looks for Tool
+	// on PATH and in the install cache.
+	Binary string
+	// TerraformVersion is a version constraint ("~> 1.5") on Tool's
+	// version; "" means any found.
 	TerraformVersion string
 	// TerraformWorkspace is the Terraform workspace to plan (`terraform
 	// workspace select`); "" is the default workspace.
@@ -327,6 +332,7 @@ func CheckName(s string) string {
 
 func builtinDefaults() Workspace {
 	return Workspace{
+		Tool:        ToolTerraform,
 		Timeout:     DefaultTimeout,
 		Parallelism: DefaultParallelism,
 		Schedule:    DefaultSchedule,

@@ -73,6 +73,8 @@ workspaces:
     parallelism: 4
     plugin_tls: true
     terraform_version: "~> 1.5"
+    tool: tofu
+    binary: bin/tofu
     workspace: prod
     schedule: "CRON_TZ=Europe/Berlin 0 6 * * 1-5"
     owners: [alice]
@@ -111,7 +113,11 @@ func TestParseValid(t *testing.T) {
 		"infra/app/prod.tfvars":   "b = 2",
 		"secrets/app.pem":         pem,
 		"secrets/slack":           "xoxb-slack-token\n",
+		"bin/tofu":                "#!/bin/sh\n",
 	})
+	if err := os.Chmod(filepath.Join(root, "bin/tofu"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	env := mapEnv(map[string]string{
 		"REGION": "eu-west-1", "ROOT": root,
 		"HOOK_PATH": "eu-west-1", "HOOK_SECRET": "hmac-key", "HOOK_URL": "https://other.example.com/x?token=t0k",
@@ -125,6 +131,7 @@ func TestParseValid(t *testing.T) {
 		{
 			Name:        "net",
 			Dir:         filepath.Join(root, "infra/net"),
+			Tool:        ToolTerraform,
 			VarFiles:    []string{"common.tfvars"},
 			Vars:        map[string]string{"region": "eu-west-1"},
 			Env:         map[string]string{"TF_REGISTRY_CLIENT_TIMEOUT": "30", "REGION": "eu-west-1"},
@@ -138,6 +145,8 @@ func TestParseValid(t *testing.T) {
 		{
 			Name:               "app.prod",
 			Dir:                filepath.Join(root, "infra/app"),
+			Tool:               ToolTofu,
+			Binary:             filepath.Join(root, "bin/tofu"),
 			TerraformVersion:   "~> 1.5",
 			TerraformWorkspace: "prod",
 			VarFiles:           []string{"prod.tfvars"},
@@ -321,7 +330,7 @@ func TestSelect(t *testing.T) {
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	w := Check("/srv/infra/network/")
-	want := Workspace{Name: "network", Dir: "/srv/infra/network", Timeout: DefaultTimeout, Parallelism: DefaultParallelism, Schedule: DefaultSchedule}
+	want := Workspace{Name: "network", Dir: "/srv/infra/network", Tool: ToolTerraform, Timeout: DefaultTimeout, Parallelism: DefaultParallelism, Schedule: DefaultSchedule}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("Check = %+v, want %+v", w, want)
 	}

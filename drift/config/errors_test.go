@@ -38,6 +38,14 @@ func TestParseErrors(t *testing.T) {
 			`5:11: workspaces[1].name: invalid name "-lead": use lowercase letters, digits, ".", "_" and "-", starting with a letter or digit`,
 			`7:11: workspaces[2].name: name longer than 128 characters`,
 		},
+		"bad_tool": {
+			`7:24: workspaces[0].terraform_version: no OpenTofu release satisfies "~> 1.5.0": OpenTofu's releases start at 1.6.0 (tool: tofu)`,
+			`10:11: workspaces[1].tool: unknown tool "opentofu": want "terraform" or "tofu" (OpenTofu)`,
+			`17:13: workspaces[3].binary: testdata/nope/tofu does not exist`,
+			`20:13: workspaces[4].binary: must not be empty`,
+			`23:24: workspaces[5].terraform_version: no OpenTofu release satisfies ">= 1.3, < 1.6": OpenTofu's releases start at 1.6.0 (tool: tofu)`,
+			`26:13: workspaces[6].binary: testdata is not a regular file`,
+		},
 		"bad_version_constraint": {
 			`5:24: workspaces[0].terraform_version: invalid version constraint "~> one": malformed constraint: ~> one`,
 		},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path"
@@ -172,10 +173,27 @@ func (d *decoder) repoPath(f field, s string) string {
 	return c
 }
 
-// sshKeyFile resolves a key path (~/ is $HOME; relative paths are against
-// the config file's directory) and checks that a file is there. It does
-// not read the key: only git's ssh does.
+// sshKeyFile resolves a key path (see localFile) and checks that a file
+// is there. It does not read the key: only git's ssh does.
 func (d *decoder) sshKeyFile(f field, s string) string {
+	return d.localFile(f, s, func(p string) error {
+		fi, err := os.Stat(p)
+		switch {
+		case os.IsNotExist(err):
+			return fmt.Errorf("ssh key file %s does not exist", p)
+		case err != nil:
+			return err
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("ssh key file %s is not a regular file", p)
+		}
+		return nil
+	})
+}
+
+// localFile resolves the path of a file on the machine driftd runs on (~/
+// is $HOME; relative paths are against the config file's directory) and,
+// unless offline, reports what check says is wrong with it.
+func (d *decoder) localFile(f field, s string, check func(path string) error) string {
 	if s == "" {
 		d.errorf(f.val, f.path, "must not be empty")
 		return ""
@@ -184,14 +202,8 @@ func (d *decoder) sshKeyFile(f field, s string) string {
 	if !ok || d.offline {
 		return p
 	}
-	fi, err := os.Stat(p)
-	switch {
-	case os.IsNotExist(err):
-		d.errorf(f.val, f.path, "ssh key file %s does not exist", p)
-	case err != nil:
+	if err := check(p); err != nil {
 		d.errorf(f.val, f.path, "%v", err)
-	case !fi.Mode().IsRegular():
-		d.errorf(f.val, f.path, "ssh key file %s is not a regular file", p)
 	}
 	return p
 }

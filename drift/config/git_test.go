@@ -67,7 +67,7 @@ server:
 		{Name: "local", Git: &GitSource{URL: "file:///srv/git/infra.git"}, VarFiles: []string{"common.tfvars"}, Schedule: "@every 1h"},
 	}
 	for i := range want {
-		want[i].Timeout, want[i].Parallelism = base.Timeout, base.Parallelism
+		want[i].Timeout, want[i].Parallelism, want[i].Tool = base.Timeout, base.Parallelism, base.Tool
 		if want[i].Schedule == "" {
 			want[i].Schedule = base.Schedule
 		}

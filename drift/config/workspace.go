@@ -28,7 +28,7 @@ var (
 	topFields = []string{"version", "defaults", "workspaces", "reporters", "server"}
 	// workspaceFields starts with name, dir and git: defaults allow the rest.
 	workspaceFields = []string{
-		"name", "dir", "git", "terraform_version", "workspace", "var_files", "vars", "backend_config", "env",
+		"name", "dir", "git", "tool", "binary", "terraform_version", "workspace", "var_files", "vars", "backend_config", "env",
 		"pass_env", "timeout", "refresh_only", "lock", "lock_timeout", "parallelism",
 		"plugin_tls", "ignore", "owners", "schedule", "slo",
 	}
@@ -45,9 +45,11 @@ type wsState struct {
 	w           Workspace
 	varFiles    []field // parallel to w.VarFiles
 	lockTimeout *field
-	name, dir   *field
-	git         *field
-	dirOK       bool
+	// tfVersion is where terraform_version was written.
+	tfVersion *field
+	name, dir *field
+	git       *field
+	dirOK     bool
 	// schedule is where the schedule was written; nil for the built-in one.
 	schedule *field
 	// scheduleBad says the schedule's error is reported already.
@@ -202,7 +204,19 @@ func (d *decoder) workspace(n *yaml.Node, p string, st *wsState, defaults bool) 
 		case "git":
 			st.git = &f
 			w.Git = d.gitSource(f)
+		case "tool":
+			if s, ok := d.str(f, false); ok {
+				if err := CheckTool(s, ""); err != nil {
+					d.errorf(f.val, f.path, "%v", err)
+				}
+				w.Tool = s
+			}
+		case "binary":
+			if s, ok := d.str(f, true); ok {
+				w.Binary = d.localFile(f, s, CheckBinary)
+			}
 		case "terraform_version":
+			st.tfVersion = &f
 			if s, ok := d.str(f, false); ok {
 				if s != "" {
 					if _, err := version.NewConstraint(s); err != nil {
@@ -373,6 +387,11 @@ func (d *decoder) checkWorkspace(it field, st *wsState) {
 			case fi.IsDir():
 				d.errorf(f.val, f.path, "var file %q is a directory", vf)
 			}
+		}
+	}
+	if st.tfVersion != nil && st.w.Tool == ToolTofu {
+		if err := CheckTool(st.w.Tool, st.w.TerraformVersion); err != nil {
+			d.errorf(st.tfVersion.val, st.tfVersion.path, "%v (tool: tofu)", err)
 		}
 	}
 	if st.lockTimeout != nil && st.w.LockTimeout > 0 && !st.w.Lock {

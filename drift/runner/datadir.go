@@ -253,17 +253,19 @@ func (d *dataDir) restore(workDir string) error {
 	return nil
 }
 
-// initKey hashes what init's outcome depends on: Terraform's version, the
-// platform, the dependency lock file, the backend configuration, and the
-// text of every *.tf and *.tf.json file of the copied tree (module sources,
-// required_providers and backend blocks are in there; hashing all of them
-// is the conservative choice). Remote modules with a version range are
+// initKey hashes what init's outcome depends on: the tool (Terraform or
+// OpenTofu, whose version numbers overlap) and its version, the platform,
+// the dependency lock file, the backend configuration, and the text of
+// every configuration file (isConfigFile) of the copied tree (module
+// sources, required_providers and backend blocks are in there; hashing all
+// of them is the conservative choice). Remote modules with a version range are
 // resolved once and kept until one of these changes.
-func initKey(tfVersion, tree, workDir string, backend map[string]string) (string, error) {
+func initKey(tool, tfVersion, tree, workDir string, backend map[string]string) (string, error) {
 	h := sha256.New()
 	field := func(s string) { fmt.Fprintf(h, "%d:%s\x00", len(s), s) }
 	// v2: entries keep their backend record without credentials.
 	field("driftd-init-v2")
+	field(tool)
 	field(tfVersion)
 	field(runtime.GOOS + "_" + runtime.GOARCH)
 	keys := make([]string, 0, len(backend))
@@ -300,7 +302,7 @@ func initKey(tfVersion, tree, workDir string, backend map[string]string) (string
 			}
 			return nil
 		}
-		if !strings.HasSuffix(e.Name(), ".tf") && !strings.HasSuffix(e.Name(), ".tf.json") {
+		if !isConfigFile(e.Name()) {
 			return nil
 		}
 		b, err := os.ReadFile(p)
@@ -316,6 +318,19 @@ func initKey(tfVersion, tree, workDir string, backend map[string]string) (string
 		return "", fmt.Errorf("init key: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// isConfigFile reports whether a file of that name is configuration:
+// *.tf and *.tf.json, and OpenTofu's *.tofu and *.tofu.json (which
+// OpenTofu reads instead of a .tf file of the same base name, and
+// Terraform ignores). Every caller is on the safe side with both.
+func isConfigFile(name string) bool {
+	for _, ext := range []string{".tf", ".tf.json", ".tofu", ".tofu.json"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 func hashParts(parts ...string) string {

@@ -337,7 +337,7 @@ func TestDataDirBackendCredentials(t *testing.T) {
 // the scan's copy of the code (which has the same files).
 func mustInitKey(t *testing.T, r *Runner, spec Spec) string {
 	t.Helper()
-	key, err := initKey("1.99.0", spec.Dir, spec.Dir, spec.BackendConfig)
+	key, err := initKey(Terraform, "1.99.0", spec.Dir, spec.Dir, spec.BackendConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

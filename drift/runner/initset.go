@@ -60,8 +60,8 @@ func newInitSets(cacheDir, pluginCache string) (*initSets, error) {
 // initSetKey names the set a workspace in workDir may use, or "" when it may
 // use none: backend config is init's alone to apply, and without a lock
 // file init chooses the providers. The set is the lock file's provider set
-// (lockFileKey) under one terraform version.
-func initSetKey(tfVersion, workDir string, backend map[string]string) (string, error) {
+// (lockFileKey) under one version of one tool.
+func initSetKey(tool, tfVersion, workDir string, backend map[string]string) (string, error) {
 	if len(backend) > 0 {
 		return "", nil
 	}
@@ -69,7 +69,7 @@ func initSetKey(tfVersion, workDir string, backend map[string]string) (string, e
 	if err != nil || providers == "" {
 		return "", err
 	}
-	return hashParts("driftd-init-set-v1", tfVersion, providers), nil
+	return hashParts("driftd-init-set-v2", tool, tfVersion, providers), nil
 }
 
 func (s *initSets) path(key string) string { return filepath.Join(s.dir, key+".json") }

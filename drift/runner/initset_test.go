@@ -27,6 +27,7 @@ func writeFile(t *testing.T, path, text string) {
 
 func TestInitSetKey(t *testing.T) {
 	t.Parallel()
+	var toolKey func(tool, version, workDir string, backend map[string]string) string
 	dir := func(lock string) string {
 		d := t.TempDir()
 		if lock != "" {
@@ -35,7 +36,10 @@ func TestInitSetKey(t *testing.T) {
 		return d
 	}
 	key := func(version, workDir string, backend map[string]string) string {
-		k, err := initSetKey(version, workDir, backend)
+		return toolKey(Terraform, version, workDir, backend)
+	}
+	toolKey = func(tool, version, workDir string, backend map[string]string) string {
+		k, err := initSetKey(tool, version, workDir, backend)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,6 +55,8 @@ func TestInitSetKey(t *testing.T) {
 		{"same lock file elsewhere", key("1.11.4", a2, nil), true},
 		{"other lock file", key("1.11.4", b, nil), false},
 		{"other terraform", key("1.11.5", a, nil), false},
+		// OpenTofu's version numbers overlap Terraform's.
+		{"tofu of the same version", toolKey(Tofu, "1.11.4", a, nil), false},
 	}
 	for _, tt := range tests {
 		if (tt.got == base) != tt.same {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -59,52 +61,172 @@ func (r *Runner) version(ctx context.Context, bin binary, tf *tfexec.Terraform) 
 	return tv.String(), nil
 }
 
-// binary is a resolved terraform executable.
+// binary is a resolved terraform or tofu executable.
 type binary struct {
 	path string
-	// version is known when a constraint made driftd ask; otherwise "".
+	// tool is Terraform or Tofu.
+	tool string
+	// version is known when a constraint or the tool made driftd ask;
+	// otherwise "".
 	version string
 }
 
-// terraform returns the binary for a version constraint ("" = any), from the
-// Runner's memo, PATH, or the install cache (CacheDir/terraform/<version>/),
-// installing it there when allowed.
-func (r *Runner) terraform(ctx context.Context, constraint string) (binary, error) {
+// binaryKey is what a binary is resolved from.
+type binaryKey struct {
+	tool, path, constraint string
+}
+
+// binary returns the executable a spec plans with, from the Runner's memo,
+// spec.Binary, PATH, or the install cache (CacheDir/terraform/<version>/,
+// CacheDir/tofu/<version>/), installing terraform there when allowed.
+func (r *Runner) binary(ctx context.Context, spec Spec) (binary, error) {
+	key := binaryKey{tool: spec.tool(), path: spec.Binary, constraint: spec.TerraformVersion}
 	r.binMu.Lock()
 	defer r.binMu.Unlock()
-	if b, ok := r.bins[constraint]; ok {
+	if b, ok := r.bins[key]; ok {
 		return b, nil
 	}
-	b, err := r.resolve(ctx, constraint)
+	var (
+		b   binary
+		err error
+	)
+	switch {
+	case key.path != "":
+		b, err = r.named(ctx, key)
+	case key.tool == Tofu:
+		b, err = r.findTofu(ctx, key.constraint)
+	default:
+		b, err = r.resolve(ctx, key.constraint)
+	}
 	if err != nil {
 		return binary{}, err
 	}
-	r.bins[constraint] = b
+	r.bins[key] = b
 	return b, nil
 }
 
-func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error) {
-	prod := r.product()
-	var cons version.Constraints
-	if constraint != "" {
-		var err error
-		if cons, err = version.NewConstraint(constraint); err != nil {
-			return binary{}, fmt.Errorf("terraform version %q: %w", constraint, err)
-		}
-	}
-	installRoot := filepath.Join(r.opts.CacheDir, "terraform")
-	cached, err := filepath.Glob(filepath.Join(installRoot, "*"))
+// named checks the executable a spec names: that it is the tool it says,
+// of a version its constraint accepts.
+func (r *Runner) named(ctx context.Context, key binaryKey) (binary, error) {
+	cons, err := constraints(key.constraint)
 	if err != nil {
 		return binary{}, err
 	}
+	v, err := identify(ctx, key.path, key.tool, r.opts.Environ)
+	if err != nil {
+		return binary{}, err
+	}
+	if cons != nil && !cons.Check(v) {
+		return binary{}, fmt.Errorf("%s is %s %s, which does not satisfy %q", key.path, productNames[key.tool], v, key.constraint)
+	}
+	return binary{path: key.path, tool: key.tool, version: v.String()}, nil
+}
 
-	var found src.Findable
-	if cons == nil {
-		found = &hcfs.AnyVersion{Product: &prod, ExtraPaths: cached}
-	} else {
+// findTofu finds tofu on PATH or in CacheDir/tofu/<version>/. driftd never
+// downloads OpenTofu (its releases are not HashiCorp's, which driftd
+// verifies): it is installed beside driftd, as terraform may be.
+func (r *Runner) findTofu(ctx context.Context, constraint string) (binary, error) {
+	cons, err := constraints(constraint)
+	if err != nil {
+		return binary{}, err
+	}
+	prod := r.tofuProduct()
+	path, installRoot, err := r.find(ctx, prod, cons)
+	if err != nil {
+		return binary{}, fmt.Errorf("no tofu matching %q on PATH or in %s (driftd does not download OpenTofu: install it there, or name it with binary)", constraintText(constraint), installRoot)
+	}
+	// Asked even without a constraint: a tofu that is not OpenTofu is an
+	// error, not a scan planned with something else.
+	v, err := prod.GetVersion(ctx, path)
+	if err != nil {
+		return binary{}, err
+	}
+	return binary{path: path, tool: Tofu, version: v.String()}, nil
+}
+
+// tofuProduct is hc-install's description of OpenTofu's binary, for
+// finding it.
+func (r *Runner) tofuProduct() product.Product {
+	return product.Product{
+		Name:       Tofu,
+		BinaryName: func() string { return Tofu },
+		GetVersion: func(ctx context.Context, path string) (*version.Version, error) {
+			return identify(ctx, path, Tofu, r.opts.Environ)
+		},
+	}
+}
+
+func constraints(constraint string) (version.Constraints, error) {
+	if constraint == "" {
+		return nil, nil
+	}
+	cons, err := version.NewConstraint(constraint)
+	if err != nil {
+		return nil, fmt.Errorf("version constraint %q: %w", constraint, err)
+	}
+	return cons, nil
+}
+
+// productNames are what `version` prints first for each tool.
+var productNames = map[string]string{Terraform: "Terraform", Tofu: "OpenTofu"}
+
+// versionLineRE is the first line of `terraform version` or `tofu version`.
+var versionLineRE = regexp.MustCompile(`^(Terraform|OpenTofu) v(\S+)`)
+
+// identify runs `path version` and returns the version of the tool it
+// says it is, or an error when it says it is another: `version -json`
+// prints the same fields for both. It runs with the minimal environment of
+// terraformProduct's probe.
+func identify(ctx context.Context, path, tool string, environ []string) (*version.Version, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version")
+	cmd.Env = probeEnv(environ)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s version: %w", path, err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	m := versionLineRE.FindStringSubmatch(strings.TrimSpace(line))
+	if m == nil {
+		return nil, fmt.Errorf("%s version: unexpected output %q", path, truncate(line, 120))
+	}
+	if m[1] != productNames[tool] {
+		return nil, fmt.Errorf("%s is %s v%s, not %s (tool: %s)", path, m[1], m[2], productNames[tool], tool)
+	}
+	v, err := version.NewVersion(m[2])
+	if err != nil {
+		return nil, fmt.Errorf("%s version: %w", path, err)
+	}
+	return v, nil
+}
+
+// find looks for prod's binary of a version cons accepts (any when nil)
+// in the install cache, CacheDir/<binary name>/<version>/, and on PATH.
+// It returns the install cache's root too, for messages and installs.
+func (r *Runner) find(ctx context.Context, prod product.Product, cons version.Constraints) (path, installRoot string, err error) {
+	installRoot = filepath.Join(r.opts.CacheDir, prod.BinaryName())
+	cached, err := filepath.Glob(filepath.Join(installRoot, "*"))
+	if err != nil {
+		return "", installRoot, err
+	}
+	var found src.Findable = &hcfs.AnyVersion{Product: &prod, ExtraPaths: cached}
+	if cons != nil {
 		found = &hcfs.Version{Product: prod, Constraints: cons, ExtraPaths: cached}
 	}
-	path, ferr := install.NewInstaller().Ensure(ctx, []src.Source{found})
+	path, err = install.NewInstaller().Ensure(ctx, []src.Source{found})
+	return path, installRoot, err
+}
+
+// resolve finds terraform for a version constraint ("" = any) on PATH or in
+// the install cache, installing it there when allowed.
+func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error) {
+	prod := r.product()
+	cons, err := constraints(constraint)
+	if err != nil {
+		return binary{}, err
+	}
+	path, installRoot, ferr := r.find(ctx, prod, cons)
 	if ferr != nil {
 		if !r.opts.AllowInstall {
 			return binary{}, fmt.Errorf("no terraform matching %q on PATH or in %s, and installing is not allowed", constraintText(constraint), installRoot)
@@ -116,13 +238,13 @@ func (r *Runner) resolve(ctx context.Context, constraint string) (binary, error)
 	if cons == nil {
 		// Any version will do: Runner.version asks once, through
 		// terraform-exec, whose own check in init then reuses the answer.
-		return binary{path: path}, nil
+		return binary{path: path, tool: Terraform}, nil
 	}
 	v, err := prod.GetVersion(ctx, path)
 	if err != nil {
 		return binary{}, fmt.Errorf("terraform version of %s: %w", path, err)
 	}
-	return binary{path: path, version: v.String()}, nil
+	return binary{path: path, tool: Terraform, version: v.String()}, nil
 }
 
 // install downloads a matching release into a fresh directory under
@@ -255,6 +377,19 @@ func Install(ctx context.Context, opts InstallOptions) (string, error) {
 	return v.String(), nil
 }
 
+// probeEnv is the environment of a version probe: what it needs of
+// environ and nothing else (hc-install's own probe passes driftd's whole
+// environment).
+func probeEnv(environ []string) []string {
+	env := []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
+	for _, kv := range environ {
+		if k, _, _ := cutEnv(kv); k == "PATH" || k == "HOME" || k == "TF_CLI_CONFIG_FILE" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func constraintText(c string) string {
 	if c == "" {
 		return "(any version)"
@@ -269,12 +404,7 @@ func (r *Runner) product() product.Product { return terraformProduct(r.opts.Envi
 // whole environment to `terraform version`.
 func terraformProduct(environ []string) product.Product {
 	p := product.Terraform
-	env := []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
-	for _, kv := range environ {
-		if k, _, _ := cutEnv(kv); k == "PATH" || k == "HOME" || k == "TF_CLI_CONFIG_FILE" {
-			env = append(env, kv)
-		}
-	}
+	env := probeEnv(environ)
 	p.GetVersion = func(ctx context.Context, path string) (*version.Version, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()

@@ -78,7 +78,13 @@ type Options struct {
 // it from the workspace's configuration.
 type Spec struct {
 	workdir.Spec
-	// TerraformVersion is a version constraint; "" accepts any version.
+	// Tool is Terraform ("" too) or Tofu.
+	Tool string
+	// Binary is the executable to run; "" looks for Tool on PATH and in
+	// the install cache. It must say it is Tool.
+	Binary string
+	// TerraformVersion is a version constraint on Tool's version; ""
+	// accepts any version.
 	TerraformVersion string
 	// Workspace is the Terraform workspace to plan, selected with
 	// `terraform workspace select`; "" is the default workspace.
@@ -106,6 +112,20 @@ type Spec struct {
 	// kept. A scan whose plan has this key skips `terraform show -json` and
 	// returns PlanKnown and no Plan.
 	KnownPlan string
+}
+
+// The tools a Spec may plan with. Both take the same arguments and print
+// the same JSON as far as driftd is concerned (docs/opentofu.md).
+const (
+	Terraform = "terraform"
+	Tofu      = "tofu"
+)
+
+func (s Spec) tool() string {
+	if s.Tool == "" {
+		return Terraform
+	}
+	return s.Tool
 }
 
 // Result is a successful scan.
@@ -147,7 +167,7 @@ type Runner struct {
 	procs string // GOMAXPROCS for scans; "" leaves Go's default
 
 	binMu    sync.Mutex
-	bins     map[string]binary     // by version constraint
+	bins     map[binaryKey]binary
 	versions map[binaryFile]string // terraform versions already asked
 
 	// mirrors is made on first use, so that driftd without git sources
@@ -211,7 +231,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{opts: opts, cache: cache, data: data, sets: sets, locks: locks, bins: map[string]binary{}, versions: map[binaryFile]string{}}
+	r := &Runner{opts: opts, cache: cache, data: data, sets: sets, locks: locks, bins: map[binaryKey]binary{}, versions: map[binaryFile]string{}}
 	if opts.ScansAtOnce > 1 {
 		r.procs = strconv.Itoa(max(1, runtime.GOMAXPROCS(0)/opts.ScansAtOnce))
 	}
@@ -244,13 +264,15 @@ func cutEnv(kv string) (k, v string, ok bool) { return strings.Cut(kv, "=") }
 
 // scan carries one Plan call's state.
 type scan struct {
-	r       *Runner
-	spec    Spec
-	start   time.Time
-	parent  context.Context // the caller's: done means canceled
-	ctx     context.Context // parent plus spec.Timeout
-	scanID  string
-	commit  string
+	r      *Runner
+	spec   Spec
+	start  time.Time
+	parent context.Context // the caller's: done means canceled
+	ctx    context.Context // parent plus spec.Timeout
+	scanID string
+	commit string
+	// tool is the binary's: Terraform or Tofu.
+	tool    string
 	secrets []string
 	// sensitive, once the work directory exists, returns secrets with the
 	// values of the configuration's sensitive variables: read only when a
@@ -290,10 +312,11 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 	log := r.opts.Logger.With("workspace", spec.Name)
 
 	s.stage = StageInstall
-	bin, err := r.terraform(s.ctx, spec.TerraformVersion)
+	bin, err := r.binary(s.ctx, spec)
 	if err != nil {
 		return nil, s.fail(err)
 	}
+	s.tool = bin.tool
 
 	s.stage = StageWorkdir
 	wopts := workdir.Options{
@@ -337,6 +360,17 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 	if len(dropped) > 0 {
 		log.Warn("environment variables managed by terraform-exec were dropped", "names", dropped)
 	}
+	if s.tool == Tofu {
+		// OpenTofu also looks for its CLI configuration and plugins in the
+		// XDG directories, where the operator's settings may be.
+		for _, kv := range r.opts.Environ {
+			if k, v, _ := cutEnv(kv); k == "XDG_CONFIG_HOME" || k == "XDG_DATA_HOME" {
+				if _, set := env[k]; !set {
+					env[k] = v
+				}
+			}
+		}
+	}
 	for k, v := range quietEnv {
 		if _, set := env[k]; !set {
 			env[k] = v
@@ -377,7 +411,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 	// The workspace's own data dir when no other scan holds it, else a
 	// private one in the scan's directory, initialised afresh.
 	dataDir, privatePlugins := dir.DataDir, filepath.Join(dir.Base(), "plugins")
-	key, err := initKey(version, dir.Tree, dir.Path, spec.BackendConfig)
+	key, err := initKey(s.tool, version, dir.Tree, dir.Path, spec.BackendConfig)
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -423,7 +457,7 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 		log.Debug("init skipped: data dir reused")
 	} else {
 		if dd != nil {
-			if in.setKey, err = initSetKey(version, dir.Path, spec.BackendConfig); err != nil {
+			if in.setKey, err = initSetKey(s.tool, version, dir.Path, spec.BackendConfig); err != nil {
 				return nil, s.fail(err)
 			}
 		}
@@ -524,15 +558,24 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 // terraform and a provider start each, for schemas): its Plan is empty but
 // for the version. Nor does a plan of key Spec.KnownPlan, whose Plan is
 // nil. shown says show ran.
+//
+// OpenTofu's plan file is OpenTofu's own: planfile reads Terraform's, and
+// a plan it misread as clean would be drift unreported. So tofu plans
+// always go through show, which is the contract both tools keep.
 func (s *scan) readPlan(tf *tfexec.Terraform, env map[string]string, path, dataDir string, log *slog.Logger) (plan *tfjson.Plan, key string, shown bool, err error) {
-	sum, err := planfile.Summarize(path)
+	var sum planfile.Summary
+	if s.tool == Tofu {
+		err = errors.New("an OpenTofu plan file")
+	} else {
+		sum, err = planfile.Summarize(path)
+	}
 	switch {
 	case err != nil:
 		log.Debug("plan file not read directly; running show", "err", err)
 	case sum.Clean:
 		return &tfjson.Plan{TerraformVersion: sum.TerraformVersion}, "", false, nil
 	default:
-		key, err = showKey(sum.Key, tf.ExecPath(), dataDir)
+		key, err = showKey(sum.Key, s.tool, tf.ExecPath(), dataDir)
 		switch {
 		case err != nil:
 			log.Debug("no plan key; running show", "err", err)
@@ -892,6 +935,9 @@ func secretValues(environ []string, spec Spec) []string {
 	for _, kv := range environ {
 		k, v, _ := cutEnv(kv)
 		add(strings.TrimPrefix(k, "TF_VAR_"), v)
+		if k == "TF_ENCRYPTION" {
+			out = append(out, encryptionSecrets(v)...)
+		}
 	}
 	for k, v := range spec.BackendConfig {
 		add(k, v)
@@ -903,6 +949,23 @@ func secretValues(environ []string, spec Spec) []string {
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
+
+// encryptionSecrets are the values to hide of OpenTofu's TF_ENCRYPTION,
+// its state and plan encryption settings (HCL or JSON) with passphrases
+// and keys: the whole value, and each quoted string in it long enough to be
+// a passphrase or key (pbkdf2 wants 16 characters; names of methods and
+// key providers are shorter).
+func encryptionSecrets(v string) []string {
+	out := []string{v}
+	for _, m := range quotedRE.FindAllStringSubmatch(v, -1) {
+		if len(m[1]) >= 12 {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+var quotedRE = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
 
 // credentialWords are the words of a name that say its value is a
 // credential: AWS_SECRET_ACCESS_KEY, TF_TOKEN_app_terraform_io,

@@ -98,8 +98,8 @@ func sensitiveValues(dir string, varFiles []string, vars map[string]string) []st
 	return out
 }
 
-// readModule reads the variable and module blocks of the .tf and .tf.json
-// files in dir.
+// readModule reads the variable and module blocks of the configuration
+// files in dir (isConfigFile: .tofu files too, whatever the tool).
 func readModule(p *hclparse.Parser, dir string) moduleConfig {
 	m := moduleConfig{sensitive: map[string]bool{}}
 	entries, err := os.ReadDir(dir)
@@ -108,7 +108,7 @@ func readModule(p *hclparse.Parser, dir string) moduleConfig {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".tf") && !strings.HasSuffix(name, ".tf.json") {
+		if e.IsDir() || !isConfigFile(name) {
 			continue
 		}
 		body := parseFile(p, filepath.Join(dir, name))

@@ -12,15 +12,15 @@ import (
 )
 
 // showKey identifies what `terraform show -json` prints for a plan file of
-// content planKey (planfile.Summary.Key): that key and the binaries that
-// turn the plan into JSON, terraform and every provider in the data dir,
+// content planKey (planfile.Summary.Key): that key, the tool, and the
+// binaries that turn the plan into JSON, terraform and every provider in the data dir,
 // each by path, size, modification time and, where the platform has them,
 // inode and change time (providers give the schemas, and with them which
 // attributes are sensitive). A caller that kept the report of a plan with
 // the same key may skip show (Spec.KnownPlan).
-func showKey(planKey, terraformPath, dataDir string) (string, error) {
+func showKey(planKey, tool, terraformPath, dataDir string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "driftd show key 1\nplan %s\n", planKey)
+	fmt.Fprintf(h, "driftd show key 1\nplan %s\ntool %s\n", planKey, tool)
 	if err := stampFile(h, "terraform", terraformPath); err != nil {
 		return "", err
 	}

@@ -33,7 +33,7 @@ func TestShowKeyBinaries(t *testing.T) {
 	}
 	key := func() string {
 		t.Helper()
-		k, err := showKey(plan, terraform, dataDir)
+		k, err := showKey(plan, Terraform, terraform, dataDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,12 @@ func TestShowKeyBinaries(t *testing.T) {
 		}
 		base = key()
 	}
-	if k, err := showKey(plan, terraform, filepath.Join(dir, "no-providers")); err != nil || k == base {
+	if k, err := showKey(plan, Terraform, terraform, filepath.Join(dir, "no-providers")); err != nil || k == base {
 		t.Errorf("data dir without providers: key %s (with: %s), err %v", k, base, err)
+	}
+	// A report made with one tool is never reused for the other, whatever
+	// the binary's path.
+	if k, err := showKey(plan, Tofu, terraform, dataDir); err != nil || k == base {
+		t.Errorf("tofu: key %s (terraform: %s), err %v", k, base, err)
 	}
 }
