@@ -23,8 +23,10 @@ type Told struct {
 	// Thread is where the workspace's current conversation is (Slack).
 	Thread
 	// Link is the page the reporter keeps for the workspace (the GitHub
-	// issue), for the status page after a restart.
-	Link string `json:"issue_url,omitempty"`
+	// issue), and Title that page's title, for the status page after a
+	// restart.
+	Link  string `json:"issue_url,omitempty"`
+	Title string `json:"issue_title,omitempty"`
 }
 
 // Thread is a message later messages about the same drift reply to.
@@ -46,7 +48,7 @@ func (t Told) Report(workspace string) *drift.Report {
 
 // advance returns the record after cur was told with receipt rc.
 func (t Told) advance(cur *drift.Report, rc Receipt) Told {
-	out := Told{Bookmark: t.Bookmark.Advance(cur), Scanned: cur.StartedAt, Thread: t.Thread, Link: rc.Link}
+	out := Told{Bookmark: t.Bookmark.Advance(cur), Scanned: cur.StartedAt, Thread: t.Thread, Link: rc.Link, Title: rc.Title}
 	switch cur.Status {
 	case drift.StatusDrifted:
 		out.Drift = cur.Drift
@@ -149,6 +151,6 @@ type Receipt struct {
 	// later messages about the same drift should reply to.
 	Thread Thread
 	// Link is the page the destination keeps for the workspace now ("":
-	// none).
-	Link string
+	// none), and Title its title.
+	Link, Title string
 }

@@ -95,7 +95,14 @@ type Reporter struct {
 	owner, repo string
 	client      *gh.Client
 	logger      *slog.Logger
-	links       sync.Map // workspace -> issue URL, "" for none; absent: ask State
+	links       sync.Map // workspace -> issueRef, zero for none; absent: ask State
+}
+
+// issueRef is a workspace's issue as GitHub last answered about it.
+type issueRef struct{ url, title string }
+
+func (r *Reporter) setIssue(workspace string, is *gh.Issue) {
+	r.links.Store(workspace, issueRef{is.GetHTMLURL(), is.GetTitle()})
 }
 
 var (
@@ -163,21 +170,30 @@ func (r *Reporter) Timeout() time.Duration { return r.cfg.Timeout }
 // Link implements reporters.Linker: the URL of the workspace's issue as of
 // the last delivery, by this process or, from State, an earlier one.
 func (r *Reporter) Link(workspace string) string {
+	u, _ := r.Issue(workspace)
+	return u
+}
+
+// Issue returns the URL and title of the workspace's issue as of the last
+// delivery, as Link does.
+func (r *Reporter) Issue(workspace string) (url, title string) {
 	if v, ok := r.links.Load(workspace); ok {
-		return v.(string)
+		ref := v.(issueRef)
+		return ref.url, ref.title
 	}
 	if r.cfg.State == nil {
-		return ""
+		return "", ""
 	}
 	var told reporters.Told
 	if _, err := reporters.LoadJSON(context.Background(), r.cfg.State, workspace, r.Name(), &told); err != nil {
 		r.logger.Warn("github: issue link not read", "workspace", workspace, "error", err)
-		return ""
+		return "", ""
 	}
 	// Kept, so that the status page reads the store once per workspace; a
 	// delivery in the meantime wins.
-	v, _ := r.links.LoadOrStore(workspace, told.Link)
-	return v.(string)
+	v, _ := r.links.LoadOrStore(workspace, issueRef{told.Link, told.Title})
+	ref := v.(issueRef)
+	return ref.url, ref.title
 }
 
 // SourceOfTruth implements reporters.SourceOfTruth: the issues are the
@@ -327,9 +343,11 @@ func (r *Reporter) lastClosed(ctx context.Context, workspace string) (*gh.Issue,
 // changed) and the first-seen time.
 func (r *Reporter) Notify(ctx context.Context, n reporters.Notification) (reporters.Receipt, bool, error) {
 	sent, err := r.report(ctx, n)
-	link, _ := r.links.Load(n.Cur.Workspace)
 	rc := reporters.Receipt{Sent: sent}
-	rc.Link, _ = link.(string)
+	if v, ok := r.links.Load(n.Cur.Workspace); ok {
+		ref := v.(issueRef)
+		rc.Link, rc.Title = ref.url, ref.title
+	}
 	if err != nil {
 		retry, err := r.classify(err, "")
 		return rc, retry, err
@@ -354,10 +372,10 @@ func (r *Reporter) report(ctx context.Context, n reporters.Notification) (bool, 
 		f.open = f.open[:1]
 	}
 	var open *gh.Issue
-	r.links.Store(ws, "")
+	r.links.Store(ws, issueRef{})
 	if len(f.open) > 0 {
 		open = f.open[0]
-		r.links.Store(ws, open.GetHTMLURL())
+		r.setIssue(ws, open)
 	}
 	ghPrev := prevFrom(open, ws)
 	kind := reporters.Transition(cur, ghPrev)
@@ -478,7 +496,7 @@ func (r *Reporter) create(ctx context.Context, n reporters.Notification) error {
 	if err != nil {
 		return opError{"create issue", err}
 	}
-	r.links.Store(cur.Workspace, created.GetHTMLURL())
+	r.setIssue(cur.Workspace, created)
 	r.logger.LogAttrs(ctx, slog.LevelInfo, "github issue opened", slog.String("workspace", cur.Workspace), slog.Int("issue", created.GetNumber()))
 
 	again, err := r.find(ctx, cur.Workspace)
@@ -496,11 +514,12 @@ func (r *Reporter) create(ctx context.Context, n reporters.Notification) error {
 		return nil
 	}
 	// Ours lost: bring the survivor up to date with this scan.
-	r.links.Store(cur.Workspace, keep.GetHTMLURL())
-	_, _, err = r.client.Issues.Edit(ctx, r.owner, r.repo, keep.GetNumber(), &gh.IssueRequest{Title: req.Title, Body: req.Body})
+	r.setIssue(cur.Workspace, keep)
+	edited, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, keep.GetNumber(), &gh.IssueRequest{Title: req.Title, Body: req.Body})
 	if err != nil {
 		return opError{"edit issue", err}
 	}
+	r.setIssue(cur.Workspace, edited)
 	return nil
 }
 
@@ -569,10 +588,11 @@ func (r *Reporter) update(ctx context.Context, is *gh.Issue, n reporters.Notific
 			req.StateReason = gh.String("completed")
 		}
 	}
-	if _, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, num, req); err != nil {
+	edited, _, err := r.client.Issues.Edit(ctx, r.owner, r.repo, num, req)
+	if err != nil {
 		return opError{"edit issue", err}
 	}
-	r.links.Store(cur.Workspace, is.GetHTMLURL())
+	r.setIssue(cur.Workspace, edited)
 	r.logger.LogAttrs(ctx, slog.LevelInfo, "github issue updated", slog.String("workspace", cur.Workspace), slog.Int("issue", num), slog.String("state", or(state, is.GetState())))
 	return nil
 }

@@ -559,21 +559,25 @@ func TestLinkSurvivesRestart(t *testing.T) {
 	srv := githubtest.NewServer(t, "acme", "infra", token)
 	st := &countingState{}
 	withState := func(c *Config) { c.State = st }
-	const link = "https://github.example.com/acme/infra/issues/1"
+	const link, title = "https://github.example.com/acme/infra/issues/1", "Drift detected in workspace prod"
 
 	steps := []struct {
-		name     string
-		cur      *drift.Report // nil: restart only
-		wantLink string
-		wantPuts int
+		name                string
+		cur                 *drift.Report // nil: restart only
+		wantLink, wantTitle string
+		wantPuts            int
 	}{
-		{"drift opens an issue", drifted("a", "aws_s3_bucket.logs"), link, 1},
-		{"restart", nil, link, 1},
-		{"same drift after the restart", drifted("a", "aws_s3_bucket.logs"), link, 1},
-		{"same drift again", drifted("a", "aws_s3_bucket.logs"), link, 1},
-		{"resolved: the closed issue, as of this delivery", report("prod", drift.StatusClean, ""), link, 2},
-		{"still clean: no issue", report("prod", drift.StatusClean, ""), "", 3},
-		{"restart when clean", nil, "", 3},
+		{"drift opens an issue", drifted("a", "aws_s3_bucket.logs"), link, title, 1},
+		{"restart", nil, link, title, 1},
+		{"same drift after the restart", drifted("a", "aws_s3_bucket.logs"), link, title, 1},
+		{"same drift again", drifted("a", "aws_s3_bucket.logs"), link, title, 1},
+		// A failed scan comments and labels; the issue keeps its title,
+		// which a title computed from the last report would not say.
+		{"failed scan", report("prod", drift.StatusError, ""), link, title, 2},
+		{"restart after the failure", nil, link, title, 2},
+		{"resolved: the closed issue, as of this delivery", report("prod", drift.StatusClean, ""), link, title, 3},
+		{"still clean: no issue", report("prod", drift.StatusClean, ""), "", "", 4},
+		{"restart when clean", nil, "", "", 4},
 	}
 	r := newReporter(t, srv, withState)
 	for _, s := range steps {
@@ -584,6 +588,9 @@ func TestLinkSurvivesRestart(t *testing.T) {
 		}
 		if got := r.Link("prod"); got != s.wantLink || st.puts != s.wantPuts {
 			t.Errorf("%s: link %q, %d writes; want %q, %d", s.name, got, st.puts, s.wantLink, s.wantPuts)
+		}
+		if u, got := r.Issue("prod"); u != s.wantLink || got != s.wantTitle {
+			t.Errorf("%s: issue %q %q, want %q %q", s.name, u, got, s.wantLink, s.wantTitle)
 		}
 	}
 	if got := newReporter(t, srv, nil).Link("prod"); got != "" {
