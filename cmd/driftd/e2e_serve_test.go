@@ -335,8 +335,12 @@ func TestServeSurvivesKill9(t *testing.T) {
 	}
 	// Before any scan of the new process has reached GitHub (reads take 2 s
 	// each), the status API already links the issue, from the store.
-	if got, want := d2.get(t, "/api/v1/workspaces/slow"), fmt.Sprintf(`"issue_url": "https://github.example.com/acme/infra/issues/%d"`, gh.OpenIssues()[0].Number); !strings.Contains(got, want) {
-		t.Errorf("after the restart the workspace lacks %s:\n%s", want, got)
+	open := gh.OpenIssues()[0]
+	got := d2.get(t, "/api/v1/workspaces/slow")
+	for _, want := range []string{fmt.Sprintf(`"issue_url": "https://github.example.com/acme/infra/issues/%d"`, open.Number), fmt.Sprintf(`"issue_title": %q`, open.Title)} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after the restart the workspace lacks %s:\n%s", want, got)
+		}
 	}
 	waitFor(t, 60*time.Second, "a scan after the restart", func() bool {
 		return d2.metric(t, "driftd_scans_total", `{status="drifted",workspace="slow"}`) >= 1

@@ -113,7 +113,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 			setup.Deliver = d
 			setup.Reporters = d.names
 			if d.github != nil {
-				setup.Link = d.github.Link
+				setup.Issue = d.github.Issue
 			}
 		}
 		return setup, nil
@@ -151,12 +151,16 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	listenHost, _, _ := net.SplitHostPort(addr)
 	var running atomic.Bool
 	srv, err := server.New(server.Options{
-		History:      st,
-		Scheduler:    dmn.Scheduler(),
-		Metrics:      metrics,
-		Workspaces:   dmn.Workspaces,
-		Links:        dmn.Link,
-		SLO:          sloFleet,
+		History:    st,
+		Scheduler:  dmn.Scheduler(),
+		Metrics:    metrics,
+		Workspaces: dmn.Workspaces,
+		Owners:     dmn.Owners,
+		SLO:        sloFleet,
+		Issues: func(ws string) server.Issue {
+			u, t := dmn.Issue(ws)
+			return server.Issue{URL: u, Title: t}
+		},
 		TriggerToken: cfg.Server.TriggerToken.Reveal(),
 		// The name it listens on is driftd's own.
 		AllowedHosts: append([]string{listenHost}, cfg.Server.AllowedHosts...),

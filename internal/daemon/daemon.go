@@ -47,8 +47,9 @@ type Setup struct {
 	Config  *config.Config
 	Scanner Scanner
 	Deliver Deliverer
-	// Link returns the URL of a workspace's GitHub issue, or ""; may be nil.
-	Link func(workspace string) string
+	// Issue returns the URL and title of a workspace's GitHub issue, or
+	// empty strings; may be nil.
+	Issue func(workspace string) (url, title string)
 	// Reporters are the names of Deliver's reporters.
 	Reporters []string
 }
@@ -108,15 +109,23 @@ func (d *Daemon) Workspaces() []string {
 	return names
 }
 
-// Link returns the URL of a workspace's issue, or "".
-func (d *Daemon) Link(workspace string) string {
+// Issue returns the URL and title of a workspace's issue, or empty
+// strings.
+func (d *Daemon) Issue(workspace string) (url, title string) {
 	d.mu.RLock()
-	link := d.setup.Link
+	issue := d.setup.Issue
 	d.mu.RUnlock()
-	if link == nil {
-		return ""
+	if issue == nil {
+		return "", ""
 	}
-	return link(workspace)
+	return issue(workspace)
+}
+
+// Owners returns a configured workspace's owners.
+func (d *Daemon) Owners(workspace string) []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.byName[workspace].Owners
 }
 
 // Apply switches to a new setup (start-up or reload). Running scans finish

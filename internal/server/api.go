@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -77,60 +78,147 @@ func (s *Server) apiScans(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiTrigger(w http.ResponseWriter, r *http.Request) {
-	if s.opts.TriggerToken == "" {
-		writeError(w, http.StatusNotFound, "the scan trigger is disabled: no trigger token is configured")
+	token, ok := bearer(r)
+	tr := s.trigger(r, r.PathValue("name"), token, ok)
+	switch {
+	case tr.err != nil:
+		s.internalError(w, r, tr.err)
+	case tr.code == http.StatusAccepted:
+		writeJSON(w, tr.code, struct {
+			Workspace string `json:"workspace"`
+			Joined    bool   `json:"joined"`
+		}{r.PathValue("name"), tr.joined})
+	default:
+		if tr.code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="driftd"`)
+			tr.msg = "a valid bearer token is required"
+		}
+		if tr.retry > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(tr.retrySeconds()))
+		}
+		writeError(w, tr.code, tr.msg)
+	}
+}
+
+// pageTrigger is the workspace page's re-scan button: a form that posts
+// the trigger token, which the page never holds. Success redirects to the
+// page (so that a reload does not post again); a failure shows the page
+// with what went wrong.
+func (s *Server) pageTrigger(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
 		return
+	}
+	token := r.PostForm.Get("token")
+	tr := s.trigger(r, r.PathValue("name"), token, token != "")
+	switch {
+	case tr.err != nil:
+		s.pageError(w, r, tr.err)
+	case tr.code == http.StatusAccepted:
+		outcome := "started"
+		if tr.joined {
+			outcome = "joined"
+		}
+		http.Redirect(w, r, "/workspaces/"+url.PathEscape(r.PathValue("name"))+"?scan="+outcome, http.StatusSeeOther)
+	case tr.code == http.StatusNotFound && !tr.disabled:
+		http.Error(w, tr.msg, tr.code)
+	default:
+		if tr.retry > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(tr.retrySeconds()))
+		}
+		s.showWorkspace(w, r, &tr)
+	}
+}
+
+// triggerResult is how a scan trigger ended: 202 (joined says whether
+// a scan was already under way), an error status with its message, or err
+// for a failure of driftd's own.
+type triggerResult struct {
+	code   int
+	msg    string
+	joined bool
+	// retry is how long a client over its budget must wait.
+	retry time.Duration
+	// disabled: no trigger token is configured.
+	disabled bool
+	err      error
+}
+
+func (tr triggerResult) retrySeconds() int { return int((tr.retry + time.Second - 1) / time.Second) }
+
+// Message is what the workspace page says about the trigger.
+func (tr triggerResult) Message() string {
+	switch {
+	case tr.code == http.StatusAccepted && tr.joined:
+		return "A scan was already under way; it will show here when it ends."
+	case tr.code == http.StatusAccepted:
+		return "Scan started; it will show here when it ends."
+	}
+	return tr.msg
+}
+
+// Failed says whether the trigger was refused.
+func (tr triggerResult) Failed() bool { return tr.code != http.StatusAccepted }
+
+// trigger starts a scan of the workspace name for a client that presented
+// token (given says whether it presented one at all).
+func (s *Server) trigger(r *http.Request, name, token string, given bool) triggerResult {
+	if s.opts.TriggerToken == "" {
+		return triggerResult{code: http.StatusNotFound, msg: "the scan trigger is disabled: no trigger token is configured", disabled: true}
 	}
 	// A client that keeps failing is refused before its token is checked,
 	// so that guessing the token is as slow as the budget.
 	client := clientKey(r.RemoteAddr)
 	if wait := s.authFails.wait(client); wait > 0 {
-		tooMany(w, wait, "too many failed authentications from this address")
-		return
+		tr := triggerResult{code: http.StatusTooManyRequests, retry: wait}
+		tr.msg = fmt.Sprintf("too many failed authentications from this address; retry in %ds", tr.retrySeconds())
+		return tr
 	}
-	if !s.authorized(r) {
+	if !given || !s.validToken(token) {
 		s.authFails.take(client)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="driftd"`)
-		writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
-		return
+		return triggerResult{code: http.StatusUnauthorized, msg: "a valid trigger token is required"}
 	}
-	ws, ok := s.lookup(w, r)
-	if !ok {
-		return
+	ws, err := s.workspace(r.Context(), name)
+	switch {
+	case errors.Is(err, errNotFound):
+		return triggerResult{code: http.StatusNotFound, msg: "unknown workspace " + strconv.Quote(name)}
+	case err != nil:
+		return triggerResult{err: err}
 	}
 	if wait, ok := s.triggers.take(ws.Name); !ok {
-		tooMany(w, wait, "too many scans of "+strconv.Quote(ws.Name)+" triggered")
-		return
+		tr := triggerResult{code: http.StatusTooManyRequests, retry: wait}
+		tr.msg = fmt.Sprintf("too many scans of %s triggered; retry in %ds", strconv.Quote(ws.Name), tr.retrySeconds())
+		return tr
 	}
 	// The scan runs under the scheduler's context, not the request's: the
 	// caller gets 202 and the scan carries on.
 	_, joined, err := s.opts.Scheduler.Trigger(r.Context(), ws.Name)
 	switch {
 	case errors.Is(err, schedule.ErrUnknownJob):
-		writeError(w, http.StatusNotFound, "unknown workspace "+strconv.Quote(ws.Name))
-		return
+		return triggerResult{code: http.StatusNotFound, msg: "unknown workspace " + strconv.Quote(ws.Name)}
 	case errors.Is(err, schedule.ErrStopped):
-		writeError(w, http.StatusServiceUnavailable, "driftd is shutting down")
-		return
+		return triggerResult{code: http.StatusServiceUnavailable, msg: "driftd is shutting down"}
 	case err != nil:
-		s.internalError(w, r, err)
-		return
+		return triggerResult{err: err}
 	}
 	s.log.InfoContext(r.Context(), "scan triggered over HTTP", "workspace", ws.Name, "joined", joined)
-	writeJSON(w, http.StatusAccepted, struct {
-		Workspace string `json:"workspace"`
-		Joined    bool   `json:"joined"`
-	}{ws.Name, joined})
+	return triggerResult{code: http.StatusAccepted, joined: joined}
 }
 
-// authorized checks the bearer token. Hashing both sides first makes the
-// comparison constant-time in the token's length too.
-func (s *Server) authorized(r *http.Request) bool {
+// bearer returns the request's bearer token; false when it has none.
+func bearer(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return "", false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return strings.TrimSpace(token), true
+}
+
+// validToken checks a trigger token. Hashing both sides first makes the
+// comparison constant-time in the token's length too.
+func (s *Server) validToken(token string) bool {
+	got := sha256.Sum256([]byte(token))
 	want := sha256.Sum256([]byte(s.opts.TriggerToken))
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
@@ -156,13 +244,6 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) (workspace, bool
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal error; see driftd's log")
-}
-
-// tooMany answers 429 with the whole seconds until the client may retry.
-func tooMany(w http.ResponseWriter, wait time.Duration, msg string) {
-	secs := int((wait + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("%s; retry in %ds", msg, secs))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

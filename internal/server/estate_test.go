@@ -44,6 +44,14 @@ const plantedSecret = "ghp_PLANTEDsecretThatMustNeverRender"
 // scanned.
 var configured = []string{"storage", "network", "queue", "dns", "billing", "iam", "analytics"}
 
+// owners are the estate's configured owners.
+var owners = map[string][]string{
+	"network": {"acme/platform"},
+	"dns":     {"acme/platform", "alice"},
+	"billing": {"acme/payments"},
+	"iam":     {"bob"},
+}
+
 // wantOrder is the status page's order: error, drifted by count, pending,
 // clean by name, never scanned.
 var wantOrder = []string{"billing", "network", "iam", "dns", "analytics", "storage", "queue"}
@@ -181,7 +189,7 @@ type testServer struct {
 const triggerToken = "correct-horse-battery-staple"
 
 // newTestServer serves the estate; edit tweaks the options first.
-func newTestServer(t *testing.T, st server.History, edit func(*server.Options)) *testServer {
+func newTestServer(t testing.TB, st server.History, edit func(*server.Options)) *testServer {
 	t.Helper()
 	sched := &fakeScheduler{
 		next: map[string]time.Time{
@@ -201,16 +209,17 @@ func newTestServer(t *testing.T, st server.History, edit func(*server.Options)) 
 		Scheduler:  sched,
 		Metrics:    m,
 		Workspaces: func() []string { return configured },
-		Links: func(ws string) string {
+		Owners:     func(ws string) []string { return owners[ws] },
+		Issues: func(ws string) server.Issue {
 			switch ws {
 			case "billing":
-				return "https://github.com/acme/infra/issues/12"
+				return server.Issue{URL: "https://github.com/acme/infra/issues/12", Title: "Drift scan failing for workspace billing"}
 			case "network":
-				return "https://github.com/acme/infra/issues/10"
+				return server.Issue{URL: "https://github.com/acme/infra/issues/10", Title: "Drift detected in workspace network <b>"}
 			case "iam":
-				return "javascript:alert(document.cookie)"
+				return server.Issue{URL: "javascript:alert(document.cookie)", Title: "Drift detected in workspace iam"}
 			}
-			return ""
+			return server.Issue{}
 		},
 		TriggerToken: triggerToken,
 		Now:          func() time.Time { return now },

@@ -2,11 +2,11 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,10 +22,11 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-// pageCSP allows nothing but the page's own inline styles and SVG: there is
-// no script and no external asset, and a value that slipped past escaping
-// still could not load or run anything.
-const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// pageCSP allows nothing but the page's own inline styles and SVG, and
+// forms that go to driftd itself (filters, re-scan): there is no script
+// and no external asset, and a value that slipped past escaping still
+// could not load or run anything, or send a form elsewhere.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"value":      render.Value,
@@ -38,6 +39,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"plural":     plural,
 	"marker":     func(v any) bool { return v == drift.SensitiveMarker },
 	"issueLabel": issueLabel,
+	"add":        func(a, b int) int { return a + b },
 	"verb":       verb,
 	"whole":      wholeObject,
 	"changes": func(kind string, items []drift.ResourceChange) changeList {
@@ -45,10 +47,37 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 }).ParseFS(templateFS, "templates/*.html"))
 
-// row is one workspace as the status page shows it.
+// row is one workspace as the pages show it: the API's workspace, flat
+// (templates look fields up by name, and a promoted field costs a search
+// through the embedded ones for every row), with what only pages show.
 type row struct {
-	workspace
-	State string // error, drifted, pending, clean, never
+	Name          string
+	State         string // error, drifted, pending, clean, never
+	Running       bool
+	Owners        []string
+	LastScan      *store.Scan
+	DriftingSince time.Time
+	LastClean     time.Time
+	NextScan      time.Time
+	IssueURL      string
+	// IssueText is the issue's number and title.
+	IssueText string
+	// ErrorLine is the first line of a failed last scan's error.
+	ErrorLine string
+}
+
+func newRow(e entry, w workspace) row {
+	r := row{
+		Name: w.Name, State: e.state, Running: w.Running, Owners: w.Owners, LastScan: w.LastScan,
+		DriftingSince: w.DriftingSince, LastClean: w.LastClean, NextScan: w.NextScan, IssueURL: w.IssueURL,
+	}
+	if r.IssueURL != "" {
+		r.IssueText = issueText(w.IssueURL, w.IssueTitle)
+	}
+	if e.state == "error" {
+		r.ErrorLine = errorLine(e.name, e.sum.Last.Error)
+	}
+	return r
 }
 
 // page is what every page's template gets: the clock, for "3 min ago".
@@ -67,14 +96,30 @@ func (p page) When(t time.Time) when { return when{T: t, Ago: relative(p.Now)(t)
 
 type statusData struct {
 	page
-	Rows   []row
-	Counts map[string]int
+	Query query
+	Rows  []row
+	// Counts are the workspaces of each state that the owner and text
+	// filters leave, Total the workspaces configured.
+	Counts  map[string]int
+	Matched int
+	Total   int
+	// Shown is how many workspaces the state filter leaves, over all pages.
+	Shown int
+	// Owners are every owner of a configured workspace, sorted.
+	Owners   []string
+	Unowned  bool
+	Page     int
+	Pages    int
+	From, To int
 	// SLO is the fleet's and the owners' drift SLOs; nil without any.
 	SLO *sloPanel
 }
 
 // States lists row states in the status page's order.
-func (statusData) States() []string { return []string{"error", "drifted", "pending", "clean", "never"} }
+func (statusData) States() []string { return states }
+
+// NoOwner is the owner filter's value for workspaces without owners.
+func (statusData) NoOwner() string { return noOwner }
 
 // changeList is a section of the workspace page: drift or pending.
 type changeList struct {
@@ -82,20 +127,51 @@ type changeList struct {
 	Items []drift.ResourceChange
 }
 
+// statusPage lists the workspaces worst first, a page at a time, filtered
+// by state, owner and text. Only the store's summaries (held in memory)
+// are read for the whole fleet; the rows shown are the only ones completed.
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	all, err := s.workspaces(r.Context())
+	q, err := parseQuery(r.URL.Query())
+	if err != nil {
+		http.Error(w, "bad query: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	all, err := s.entries(r.Context())
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	now := s.opts.Now()
-	d := statusData{page: page{Now: now}, Counts: map[string]int{}, SLO: s.sloPanel(r)}
-	for _, ws := range all {
-		st := rowState(ws)
-		d.Rows = append(d.Rows, row{ws, st})
-		d.Counts[st]++
+	d := statusData{page: page{Now: s.opts.Now()}, Query: q, Counts: make(map[string]int, len(states)), Total: len(all), SLO: s.sloPanel(r)}
+	owners := map[string]bool{}
+	shown := all[:0:0]
+	for _, e := range all {
+		for _, o := range e.owners {
+			owners[o] = true
+		}
+		d.Unowned = d.Unowned || len(e.owners) == 0
+		if !q.matches(e) {
+			continue
+		}
+		d.Counts[e.state]++
+		d.Matched++
+		if q.State == "" || e.state == q.State {
+			shown = append(shown, e)
+		}
 	}
-	sortWorstFirst(d.Rows)
+	d.Owners = slices.Sorted(maps.Keys(owners))
+	sortWorstFirst(shown)
+	d.Shown = len(shown)
+	d.Pages = max(1, (len(shown)+pageSize-1)/pageSize)
+	d.Page = min(q.Page, d.Pages)
+	d.Query.Page = d.Page
+	from := (d.Page - 1) * pageSize
+	shown = shown[from:min(from+pageSize, len(shown))]
+	d.From, d.To = from+1, from+len(shown)
+	running := s.running()
+	d.Rows = make([]row, len(shown))
+	for i, e := range shown {
+		d.Rows[i] = newRow(e, s.describe(e, running[e.name]))
+	}
 	s.render(w, r, "status.html", d)
 }
 
@@ -107,11 +183,29 @@ type workspaceData struct {
 	Chart  *chart
 	// SLO is the workspace's drift SLO; nil without one.
 	SLO *sloView
+	// Trigger says whether the page offers a re-scan: a trigger token is
+	// configured. Triggered is the outcome of the last one, when the
+	// page is its answer.
+	Trigger   bool
+	Triggered *triggerResult
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request) {
+	var tr *triggerResult
+	switch r.URL.Query().Get("scan") {
+	case "started":
+		tr = &triggerResult{code: http.StatusAccepted}
+	case "joined":
+		tr = &triggerResult{code: http.StatusAccepted, joined: true}
+	}
+	s.showWorkspace(w, r, tr)
+}
+
+// showWorkspace renders a workspace's page, with tr the outcome of a
+// re-scan when there was one; a failed re-scan keeps its status code.
+func (s *Server) showWorkspace(w http.ResponseWriter, r *http.Request, tr *triggerResult) {
 	name := r.PathValue("name")
-	ws, err := s.workspace(r.Context(), name)
+	e, err := s.find(r.Context(), name)
 	if errors.Is(err, errNotFound) {
 		http.Error(w, "unknown workspace "+strconv.Quote(name), http.StatusNotFound)
 		return
@@ -120,30 +214,40 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	rep, err := s.opts.History.LastReport(r.Context(), ws.Name)
+	rep, err := s.opts.History.LastReport(r.Context(), name)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
-	scans, err := s.opts.History.Scans(r.Context(), ws.Name, s.opts.ChartScans)
+	scans, err := s.opts.History.Scans(r.Context(), name, s.opts.ChartScans)
 	if err != nil {
 		s.pageError(w, r, err)
 		return
 	}
 	d := workspaceData{
-		page:   page{Now: s.opts.Now()},
-		W:      row{ws, rowState(ws)},
-		Report: rep,
-		Scans:  scans,
-		Chart:  newChart(scans),
-		SLO:    s.workspaceSLO(r, ws.Name),
+		page:      page{Now: s.opts.Now()},
+		W:         newRow(e, s.describe(e, slices.Contains(s.opts.Scheduler.Running(), name))),
+		Report:    rep,
+		Scans:     scans,
+		Chart:     newChart(scans),
+		Trigger:   s.opts.TriggerToken != "",
+		Triggered: tr,
+		SLO:       s.workspaceSLO(r, name),
 	}
-	s.render(w, r, "workspace.html", d)
+	code := http.StatusOK
+	if tr != nil && tr.code >= 400 {
+		code = tr.code
+	}
+	s.renderCode(w, r, code, "workspace.html", d)
 }
 
 // render executes into a buffer first, so that a template error becomes a
 // clean 500 instead of half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+	s.renderCode(w, r, http.StatusOK, name, data)
+}
+
+func (s *Server) renderCode(w http.ResponseWriter, r *http.Request, code int, name string, data any) {
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
 		s.pageError(w, r, fmt.Errorf("render %s: %w", name, err))
@@ -154,6 +258,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, dat
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(code)
 	_, _ = buf.WriteTo(w)
 }
 
@@ -162,57 +267,11 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, "internal error; see driftd's log", http.StatusInternalServerError)
 }
 
-// rowState is what the status page calls a workspace: a clean scan with
-// changes waiting to be applied reads "pending".
-func rowState(w workspace) string {
-	switch {
-	case w.LastScan == nil:
-		return "never"
-	case w.Status == string(drift.StatusError):
-		return "error"
-	case w.Status == string(drift.StatusDrifted):
-		return "drifted"
-	case w.LastScan.Pending > 0:
-		return "pending"
-	}
-	return "clean"
-}
-
 func stateLabel(state string) string {
 	if state == "never" {
 		return "never scanned"
 	}
 	return state
-}
-
-var stateRank = map[string]int{"error": 0, "drifted": 1, "pending": 2, "clean": 3, "never": 4}
-
-// sortWorstFirst orders rows as people triage: failed scans, then drift
-// (most resources first), then pending changes, then clean, then never
-// scanned; ties by name.
-func sortWorstFirst(rows []row) {
-	slices.SortStableFunc(rows, func(a, b row) int {
-		if c := cmp.Compare(stateRank[a.State], stateRank[b.State]); c != 0 {
-			return c
-		}
-		if a.LastScan != nil && b.LastScan != nil {
-			switch a.State {
-			case "drifted":
-				if c := cmp.Compare(b.LastScan.Drifted, a.LastScan.Drifted); c != 0 {
-					return c
-				}
-			case "pending":
-				if c := cmp.Compare(b.LastScan.Pending, a.LastScan.Pending); c != 0 {
-					return c
-				}
-			}
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
-}
-
-func sortByName(ws []workspace) {
-	slices.SortFunc(ws, func(a, b workspace) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // safeURL passes only absolute http(s) links: the issue URL comes from
@@ -276,6 +335,14 @@ func issueLabel(u string) string {
 		}
 	}
 	return "open issue"
+}
+
+// issueText names an issue link by its number and title.
+func issueText(u, title string) string {
+	if title == "" {
+		return issueLabel(u)
+	}
+	return issueLabel(u) + " " + title
 }
 
 // verb says what happened to a resource, in the words of Terraform's plan.

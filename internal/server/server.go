@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,7 +22,12 @@ import (
 
 // History is the scan history the server reads; *store.Store satisfies it.
 type History interface {
+	// Workspaces returns every workspace's summary, sorted by name; it is
+	// read on every view of the status page, so it must not cost a pass
+	// over the history.
 	Workspaces(ctx context.Context) ([]store.Summary, error)
+	// Summary returns one workspace's summary; false when never saved.
+	Summary(ctx context.Context, workspace string) (store.Summary, bool, error)
 	Scans(ctx context.Context, workspace string, limit int) ([]store.Scan, error)
 	LastReport(ctx context.Context, workspace string) (*drift.Report, error)
 }
@@ -47,9 +53,12 @@ type Options struct {
 	// SLO returns the SLO figures for the API and the pages; nil serves
 	// none (the SLO routes answer 404).
 	SLO SLOSource
-	// Links returns the URL of a workspace's open GitHub issue, or "".
-	// May be nil.
-	Links func(workspace string) string
+	// Owners returns a configured workspace's owners (GitHub logins or
+	// org/team slugs, without "@"). May be nil.
+	Owners func(workspace string) []string
+	// Issues returns a workspace's open GitHub issue: its URL and title,
+	// or the zero Issue. May be nil.
+	Issues func(workspace string) Issue
 	// Ready says whether the daemon can do its job (config loaded, store
 	// open, scheduler running); its error is shown by /readyz. Nil means
 	// always ready.
@@ -71,6 +80,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
+
+// Issue is a workspace's GitHub issue as the reporter last saw it.
+type Issue struct {
+	URL, Title string
 }
 
 // Server serves driftd's HTTP endpoints.
@@ -139,6 +153,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/slo/workspaces", s.apiSLOWorkspaces)
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("GET /workspaces/{name}", s.workspacePage)
+	s.mux.HandleFunc("POST /workspaces/{name}/scan", s.pageTrigger)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -172,77 +187,96 @@ type workspace struct {
 	// Status is the last scan's drift.Status, or "never_scanned".
 	Status        string      `json:"status"`
 	Running       bool        `json:"running"`
+	Owners        []string    `json:"owners,omitempty"`
 	LastScan      *store.Scan `json:"last_scan,omitempty"`
 	DriftingSince time.Time   `json:"drifting_since,omitzero"`
 	LastClean     time.Time   `json:"last_clean,omitzero"`
 	NextScan      time.Time   `json:"next_scan,omitzero"`
 	IssueURL      string      `json:"issue_url,omitempty"`
+	IssueTitle    string      `json:"issue_title,omitempty"`
+}
+
+// names returns the workspaces the server shows: the configured ones,
+// else every one the history knows. sums is the history's.
+func (s *Server) names(sums []store.Summary) []string {
+	if s.opts.Workspaces != nil {
+		return s.opts.Workspaces()
+	}
+	names := make([]string, len(sums))
+	for i, sum := range sums {
+		names[i] = sum.Workspace
+	}
+	return names
 }
 
 // workspaces returns every workspace the server shows, sorted by name.
 func (s *Server) workspaces(ctx context.Context) ([]workspace, error) {
-	sums, err := s.opts.History.Workspaces(ctx)
+	es, err := s.entries(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read workspaces: %w", err)
+		return nil, err
 	}
-	byName := make(map[string]store.Summary, len(sums))
-	var names []string
-	for _, sum := range sums {
-		byName[sum.Workspace] = sum
-		names = append(names, sum.Workspace)
+	running := s.running()
+	out := make([]workspace, len(es))
+	for i, e := range es {
+		out[i] = s.describe(e, running[e.name])
 	}
-	if s.opts.Workspaces != nil {
-		names = s.opts.Workspaces()
-	}
-	running := make(map[string]bool)
-	for _, n := range s.opts.Scheduler.Running() {
-		running[n] = true
-	}
-	out := make([]workspace, 0, len(names))
-	seen := make(map[string]bool, len(names))
-	for _, n := range names {
-		if seen[n] {
-			continue
-		}
-		seen[n] = true
-		var sum *store.Summary
-		if v, ok := byName[n]; ok {
-			sum = &v
-		}
-		out = append(out, s.describe(n, sum, running[n]))
-	}
-	sortByName(out)
 	return out, nil
 }
 
 // workspace returns one workspace, or errNotFound.
 func (s *Server) workspace(ctx context.Context, name string) (workspace, error) {
-	all, err := s.workspaces(ctx)
+	e, err := s.find(ctx, name)
 	if err != nil {
 		return workspace{}, err
 	}
-	for _, w := range all {
-		if w.Name == name {
-			return w, nil
-		}
-	}
-	return workspace{}, errNotFound
+	return s.describe(e, slices.Contains(s.opts.Scheduler.Running(), name)), nil
 }
 
-func (s *Server) describe(name string, sum *store.Summary, running bool) workspace {
-	w := workspace{Name: name, Status: stateNever, Running: running}
-	if sum != nil {
+// find returns one workspace's entry, or errNotFound.
+func (s *Server) find(ctx context.Context, name string) (entry, error) {
+	if s.opts.Workspaces != nil && !slices.Contains(s.opts.Workspaces(), name) {
+		return entry{}, errNotFound
+	}
+	sum, ok, err := s.opts.History.Summary(ctx, name)
+	if err != nil {
+		return entry{}, fmt.Errorf("read workspace %s: %w", name, err)
+	}
+	e := entry{name: name}
+	if ok {
+		e.sum = &sum
+	} else if s.opts.Workspaces == nil {
+		return entry{}, errNotFound
+	}
+	return s.entry(e), nil
+}
+
+func (s *Server) running() map[string]bool {
+	running := make(map[string]bool)
+	for _, n := range s.opts.Scheduler.Running() {
+		running[n] = true
+	}
+	return running
+}
+
+// describe completes an entry with what the scheduler and the reporters
+// know.
+func (s *Server) describe(e entry, running bool) workspace {
+	w := workspace{Name: e.name, Status: stateNever, Running: running, Owners: e.owners}
+	if sum := e.sum; sum != nil {
 		last := sum.Last
 		w.Status = string(last.Status)
 		w.LastScan = &last
 		w.DriftingSince = sum.DriftingSince
 		w.LastClean = sum.LastClean
 	}
-	if next, ok := s.opts.Scheduler.Next(name); ok {
+	if next, ok := s.opts.Scheduler.Next(e.name); ok {
 		w.NextScan = next
 	}
-	if s.opts.Links != nil {
-		w.IssueURL = safeURL(s.opts.Links(name))
+	if s.opts.Issues != nil {
+		is := s.opts.Issues(e.name)
+		if w.IssueURL = safeURL(is.URL); w.IssueURL != "" {
+			w.IssueTitle = is.Title
+		}
 	}
 	return w
 }

@@ -273,6 +273,10 @@ func (failingHistory) Workspaces(context.Context) ([]store.Summary, error) {
 	return nil, errStoreBroken
 }
 
+func (failingHistory) Summary(context.Context, string) (store.Summary, bool, error) {
+	return store.Summary{}, false, errStoreBroken
+}
+
 func (failingHistory) Scans(context.Context, string, int) ([]store.Scan, error) {
 	return nil, errStoreBroken
 }
