@@ -17,8 +17,8 @@ import (
 // scanner builds the runner for scans run concurrency at a time and a
 // Scanner planning with it, whose reports are cached in the runner's cache
 // dir.
-func (a *app) scanner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*scan.Scanner, error) {
-	r, err := a.newRunner(f, cfg, log, concurrency)
+func (a *app) scanner(f scanFlags, cfg *config.Config, log *slog.Logger) (*scan.Scanner, error) {
+	r, err := a.newRunner(f, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +66,8 @@ const reportMaxAge = 30 * 24 * time.Hour
 // command calls it first: a killed `driftd scan` leaves var and backend
 // files that must not wait for a `serve` to start. Only scans whose driftd
 // is gone are touched.
-func (a *app) sweep(ctx context.Context, f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int, wss []config.Workspace) (*runner.Runner, error) {
-	r, err := a.newRunner(f, cfg, log, concurrency)
+func (a *app) sweep(ctx context.Context, f scanFlags, cfg *config.Config, log *slog.Logger, wss []config.Workspace) (*runner.Runner, error) {
+	r, err := a.newRunner(f, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (a *app) sweep(ctx context.Context, f scanFlags, cfg *config.Config, log *s
 }
 
 // newRunner builds the runner for the flags and config.
-func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger, concurrency int) (*runner.Runner, error) {
+func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger) (*runner.Runner, error) {
 	var deny []string
 	if cfg != nil {
 		deny = cfg.SecretEnv()
@@ -96,7 +96,6 @@ func (a *app) newRunner(f scanFlags, cfg *config.Config, log *slog.Logger, concu
 		Environ:      a.environ,
 		DenyEnv:      deny,
 		AllowInstall: f.install,
-		ScansAtOnce:  concurrency,
 		Guard:        a.guard(log),
 		Logger:       log,
 	})

@@ -225,7 +225,7 @@ func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, 
 	if cfg != nil {
 		all = append(slices.Clone(cfg.Workspaces), wss...)
 	}
-	r, err := a.sweep(ctx, f, cfg, log, concurrency, all)
+	r, err := a.sweep(ctx, f, cfg, log, all)
 	if err != nil {
 		return nil, err
 	}

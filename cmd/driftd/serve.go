@@ -70,7 +70,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	defer st.Close()
 
-	sweeper, err := a.sweep(ctx, f, cfg, log, cfg.Server.Concurrency, cfg.Workspaces)
+	sweeper, err := a.sweep(ctx, f, cfg, log, cfg.Workspaces)
 	if err != nil {
 		return exitError, err
 	}
@@ -98,7 +98,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	// triggers no other.
 	build := func(cfg *config.Config) (daemon.Setup, error) {
 		cfg = part.ownConfig(cfg)
-		scanner, err := a.scanner(f, cfg, log, cfg.Server.Concurrency)
+		scanner, err := a.scanner(f, cfg, log)
 		if err != nil {
 			return daemon.Setup{}, err
 		}

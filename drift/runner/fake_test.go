@@ -3,11 +3,11 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -23,8 +23,8 @@ import (
 // records each subcommand's argv and environment in $FAKE_LOG (and its name
 // in $FAKE_LOG/calls), acts like init where a reused data dir depends on it
 // (a lock file written, providers in TF_DATA_DIR), fails init with
-// FAKE_INIT_FAIL=1, and, with
-// FAKE_HANG=1, makes plan ignore SIGINT and hang with a child process that
+// FAKE_INIT_FAIL=1, makes plan write $FAKE_LOG/planning and wait until
+// FILE exists with FAKE_WAIT=FILE, and, with FAKE_HANG=1, makes plan ignore SIGINT and hang with a child process that
 // holds terraform's stderr open (the worst case for process cleanup),
 // writing $FAKE_LOG/hanging once the child runs.
 const fakeTerraform = `#!/bin/sh
@@ -40,6 +40,7 @@ plan)
   for a; do case "$a" in -out=*) : > "${a#-out=}";; -var-file=*) cat "${a#-var-file=}" >> "$FAKE_LOG/varfiles";; esac; done
   [ -f "$TF_DATA_DIR/terraform.tfstate" ] && cp "$TF_DATA_DIR/terraform.tfstate" "$FAKE_LOG/plan.tfstate"
   [ -n "$FAKE_LOCK_INFO" ] && { cat "$FAKE_LOCK_INFO" >&2; exit 1; }
+  if [ -n "$FAKE_WAIT" ]; then : > "$FAKE_LOG/planning"; until [ -e "$FAKE_WAIT" ]; do sleep 0.01; done; fi
   if [ "$FAKE_HANG" = 1 ]; then trap '' INT; sleep 3600 & : > "$FAKE_LOG/hanging"; wait; fi
   ;;
 init)
@@ -371,39 +372,104 @@ func TestVersionAskedOncePerBinary(t *testing.T) {
 	}
 }
 
-// TestGOMAXPROCS: scans run several at once share the cores out among their
-// terraform processes, unless the workspace says otherwise.
-func TestGOMAXPROCS(t *testing.T) {
+func TestProcsFor(t *testing.T) {
 	t.Parallel()
-	cores := runtime.GOMAXPROCS(0)
-	tests := []struct {
-		name   string
-		atOnce int
-		env    map[string]string
-		want   string // "" for unset
-	}{
-		{name: "one scan at a time", atOnce: 1},
-		{name: "unknown", atOnce: 0},
-		{name: "more scans than cores", atOnce: 2 * cores, want: "1"},
-		{name: "workspace sets it", atOnce: 2 * cores, env: map[string]string{"GOMAXPROCS": "7"}, want: "7"},
-	}
-	for _, tt := range tests {
-		r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{ScansAtOnce: tt.atOnce})
-		logDir := t.TempDir()
-		env := map[string]string{"FAKE_LOG": logDir}
-		maps.Copy(env, tt.env)
-		spec := fakeSpec(t)
-		spec.Env = env
-		if _, err := r.Plan(t.Context(), spec); err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
+	for _, tt := range []struct{ cores, running, want int }{
+		{cores: 2, running: 1, want: 2}, // alone: every core, whatever --concurrency allows
+		{cores: 2, running: 2, want: 1},
+		{cores: 2, running: 4, want: 1}, // more scans than cores: one each
+		{cores: 12, running: 4, want: 3},
+		{cores: 8, running: 3, want: 2}, // rounded down
+		{cores: 1, running: 1, want: 1},
+		{cores: 4, running: 0, want: 4},
+	} {
+		if got := procsFor(tt.cores, tt.running); got != tt.want {
+			t.Errorf("procsFor(%d cores, %d running) = %d, want %d", tt.cores, tt.running, got, tt.want)
 		}
-		got := ""
+	}
+}
+
+// TestGOMAXPROCSByScansRunning starts scans one by one, each while the
+// earlier ones are still planning: each scan's processes get the cores
+// shared by the scans running when it started, a scan alone gets them all,
+// and a workspace's own GOMAXPROCS wins.
+func TestGOMAXPROCSByScansRunning(t *testing.T) {
+	t.Parallel()
+	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
+	r.cores = func() int { return 12 }
+	release := filepath.Join(t.TempDir(), "release")
+	t.Cleanup(func() { os.WriteFile(release, nil, 0o644) }) //nolint:errcheck // frees hung scans of a failed test
+	scan := func(name string, env map[string]string) (logDir string, done <-chan error) {
+		logDir = t.TempDir()
+		spec := fakeSpec(t)
+		spec.Name = name
+		spec.Env = map[string]string{"FAKE_LOG": logDir}
+		maps.Copy(spec.Env, env)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := r.Plan(t.Context(), spec)
+			errc <- err
+		}()
+		return logDir, errc
+	}
+	gomaxprocs := func(logDir string) string {
 		for _, kv := range readLines(t, filepath.Join(logDir, "plan.env")) {
 			if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
-				got = v
+				return v
 			}
 		}
-		if got != tt.want {
+		return ""
+	}
+
+	var (
+		logDirs []string
+		dones   []<-chan error
+	)
+	for i := range 4 {
+		logDir, done := scan(fmt.Sprintf("ws%d", i), map[string]string{"FAKE_WAIT": release})
+		logDirs, dones = append(logDirs, logDir), append(dones, done)
+		// A safety net only: the scan is waiting for release.
+		for wait := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(logDir, "planning")); err == nil {
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("scan %d ended before planning: %v", i, err)
+			default:
+			}
+			if time.Now().After(wait) {
+				t.Fatalf("scan %d never reached plan", i)
+			}
+		}
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, done := range dones {
+		if err := <-done; err != nil {
+			t.Fatalf("scan %d: %v", i, err)
+		}
+	}
+	for i, want := range []string{"12", "6", "4", "3"} {
+		if got := gomaxprocs(logDirs[i]); got != want {
+			t.Errorf("scan %d, started with %d running: GOMAXPROCS = %q, want %q", i, i+1, got, want)
+		}
+	}
+	// Every scan counted itself out: the next one is alone again.
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"alone again", nil, "12"},
+		{"workspace sets it", map[string]string{"GOMAXPROCS": "7"}, "7"},
+	} {
+		logDir, done := scan("after", tt.env)
+		if err := <-done; err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := gomaxprocs(logDir); got != tt.want {
 			t.Errorf("%s: GOMAXPROCS = %q, want %q", tt.name, got, tt.want)
 		}
 	}

@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,14 +63,7 @@ type Options struct {
 	Guard *Guard
 	// InstallTimeout bounds one download. Default: 2m.
 	InstallTimeout time.Duration
-	// ScansAtOnce is how many scans the caller runs at once. When it is
-	// more than one, each scan's Go processes (terraform, most providers)
-	// get GOMAXPROCS = cores / ScansAtOnce, at least 1, unless the
-	// workspace sets GOMAXPROCS: processes that each think they have every
-	// core spend CPU on scheduling and GC workers that the others need
-	// (docs/performance.md).
-	ScansAtOnce int
-	Logger      *slog.Logger
+	Logger         *slog.Logger
 }
 
 // Spec is what the Runner needs to know about a workspace; the caller fills
@@ -164,7 +156,10 @@ type Runner struct {
 	sets  *initSets
 	locks *locks
 
-	procs string // GOMAXPROCS for scans; "" leaves Go's default
+	// scans sizes each scan's GOMAXPROCS (see procs.go); cores, when set,
+	// stands in for runtime.GOMAXPROCS(0) in tests.
+	scans scanCount
+	cores func() int
 
 	binMu    sync.Mutex
 	bins     map[binaryKey]binary
@@ -231,11 +226,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{opts: opts, cache: cache, data: data, sets: sets, locks: locks, bins: map[binaryKey]binary{}, versions: map[binaryFile]string{}}
-	if opts.ScansAtOnce > 1 {
-		r.procs = strconv.Itoa(max(1, runtime.GOMAXPROCS(0)/opts.ScansAtOnce))
-	}
-	return r, nil
+	return &Runner{opts: opts, cache: cache, data: data, sets: sets, locks: locks, bins: map[binaryKey]binary{}, versions: map[binaryFile]string{}}, nil
 }
 
 // DefaultCacheDir is the cache directory of a Runner without
@@ -303,6 +294,7 @@ type runMode struct {
 var runPlan = runMode{}
 
 func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, error) {
+	defer r.scans.start()()
 	s := &scan{r: r, spec: spec, start: time.Now(), parent: ctx, ctx: ctx}
 	if spec.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -376,8 +368,8 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 			env[k] = v
 		}
 	}
-	if _, set := env["GOMAXPROCS"]; !set && r.procs != "" {
-		env["GOMAXPROCS"] = r.procs
+	if _, set := env["GOMAXPROCS"]; !set {
+		env["GOMAXPROCS"] = r.scanProcs()
 	}
 	// See pluginCache: no init may rewrite a package that plans are using.
 	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
