@@ -383,8 +383,8 @@ func TestProcsFor(t *testing.T) {
 		{cores: 1, running: 1, want: 1},
 		{cores: 4, running: 0, want: 4},
 	} {
-		if got := procsFor(tt.cores, tt.running); got != tt.want {
-			t.Errorf("procsFor(%d cores, %d running) = %d, want %d", tt.cores, tt.running, got, tt.want)
+		if got := ProcsFor(tt.cores, tt.running); got != tt.want {
+			t.Errorf("ProcsFor(%d cores, %d running) = %d, want %d", tt.cores, tt.running, got, tt.want)
 		}
 	}
 }

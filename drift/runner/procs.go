@@ -31,9 +31,9 @@ func (c *scanCount) start() func() {
 
 func (c *scanCount) running() int { return int(c.n.Load()) }
 
-// procsFor is the GOMAXPROCS of a scan's processes when running scans
+// ProcsFor is the GOMAXPROCS of a scan's processes when running scans
 // share cores: an even share, at least one.
-func procsFor(cores, running int) int {
+func ProcsFor(cores, running int) int {
 	return max(1, cores/max(1, running))
 }
 
@@ -43,5 +43,5 @@ func (r *Runner) scanProcs() string {
 	if r.cores != nil {
 		cores = r.cores()
 	}
-	return strconv.Itoa(procsFor(cores, r.scans.running()))
+	return strconv.Itoa(ProcsFor(cores, r.scans.running()))
 }

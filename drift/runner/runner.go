@@ -813,6 +813,10 @@ var quietEnv = map[string]string{
 	"TF_LOG_SDK_MUX":             "off",
 }
 
+// QuietEnv returns the variables every scan gets unless its workspace sets
+// them (see quietEnv), for a benchmark to give bare terraform the same.
+func QuietEnv() map[string]string { return maps.Clone(quietEnv) }
+
 // splitEnv separates the scan environment into what terraform-exec accepts
 // through SetEnv and the TF_VAR_ entries, which it refuses there and which go
 // to a var file instead. Other names terraform-exec manages itself

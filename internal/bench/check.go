@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/driftd/driftd/internal/testbed"
@@ -29,34 +28,38 @@ type CheckBench struct {
 	Logger  *slog.Logger
 }
 
-// Sample is the median of repeated runs, with every run kept.
+// Sample is the median wall and CPU time of repeated runs, with every run
+// kept.
 type Sample struct {
-	Median time.Duration   `json:"median_ns"`
-	Runs   []time.Duration `json:"runs_ns"`
-	Load1  []float64       `json:"load1"`
-	MaxRSS int64           `json:"max_rss_bytes"`
+	Median    time.Duration   `json:"median_ns"`
+	Runs      []time.Duration `json:"runs_ns"`
+	CPUMedian time.Duration   `json:"cpu_median_ns"`
+	CPURuns   []time.Duration `json:"cpu_runs_ns"`
+	Load1     []float64       `json:"load1"`
+	MaxRSS    int64           `json:"max_rss_bytes"`
 }
 
 func (s *Sample) add(u Usage) {
 	s.Runs = append(s.Runs, u.Wall)
+	s.CPURuns = append(s.CPURuns, u.CPU)
 	s.Load1 = append(s.Load1, u.Load1)
 	s.MaxRSS = max(s.MaxRSS, u.MaxRSS)
-	r := slices.Clone(s.Runs)
-	slices.Sort(r)
-	s.Median = r[len(r)/2]
+	s.Median, s.CPUMedian = median(s.Runs), median(s.CPURuns)
 }
 
 // CheckResult is what check.json holds. Ratios are driftd over bare
-// terraform, of the medians.
+// terraform, of the medians, of wall and of CPU time.
 type CheckResult struct {
-	Resources  int     `json:"resources"`
-	Repeats    int     `json:"repeats"`
-	DriftdCold Sample  `json:"driftd_cold"`
-	BareCold   Sample  `json:"terraform_cold"`
-	DriftdWarm Sample  `json:"driftd_warm"`
-	BareWarm   Sample  `json:"terraform_warm"`
-	RatioCold  float64 `json:"ratio_cold"`
-	RatioWarm  float64 `json:"ratio_warm"`
+	Resources    int     `json:"resources"`
+	Repeats      int     `json:"repeats"`
+	DriftdCold   Sample  `json:"driftd_cold"`
+	BareCold     Sample  `json:"terraform_cold"`
+	DriftdWarm   Sample  `json:"driftd_warm"`
+	BareWarm     Sample  `json:"terraform_warm"`
+	RatioCold    float64 `json:"ratio_cold"`
+	RatioWarm    float64 `json:"ratio_warm"`
+	RatioColdCPU float64 `json:"ratio_cold_cpu"`
+	RatioWarmCPU float64 `json:"ratio_warm_cpu"`
 }
 
 // Measure interleaves the four kinds of run, Repeats times each, so that
@@ -65,7 +68,7 @@ type CheckResult struct {
 // without .terraform. Warm: driftd with the directories of its previous
 // runs, terraform in a directory it has already initialised.
 func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
-	script, err := WriteBaselineScript(b.Dir)
+	script, err := writeScript(b.Dir, "terraform-one.sh", baselineScript)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +162,8 @@ func (b *CheckBench) Measure(ctx context.Context) (*CheckResult, error) {
 	}
 	res.RatioCold = ratio(res.DriftdCold.Median, res.BareCold.Median)
 	res.RatioWarm = ratio(res.DriftdWarm.Median, res.BareWarm.Median)
+	res.RatioColdCPU = ratio(res.DriftdCold.CPUMedian, res.BareCold.CPUMedian)
+	res.RatioWarmCPU = ratio(res.DriftdWarm.CPUMedian, res.BareWarm.CPUMedian)
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,9 +140,9 @@ func terraformEnv(env *testbed.Env, latency time.Duration) []string {
 }
 
 // WriteConfig writes a driftd config listing every workspace of the fleet,
-// each with the environment terraform needs, and returns its path.
-// schedule may be empty (driftd's default).
-func WriteConfig(path string, env *testbed.Env, names []string, dir func(name string) string, latency time.Duration, schedule string) error {
+// each with the environment terraform needs and extraEnv, and returns its
+// path. schedule may be empty (driftd's default).
+func WriteConfig(path string, env *testbed.Env, names []string, dir func(name string) string, latency time.Duration, schedule string, extraEnv map[string]string) error {
 	var b strings.Builder
 	b.WriteString("version: 1\ndefaults:\n  timeout: 15m\n")
 	if schedule != "" {
@@ -150,6 +151,9 @@ func WriteConfig(path string, env *testbed.Env, names []string, dir func(name st
 	fmt.Fprintf(&b, "  env:\n    TESTBED_ROOT: %q\n    TF_CLI_CONFIG_FILE: %q\n", env.Root, env.Mirror.CLIConfigFile)
 	if latency > 0 {
 		fmt.Fprintf(&b, "    TESTBED_READ_LATENCY: %q\n", latency.String())
+	}
+	for _, k := range slices.Sorted(maps.Keys(extraEnv)) {
+		fmt.Fprintf(&b, "    %s: %q\n", k, extraEnv[k])
 	}
 	b.WriteString("workspaces:\n")
 	for _, n := range names {
@@ -187,6 +191,25 @@ TIMEFORMAT="plan %R %U %S"
 { time terraform plan -input=false -no-color -lock=false -out=tfplan >/dev/null 2>&3; } 2>>"$times"
 TIMEFORMAT="show %R %U %S"
 { time terraform show -json tfplan >"$BENCH_PLANS/$name.json" 2>&3; } 2>>"$times"
+`
+
+// peersScript is what drift-detection jobs built on bare terraform run
+// for each workspace: a fresh checkout, then `terraform init && terraform
+// plan -detailed-exitcode`, exit code 2 taken for drift. The code goes to
+// $BENCH_PLANS/<name>.exit; a failed init or plan fails the script.
+const peersScript = `#!/usr/bin/env bash
+# Written by driftd's benchmark (internal/bench): init && plan -detailed-exitcode, one workspace.
+set -euo pipefail
+src=$1
+name=$(basename "$src")
+w=$(mktemp -d "$BENCH_SCRATCH/$name.XXXXXX")
+cp "$src/main.tf" "$src/.terraform.lock.hcl" "$src/terraform.tfstate" "$w/"
+cd "$w"
+terraform init -input=false -no-color >/dev/null
+code=0
+terraform plan -input=false -no-color -detailed-exitcode >/dev/null || code=$?
+echo "$code" >"$BENCH_PLANS/$name.exit"
+[ "$code" != 1 ]
 `
 
 // Phase is the total cost of one terraform step over a fleet.
@@ -230,10 +253,10 @@ func readPhases(dir string) ([]Phase, error) {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// WriteBaselineScript writes the per-workspace shell script into dir.
-func WriteBaselineScript(dir string) (string, error) {
-	p := filepath.Join(dir, "terraform-one.sh")
-	if err := os.WriteFile(p, []byte(baselineScript), 0o755); err != nil {
+// writeScript writes a per-workspace shell script into dir.
+func writeScript(dir, name, script string) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	return p, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,10 +14,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render"
+	"github.com/driftd/driftd/drift/runner"
 )
 
 // FleetBench compares driftd scanning a fleet with bare terraform.
@@ -38,33 +41,31 @@ type Measured struct {
 	// and failed in none; Problem says what was wrong otherwise.
 	Correct bool   `json:"correct"`
 	Problem string `json:"problem,omitempty"`
+	// Error says the run could not finish (terraform failed on a
+	// workspace): its figures are not comparable with the others'.
+	Error string `json:"error,omitempty"`
 }
 
-// Ideal is the physical limit of this machine for the fleet, from the
-// per-workspace costs of bare terraform measured in the same run.
-type Ideal struct {
-	Wall time.Duration `json:"wall_ns"`
-	// ByWall is the sum of per-workspace wall times over the concurrency,
-	// ByCPU the sum of per-workspace CPU times over the cores, Longest the
-	// slowest single workspace; Wall is the largest of the three.
-	ByWall  time.Duration `json:"by_wall_ns"`
-	ByCPU   time.Duration `json:"by_cpu_ns"`
-	Longest time.Duration `json:"longest_ns"`
-	Cores   int           `json:"cores"`
-}
+// usable says the run finished with the right answer, so that others can
+// be compared with it.
+func (m *Measured) usable() bool { return m.Error == "" && m.Correct }
 
-// FleetResult is what fleet.json holds.
+// FleetResult is one round: a line of fleet-rounds.jsonl, an entry of
+// fleet.json.
 type FleetResult struct {
-	Workspaces   int           `json:"workspaces"`
-	Resources    int           `json:"resources_per_workspace"`
-	Latency      time.Duration `json:"read_latency_ns"`
-	Concurrency  int           `json:"concurrency"`
-	Drifted      []string      `json:"drifted"`
-	Runs         []Measured    `json:"runs"`
-	PerWorkspace []Usage       `json:"per_workspace"`
+	Round       int           `json:"round"`
+	Workspaces  int           `json:"workspaces"`
+	Resources   int           `json:"resources_per_workspace"`
+	Latency     time.Duration `json:"read_latency_ns"`
+	Concurrency int           `json:"concurrency"`
+	Cores       int           `json:"cores"`
+	Drifted     []string      `json:"drifted"`
+	Runs        []Measured    `json:"runs"`
 	// Phases split the sequential loop's cost into terraform's steps.
 	Phases []Phase `json:"phases"`
-	Ideal  Ideal   `json:"ideal"`
+	// Error lists the runs that could not finish; the round's other runs
+	// are kept.
+	Error string `json:"error,omitempty"`
 }
 
 // Run returns the run named name, or nil.
@@ -77,74 +78,145 @@ func (r *FleetResult) Run(name string) *Measured {
 	return nil
 }
 
-// Names of the contenders in FleetResult.Runs.
+// Ratio is run num's wall (or CPU) time over run den's. usable says both
+// finished and den gave the right answer, so that the ratio means
+// something; right says num gave the right answer (a run that failed
+// did not).
+func (r *FleetResult) Ratio(num, den string, cpu bool) (v float64, usable, right bool) {
+	n, d := r.Run(num), r.Run(den)
+	if n == nil || d == nil || !d.usable() {
+		return 0, false, true
+	}
+	if n.Error != "" {
+		return 0, false, false
+	}
+	if cpu {
+		return ratio(n.CPU, d.CPU), true, n.Correct
+	}
+	return ratio(n.Wall, d.Wall), true, n.Correct
+}
+
+// Names of the contenders in FleetResult.Runs; the parallel ones end in
+// " <concurrency>" (ParallelName).
 const (
-	RunSequential = "sequential loop"
-	RunParallel   = "xargs -P"
-	RunDriftdCold = "driftd cold"
-	RunDriftdWarm = "driftd warm"
+	RunSequential    = "sequential loop"
+	RunParallel      = "xargs -P"
+	RunPeers         = "peers' loop"
+	RunPeersParallel = "peers' xargs -P"
+	RunFloor         = "floor"
+	RunDriftdCold    = "driftd cold"
+	RunDriftdWarm    = "driftd warm"
 )
 
-// Measure runs every contender once, in order: the sequential loop (whose
-// per-workspace figures give the ideal bound), the parallel loop, driftd
-// with empty caches, driftd again with the caches the first run left.
-func (b *FleetBench) Measure(ctx context.Context) (*FleetResult, error) {
+// ParallelName is the name of a parallel contender run n at a time.
+func ParallelName(run string, n int) string { return run + " " + strconv.Itoa(n) }
+
+// Measure runs every contender once, in this order: the CI loop
+// (terraform-one.sh) one workspace at a time and Concurrency at a time,
+// the peers' loop (peers-one.sh) likewise, driftd with empty caches, the
+// floor, and driftd again with the caches of its first run, next to the
+// floor it is compared with. A contender that fails is recorded with its
+// error and the round goes on; the returned error is for a round that
+// could not be set up or was canceled, and the result then holds what
+// finished.
+func (b *FleetBench) Measure(ctx context.Context, round int) (*FleetResult, error) {
 	res := &FleetResult{
+		Round:       round,
 		Workspaces:  len(b.Fleet.Workspaces),
 		Resources:   b.Fleet.Resources,
 		Latency:     b.Latency,
 		Concurrency: b.Concurrency,
+		Cores:       runtime.GOMAXPROCS(0),
 		Drifted:     b.Fleet.DriftedNames(),
 	}
-	script, err := WriteBaselineScript(b.Dir)
+	ciPath, err := writeScript(b.Dir, "terraform-one.sh", baselineScript)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-
-	b.Logger.Info("fleet: sequential terraform loop", "workspaces", res.Workspaces)
-	seq, per, phases, err := b.sequential(ctx, script)
+	peersPath, err := writeScript(b.Dir, "peers-one.sh", peersScript)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	res.Phases = phases
-	res.Runs = append(res.Runs, seq)
-	res.PerWorkspace = per
-	res.Ideal = idealBound(per, b.Concurrency, runtime.NumCPU())
-
-	b.Logger.Info("fleet: xargs -P terraform", "concurrency", b.Concurrency)
-	par, err := b.parallel(ctx, script)
-	if err != nil {
-		return nil, err
-	}
-	res.Runs = append(res.Runs, par)
-
 	cfg := filepath.Join(b.Dir, "workspaces.yaml")
 	err = WriteConfig(cfg, b.Fleet.Env, names(b.Fleet), func(n string) string {
 		return filepath.Join(b.Fleet.Env.Dir, "workspaces", n)
-	}, b.Latency, "")
+	}, b.Latency, "", nil)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	// Warm reuses both directories of the cold run: whichever of them
 	// driftd keeps its reusable state in.
 	cache, err := os.MkdirTemp(b.Dir, "driftd-cache-")
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return res, fmt.Errorf("bench: %w", err)
 	}
 	work, err := os.MkdirTemp(b.Dir, "driftd-work-")
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return res, fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(work)
-	for _, name := range []string{RunDriftdCold, RunDriftdWarm} {
-		b.Logger.Info("fleet: "+name, "concurrency", b.Concurrency, "cache_dir", cache)
-		m, err := b.driftdScan(ctx, name, cfg, cache, work)
-		if err != nil {
-			return nil, err
+
+	n := b.Concurrency
+	ci := func(procs int) func() (Measured, error) {
+		return func() (Measured, error) {
+			return b.xargs(ctx, ciPath, procs, func(plans string) (bool, string, error) {
+				ok, problem := b.checkPlans(plans)
+				var err error
+				if procs == 1 {
+					res.Phases, err = readPhases(plans)
+				}
+				return ok, problem, err
+			})
 		}
+	}
+	peers := func(procs int) func() (Measured, error) {
+		return func() (Measured, error) {
+			return b.xargs(ctx, peersPath, procs, func(plans string) (bool, string, error) {
+				codes, err := readExitCodes(plans, names(b.Fleet))
+				ok, problem := b.checkExitCodes(codes)
+				return ok, problem, err
+			})
+		}
+	}
+	driftd := func(name string) func() (Measured, error) {
+		return func() (Measured, error) { return b.driftdScan(ctx, name, cfg, cache, work) }
+	}
+	return res, runAll(ctx, res, []contender{
+		{RunSequential, ci(1)},
+		{ParallelName(RunParallel, n), ci(n)},
+		{RunPeers, peers(1)},
+		{ParallelName(RunPeersParallel, n), peers(n)},
+		{RunDriftdCold, driftd(RunDriftdCold)},
+		{RunFloor, func() (Measured, error) { return b.floor(ctx) }},
+		{RunDriftdWarm, driftd(RunDriftdWarm)},
+	}, b.Logger)
+}
+
+// contender is one run of a round.
+type contender struct {
+	name string
+	run  func() (Measured, error)
+}
+
+// runAll runs the contenders in order into res. One that fails is
+// recorded with its error, in res.Error too, and the others still run;
+// only cancellation stops the round.
+func runAll(ctx context.Context, res *FleetResult, cs []contender, log *slog.Logger) error {
+	for _, c := range cs {
+		log.Info("fleet: "+c.name, "round", res.Round, "concurrency", res.Concurrency)
+		m, err := c.run()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			log.Warn("fleet: run failed; the round goes on", "run", c.name, "err", err)
+			m = Measured{Error: err.Error()}
+			res.Error = strings.TrimPrefix(res.Error+"; "+c.name+" failed", "; ")
+		}
+		m.Name = c.name
 		res.Runs = append(res.Runs, m)
 	}
-	return res, nil
+	return nil
 }
 
 func names(f *Fleet) []string {
@@ -155,77 +227,116 @@ func names(f *Fleet) []string {
 	return out
 }
 
-// baselineEnv is the baseline script's environment, with a fresh scratch
-// directory for the copies and one for the plans.
-func (b *FleetBench) baselineEnv(tag string) (env []string, plans string, cleanup func(), err error) {
-	scratch, err := os.MkdirTemp(b.Dir, tag+"-scratch-")
+// xargs is `xargs -P procs -n 1 script < dirs`: the whole fleet through
+// one of the per-workspace scripts, in one process tree, so that wait4's
+// rusage covers every terraform and provider. judge reads what the
+// script left in $BENCH_PLANS and says whether it is the right answer.
+func (b *FleetBench) xargs(ctx context.Context, script string, procs int, judge func(plans string) (bool, string, error)) (Measured, error) {
+	scratch, err := os.MkdirTemp(b.Dir, filepath.Base(script)+"-")
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("bench: %w", err)
+		return Measured{}, fmt.Errorf("bench: %w", err)
 	}
-	plans = filepath.Join(scratch, "plans")
-	if err := os.Mkdir(plans, 0o755); err != nil {
-		return nil, "", nil, fmt.Errorf("bench: %w", err)
-	}
-	env = append(b.Fleet.TerraformEnv(b.Latency), "BENCH_SCRATCH="+scratch, "BENCH_PLANS="+plans)
 	// The copies hold provider binaries: do not let them pile up.
-	return env, plans, func() { _ = os.RemoveAll(scratch) }, nil
-}
-
-// sequential is `for ws in ...; do terraform-one.sh $ws; done`, with the
-// loop in Go so that each workspace's wall and CPU time is known.
-func (b *FleetBench) sequential(ctx context.Context, script string) (Measured, []Usage, []Phase, error) {
-	env, plans, cleanup, err := b.baselineEnv("seq")
-	if err != nil {
-		return Measured{}, nil, nil, err
+	defer os.RemoveAll(scratch)
+	plans := filepath.Join(scratch, "plans")
+	if err := os.Mkdir(plans, 0o755); err != nil {
+		return Measured{}, fmt.Errorf("bench: %w", err)
 	}
-	defer cleanup()
-	m := Measured{Name: RunSequential}
-	m.Load1 = Load1()
-	var per []Usage
-	start := time.Now()
-	for _, ws := range b.Fleet.Workspaces {
-		cmd := exec.CommandContext(ctx, "bash", script, ws.Dir)
-		cmd.Env = env
-		u, err := Run(ctx, cmd, false)
-		if err != nil {
-			return m, nil, nil, err
-		}
-		if u.ExitCode != 0 {
-			return m, nil, nil, fmt.Errorf("bench: bare terraform failed on %s (exit %d):\n%s", ws.Name, u.ExitCode, u.Stderr)
-		}
-		per = append(per, u)
-		m.CPU += u.CPU
-		m.MaxRSS = max(m.MaxRSS, u.MaxRSS)
-	}
-	m.Wall = time.Since(start)
-	m.Correct, m.Problem = b.checkPlans(plans)
-	phases, err := readPhases(plans)
-	return m, per, phases, err
-}
-
-// parallel is `xargs -P <concurrency> -n 1 terraform-one.sh < dirs`.
-func (b *FleetBench) parallel(ctx context.Context, script string) (Measured, error) {
-	env, plans, cleanup, err := b.baselineEnv("xargs")
-	if err != nil {
-		return Measured{}, err
-	}
-	defer cleanup()
 	var dirs strings.Builder
 	for _, ws := range b.Fleet.Workspaces {
 		dirs.WriteString(ws.Dir + "\n")
 	}
-	cmd := exec.CommandContext(ctx, "xargs", "-P", strconv.Itoa(b.Concurrency), "-n", "1", "bash", script)
+	cmd := exec.CommandContext(ctx, "xargs", "-P", strconv.Itoa(procs), "-n", "1", "bash", script)
 	cmd.Stdin = strings.NewReader(dirs.String())
-	cmd.Env = env
+	cmd.Env = append(b.Fleet.TerraformEnv(b.Latency), "BENCH_SCRATCH="+scratch, "BENCH_PLANS="+plans)
 	u, err := Run(ctx, cmd, false)
 	if err != nil {
 		return Measured{}, err
 	}
 	if u.ExitCode != 0 {
-		return Measured{}, fmt.Errorf("bench: xargs terraform failed (exit %d):\n%s", u.ExitCode, u.Stderr)
+		return Measured{}, fmt.Errorf("bench: %s failed (exit %d):\n%s", filepath.Base(script), u.ExitCode, u.Stderr)
 	}
-	m := Measured{Name: RunParallel + " " + strconv.Itoa(b.Concurrency), Usage: u}
-	m.Correct, m.Problem = b.checkPlans(plans)
+	m := Measured{Usage: u}
+	m.Correct, m.Problem, err = judge(plans)
+	return m, err
+}
+
+// floor is the least a scan of the fleet can cost: `terraform plan` of
+// every workspace, Concurrency at a time, in its own directory, already
+// initialised when the fleet was applied, with the environment driftd
+// gives terraform (runner.QuietEnv, plugins without TLS over sockets in a
+// private directory, GOMAXPROCS shared out by the plans running as
+// runner.ProcsFor does). A warm driftd scan runs exactly these plans and
+// nothing else; whatever it costs above the floor is driftd's own.
+func (b *FleetBench) floor(ctx context.Context) (Measured, error) {
+	// Short, for go-plugin's Unix sockets: the path of one is limited.
+	sockets, err := os.MkdirTemp("", "driftd-bench-floor-")
+	if err != nil {
+		return Measured{}, fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(sockets)
+	env := b.Fleet.TerraformEnv(b.Latency)
+	for k, v := range runner.QuietEnv() {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, "TF_DISABLE_PLUGIN_TLS=1")
+	cores := runtime.GOMAXPROCS(0)
+
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		running int
+		m       = Measured{Usage: Usage{Load1: Load1()}}
+		codes   = map[string]int{}
+		errs    []error
+		sem     = make(chan struct{}, max(1, b.Concurrency))
+	)
+	start := time.Now()
+	for _, ws := range b.Fleet.Workspaces {
+		sem <- struct{}{}
+		mu.Lock()
+		running++
+		procs := runner.ProcsFor(cores, running)
+		mu.Unlock()
+		wg.Go(func() {
+			defer func() {
+				mu.Lock()
+				running--
+				mu.Unlock()
+				<-sem
+			}()
+			tmp := filepath.Join(sockets, ws.Name)
+			if err := os.Mkdir(tmp, 0o700); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("bench: %w", err))
+				mu.Unlock()
+				return
+			}
+			cmd := exec.CommandContext(ctx, b.Fleet.Env.Terraform, "plan", "-input=false", "-no-color", "-lock=false",
+				"-detailed-exitcode", "-out="+filepath.Join(tmp, "tfplan"))
+			cmd.Dir = ws.Dir
+			cmd.Env = append(slices.Clone(env), "TMPDIR="+tmp, "GOMAXPROCS="+strconv.Itoa(procs))
+			u, err := Run(ctx, cmd, false)
+			mu.Lock()
+			defer mu.Unlock()
+			m.CPU += u.CPU
+			m.MaxRSS = max(m.MaxRSS, u.MaxRSS)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case u.ExitCode != 0 && u.ExitCode != 2:
+				errs = append(errs, fmt.Errorf("bench: terraform plan failed on %s (exit %d):\n%s", ws.Name, u.ExitCode, u.Stderr))
+			default:
+				codes[ws.Name] = u.ExitCode
+			}
+		})
+	}
+	wg.Wait()
+	m.Wall = time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return Measured{}, err
+	}
+	m.Correct, m.Problem = b.checkExitCodes(codes)
 	return m, nil
 }
 
@@ -254,11 +365,58 @@ func (b *FleetBench) checkPlans(dir string) (bool, string) {
 	return len(problems) == 0, strings.Join(problems, "; ")
 }
 
+// checkExitCodes checks `terraform plan -detailed-exitcode`'s codes: 2
+// (changes) in exactly the drifted workspaces. In this fleet a drifted
+// object's configuration is unchanged, so the plan puts it back and
+// drift shows as a change; in general 2 is not a drift signal.
+func (b *FleetBench) checkExitCodes(codes map[string]int) (bool, string) {
+	var problems []string
+	for _, ws := range b.Fleet.Workspaces {
+		want := 0
+		if b.Fleet.Drifted[ws.Name] {
+			want = 2
+		}
+		switch code, ok := codes[ws.Name]; {
+		case !ok:
+			problems = append(problems, ws.Name+": no plan")
+		case code != want:
+			problems = append(problems, fmt.Sprintf("%s: plan exit %d, want %d", ws.Name, code, want))
+		}
+	}
+	return len(problems) == 0, strings.Join(problems, "; ")
+}
+
+// readExitCodes reads the <name>.exit files the peers' script leaves.
+func readExitCodes(dir string, names []string) (map[string]int, error) {
+	codes := map[string]int{}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n+".exit"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		c, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s.exit: %w", n, err)
+		}
+		codes[n] = c
+	}
+	return codes, nil
+}
+
 // driftdScan runs `driftd scan` over the fleet with the given cache and
 // work directories and checks its JSON output.
 func (b *FleetBench) driftdScan(ctx context.Context, name, cfg, cache, work string) (Measured, error) {
-	cmd := exec.CommandContext(ctx, b.Driftd, "scan", "--config", cfg,
-		"--concurrency", strconv.Itoa(b.Concurrency), "--output", "json", "--no-report",
+	return scanConfig(ctx, b.Driftd, cfg, b.Concurrency, cache, work, b.Fleet.Drifted, names(b.Fleet))
+}
+
+// scanConfig runs `driftd scan --config cfg --concurrency n` and judges
+// its JSON output.
+func scanConfig(ctx context.Context, driftd, cfg string, n int, cache, work string, drifted map[string]bool, all []string) (Measured, error) {
+	cmd := exec.CommandContext(ctx, driftd, "scan", "--config", cfg,
+		"--concurrency", strconv.Itoa(n), "--output", "json", "--no-report",
 		"--cache-dir", cache, "--work-dir", work, "--log-format", "json")
 	cmd.Env = driftdEnv()
 	var stdout, stderr bytes.Buffer
@@ -267,8 +425,8 @@ func (b *FleetBench) driftdScan(ctx context.Context, name, cfg, cache, work stri
 	if err != nil {
 		return Measured{}, err
 	}
-	m := Measured{Name: name, Usage: u}
-	m.Correct, m.Problem = checkReports(stdout.Bytes(), u.ExitCode, b.Fleet.Drifted, names(b.Fleet))
+	m := Measured{Usage: u}
+	m.Correct, m.Problem = checkReports(stdout.Bytes(), u.ExitCode, drifted, all)
 	if !m.Correct {
 		m.Problem += "; stderr: " + tail(stderr.Bytes())
 	}
@@ -314,18 +472,4 @@ func checkReports(out []byte, exit int, drifted map[string]bool, all []string) (
 	}
 	slices.Sort(problems)
 	return len(problems) == 0, strings.Join(problems, "; ")
-}
-
-func idealBound(per []Usage, concurrency, cores int) Ideal {
-	id := Ideal{Cores: cores}
-	var wall, cpu time.Duration
-	for _, u := range per {
-		wall += u.Wall
-		cpu += u.CPU
-		id.Longest = max(id.Longest, u.Wall)
-	}
-	id.ByWall = wall / time.Duration(max(1, concurrency))
-	id.ByCPU = cpu / time.Duration(max(1, cores))
-	id.Wall = max(id.ByWall, id.ByCPU, id.Longest)
-	return id
 }

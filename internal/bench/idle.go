@@ -61,7 +61,7 @@ func (b *IdleBench) Measure(ctx context.Context) (*IdleResult, error) {
 	}
 	cfg := filepath.Join(b.Dir, "workspaces.yaml")
 	// @every 24h first fires a day after start, whatever the time of day.
-	if err := WriteConfig(cfg, b.Env, names, func(string) string { return ws.Dir }, 0, "@every 24h"); err != nil {
+	if err := WriteConfig(cfg, b.Env, names, func(string) string { return ws.Dir }, 0, "@every 24h", nil); err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, b.Driftd, "serve", "--config", cfg, "--listen", "127.0.0.1:0",

@@ -10,8 +10,8 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/metrics"
-	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -39,6 +39,10 @@ type LargeBench struct {
 type ParseCost struct {
 	Median time.Duration   `json:"median_ns"`
 	Runs   []time.Duration `json:"runs_ns"`
+	// CPU is the process's user+system time while parsing (the GC's
+	// workers included, the heap sampler's too).
+	CPUMedian time.Duration   `json:"cpu_median_ns"`
+	CPURuns   []time.Duration `json:"cpu_runs_ns"`
 	// PeakHeap is the largest heap (live and not yet collected objects)
 	// seen while parsing, above the heap before it started; the plan's
 	// JSON bytes were already allocated and are not counted.
@@ -55,6 +59,7 @@ type LargeResult struct {
 		// Analysis is drift.ReadPlan and drift.Analyze of that JSON.
 		Analysis ParseCost `json:"driftd_parse_analyze"`
 		Ratio    float64   `json:"ratio_analysis_over_show"`
+		RatioCPU float64   `json:"ratio_analysis_over_show_cpu"`
 	} `json:"real"`
 	// Tiny is `terraform show -json` of a one-resource plan: the fixed
 	// part (start-up, provider schemas) of the extrapolation.
@@ -66,9 +71,11 @@ type LargeResult struct {
 		Resources int `json:"resources"`
 		JSONBytes int `json:"json_bytes"`
 		Drift     int `json:"drift_entries"`
-		// ShowEstimate extrapolates terraform show -json linearly in JSON
-		// bytes through the tiny and the real plan.
-		ShowEstimate time.Duration `json:"terraform_show_json_estimate_ns"`
+		// ShowEstimate extrapolates terraform show -json's wall time
+		// linearly in JSON bytes through the tiny and the real plan, and
+		// ShowEstimateCPU its CPU time.
+		ShowEstimate    time.Duration `json:"terraform_show_json_estimate_ns"`
+		ShowEstimateCPU time.Duration `json:"terraform_show_json_estimate_cpu_ns"`
 		// Plain is json.Unmarshal into tfjson.Plan, the floor of a full
 		// decode; FullDecode is how terraform-exec's ShowPlanFile reads
 		// the whole plan (json.Decoder with UseNumber); Decode is
@@ -78,6 +85,7 @@ type LargeResult struct {
 		Decode     ParseCost `json:"driftd_decode"`
 		Analysis   ParseCost `json:"driftd_parse_analyze"`
 		Ratio      float64   `json:"ratio_analysis_over_show"`
+		RatioCPU   float64   `json:"ratio_analysis_over_show_cpu"`
 		// HeapRatio is Analysis.PeakHeap over JSONBytes; with the JSON
 		// buffer itself, which driftd also holds, add one.
 		HeapRatio float64 `json:"heap_ratio"`
@@ -149,6 +157,7 @@ func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
 		return nil, err
 	}
 	res.Real.Ratio = ratio(res.Real.Analysis.Median, res.Real.Show.Median)
+	res.Real.RatioCPU = ratio(res.Real.Analysis.CPUMedian, res.Real.Show.CPUMedian)
 
 	b.Logger.Info("large plan: synthesising", "resources", b.Target)
 	largeJSON, err := plangen.ScaleJSON(realJSON, (b.Target+b.Real-1)/b.Real)
@@ -159,6 +168,7 @@ func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
 	res.Large.Resources = (b.Target + b.Real - 1) / b.Real * b.Real
 	res.Large.JSONBytes = len(largeJSON)
 	res.Large.ShowEstimate = extrapolate(res.Tiny.JSONBytes, res.Tiny.Show.Median, res.Real.JSONBytes, res.Real.Show.Median, len(largeJSON))
+	res.Large.ShowEstimateCPU = extrapolate(res.Tiny.JSONBytes, res.Tiny.Show.CPUMedian, res.Real.JSONBytes, res.Real.Show.CPUMedian, len(largeJSON))
 
 	b.Logger.Info("large plan: parsing", "bytes", len(largeJSON))
 	if res.Large.Plain, _, err = measureParse(largeJSON, b.Repeats, plainParse); err != nil {
@@ -178,6 +188,7 @@ func (b *LargeBench) Measure(ctx context.Context) (*LargeResult, error) {
 		return nil, fmt.Errorf("bench: driftd found %d drifted resources in the large plan, want %d", res.Large.Drift, want)
 	}
 	res.Large.Ratio = ratio(res.Large.Analysis.Median, res.Large.ShowEstimate)
+	res.Large.RatioCPU = ratio(res.Large.Analysis.CPUMedian, res.Large.ShowEstimateCPU)
 	res.Large.HeapRatio = float64(res.Large.Analysis.PeakHeap) / float64(len(largeJSON))
 	return res, nil
 }
@@ -323,9 +334,9 @@ func measureParse(data []byte, repeats int, parse func([]byte) (*drift.Report, e
 				}
 			}
 		}()
-		start := time.Now()
+		start, cpu0 := time.Now(), selfCPU()
 		r, err := parse(data)
-		d := time.Since(start)
+		d, cpu := time.Since(start), selfCPU()-cpu0
 		close(stop)
 		wg.Wait()
 		peak = max(peak, heapObjects()) // the result is still live here
@@ -334,14 +345,22 @@ func measureParse(data []byte, repeats int, parse func([]byte) (*drift.Report, e
 		}
 		rep = r
 		c.Runs = append(c.Runs, d)
+		c.CPURuns = append(c.CPURuns, cpu)
 		if peak > base {
 			c.PeakHeap = max(c.PeakHeap, peak-base)
 		}
 	}
-	r := slices.Clone(c.Runs)
-	slices.Sort(r)
-	c.Median = r[len(r)/2]
+	c.Median, c.CPUMedian = median(c.Runs), median(c.CPURuns)
 	return c, rep, nil
+}
+
+// selfCPU is this process's user+system time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // heapObjects is the heap occupied by objects, live or not yet swept.

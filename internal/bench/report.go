@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -13,13 +14,14 @@ import (
 // are nil.
 type Results struct {
 	// Fleet holds one result per round (-rounds).
-	Fleet []*FleetResult `json:"fleet,omitempty"`
-	Check *CheckResult   `json:"check,omitempty"`
-	Large *LargeResult   `json:"large_plan,omitempty"`
-	Idle  *IdleResult    `json:"idle,omitempty"`
+	Fleet  []*FleetResult `json:"fleet,omitempty"`
+	Check  *CheckResult   `json:"check,omitempty"`
+	Large  *LargeResult   `json:"large_plan,omitempty"`
+	Idle   *IdleResult    `json:"idle,omitempty"`
+	Single *SingleResult  `json:"single,omitempty"`
 }
 
-// Target is one of issue 5's targets and whether this run met it.
+// Target is one of the targets and whether this run met it.
 type Target struct {
 	Name  string  `json:"name"`
 	Value float64 `json:"value"`
@@ -28,10 +30,25 @@ type Target struct {
 	Strict bool   `json:"strict,omitempty"`
 	Unit   string `json:"unit,omitempty"`
 	Met    bool   `json:"met"`
+	// Rounds is how many fleet rounds the value is the median of.
+	Rounds int `json:"rounds,omitempty"`
 }
 
-// Targets evaluates issue 5's targets against what was measured. A driftd
-// run that gave a wrong answer misses every target it takes part in.
+// fleetTargets are the fleet's targets, as ratios of wall times: driftd
+// against the CI loop, and a warm scan, which runs the floor's plans and
+// nothing else, against the floor.
+var fleetTargets = []struct {
+	name     string
+	num, den string
+	limit    float64
+}{
+	{"fleet: driftd cold / sequential", RunDriftdCold, RunSequential, 0.5},
+	{"fleet: driftd warm / sequential", RunDriftdWarm, RunSequential, 0.35},
+	{"fleet: driftd warm / floor", RunDriftdWarm, RunFloor, 1.15},
+}
+
+// Targets evaluates the targets against what was measured. A driftd run
+// that failed or gave a wrong answer misses every target it takes part in.
 func (r *Results) Targets() []Target {
 	var ts []Target
 	add := func(name string, v, limit float64, strict bool, unit string, correct bool) {
@@ -41,28 +58,29 @@ func (r *Results) Targets() []Target {
 		}
 		ts = append(ts, Target{Name: name, Value: v, Limit: limit, Strict: strict, Unit: unit, Met: met && correct})
 	}
-	if len(r.Fleet) > 0 {
-		// Each ratio is taken within a round, where the contenders ran
-		// minutes apart, and the median over rounds is judged: the machine's
-		// load moves whole rounds more than it moves ratios.
-		var coldSeq, coldIdeal, warmSeq []float64
-		coldOK, warmOK := true, true
+	// Each ratio is taken within a round, where the contenders ran
+	// minutes apart, and the median over rounds is judged: the machine's
+	// load moves whole rounds more than it moves ratios. A round whose
+	// baseline failed says nothing and is left out.
+	for _, ft := range fleetTargets {
+		var vals []float64
+		right := true
 		for _, f := range r.Fleet {
-			seq, cold, warm := f.Run(RunSequential), f.Run(RunDriftdCold), f.Run(RunDriftdWarm)
-			if seq == nil || cold == nil || warm == nil {
-				continue
+			v, usable, ok := f.Ratio(ft.num, ft.den, false)
+			right = right && ok
+			if usable {
+				vals = append(vals, v)
 			}
-			coldSeq = append(coldSeq, ratio(cold.Wall, seq.Wall))
-			coldIdeal = append(coldIdeal, ratio(cold.Wall, f.Ideal.Wall))
-			warmSeq = append(warmSeq, ratio(warm.Wall, seq.Wall))
-			coldOK = coldOK && cold.Correct
-			warmOK = warmOK && warm.Correct
 		}
-		if len(coldSeq) > 0 {
-			add("fleet: driftd cold / sequential", median(coldSeq), 0.5, false, "×", coldOK)
-			add("fleet: driftd cold / ideal", median(coldIdeal), 1.15, false, "×", coldOK)
-			add("fleet: driftd warm / sequential", median(warmSeq), 0.35, false, "×", warmOK)
+		if len(vals) == 0 && right {
+			continue
 		}
+		var v float64
+		if len(vals) > 0 {
+			v = median(vals)
+		}
+		add(ft.name, v, ft.limit, false, "×", right)
+		ts[len(ts)-1].Rounds = len(vals)
 	}
 	if c := r.Check; c != nil {
 		add("check: driftd / terraform, cold", c.RatioCold, 1.05, false, "×", true)
@@ -77,13 +95,19 @@ func (r *Results) Targets() []Target {
 		// "CPU ≈ 0": one percent of a core is a generous reading of ≈.
 		add("idle daemon: CPU", i.CPUPercent, 1, false, "%", true)
 	}
+	if s := r.Single; s != nil {
+		// Noise allowed for: the same work either way.
+		add(fmt.Sprintf("one workspace: --concurrency %d / --concurrency 1", s.Concurrency), s.Ratio, 1.05, false, "×", true)
+	}
 	return ts
 }
 
-// Print writes every measured part as tables, then the targets.
+// Print writes every measured part as tables, then the targets. Of the
+// fleet it writes the medians over rounds: each round's table is written
+// as the round finishes (FleetResult.Print).
 func (r *Results) Print(w io.Writer) {
-	for i, f := range r.Fleet {
-		f.print(w, i+1, len(r.Fleet))
+	if len(r.Fleet) > 0 {
+		printFleetMedians(w, r.Fleet)
 	}
 	if r.Check != nil {
 		r.Check.print(w)
@@ -94,7 +118,10 @@ func (r *Results) Print(w io.Writer) {
 	if r.Idle != nil {
 		r.Idle.print(w)
 	}
-	fmt.Fprintln(w, "\nTargets (issue 5)")
+	if r.Single != nil {
+		r.Single.print(w)
+	}
+	fmt.Fprintln(w, "\nTargets")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets() {
 		op, verdict := "≤", "MET"
@@ -104,21 +131,30 @@ func (r *Results) Print(w io.Writer) {
 		if !t.Met {
 			verdict = "missed"
 		}
-		fmt.Fprintf(tw, "  %s\t%.2f %s\t%s %.2f %s\t%s\n", t.Name, t.Value, t.Unit, op, t.Limit, t.Unit, verdict)
+		rounds := ""
+		if t.Rounds > 0 {
+			rounds = fmt.Sprintf(" (median of %d rounds)", t.Rounds)
+		}
+		fmt.Fprintf(tw, "  %s\t%.2f %s\t%s %.2f %s\t%s%s\n", t.Name, t.Value, t.Unit, op, t.Limit, t.Unit, verdict, rounds)
 	}
 	tw.Flush()
 }
 
-func (f *FleetResult) print(w io.Writer, round, rounds int) {
+// Print writes one round as a table: every run's wall and CPU time, and
+// both as ratios to the sequential loop and to the floor.
+func (f *FleetResult) Print(w io.Writer, rounds int) {
 	if rounds > 1 {
-		fmt.Fprintf(w, "\nRound %d of %d", round, rounds)
+		fmt.Fprintf(w, "\nRound %d of %d", f.Round, rounds)
 	}
 	fmt.Fprintf(w, "\nFleet: %d workspaces × %d resources, %s read latency, concurrency %d, %d drifted, %d cores\n",
-		f.Workspaces, f.Resources, f.Latency, f.Concurrency, len(f.Drifted), f.Ideal.Cores)
+		f.Workspaces, f.Resources, f.Latency, f.Concurrency, len(f.Drifted), f.Cores)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\twall\tCPU\tpeak RSS (any process)\tdriftd RSS\tvs sequential\tvs ideal\tload1\tcorrect\t")
-	seq := f.Run(RunSequential)
+	fmt.Fprintln(tw, "run\twall\tCPU\twall÷seq\tCPU÷seq\twall÷floor\tCPU÷floor\tpeak RSS (any process)\tdriftd RSS\tload1\tcorrect\t")
 	for _, m := range f.Runs {
+		if m.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\tFAILED\t\n", m.Name)
+			continue
+		}
 		self := "-"
 		if m.SelfRSS > 0 {
 			self = mb(m.SelfRSS)
@@ -127,14 +163,13 @@ func (f *FleetResult) print(w io.Writer, round, rounds int) {
 		if !m.Correct {
 			ok = "NO"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t\n", m.Name, secs(m.Wall), secs(m.CPU), mb(m.MaxRSS), self,
-			ratio(m.Wall, seq.Wall), ratio(m.Wall, f.Ideal.Wall), m.Load1, ok)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t\n", m.Name, secs(m.Wall), secs(m.CPU),
+			f.ratioText(m.Name, RunSequential, false), f.ratioText(m.Name, RunSequential, true),
+			f.ratioText(m.Name, RunFloor, false), f.ratioText(m.Name, RunFloor, true),
+			mb(m.MaxRSS), self, m.Load1, ok)
 	}
-	id := f.Ideal
-	fmt.Fprintf(tw, "ideal bound\t%s\t\t\t\t%.2f\t1.00\t\t\t\n", secs(id.Wall), ratio(id.Wall, seq.Wall))
 	tw.Flush()
-	fmt.Fprintf(w, "ideal = max(Σwall/%d = %s, ΣCPU/%d cores = %s, longest = %s), per-workspace figures from the sequential loop\n",
-		f.Concurrency, secs(id.ByWall), id.Cores, secs(id.ByCPU), secs(id.Longest))
+	fmt.Fprintf(w, "floor = terraform plan of every workspace, already initialised, %d at a time, with driftd's environment (SDK logs off, plugins without TLS, GOMAXPROCS shared out)\n", f.Concurrency)
 	if len(f.Phases) > 0 && f.Workspaces > 0 {
 		fmt.Fprint(w, "bare terraform per workspace (mean of the sequential loop):")
 		for _, p := range f.Phases {
@@ -144,7 +179,10 @@ func (f *FleetResult) print(w io.Writer, round, rounds int) {
 		fmt.Fprintln(w)
 	}
 	for _, m := range f.Runs {
-		if !m.Correct {
+		if m.Error != "" {
+			fmt.Fprintf(w, "FAILED %s: %s\n", m.Name, m.Error)
+		}
+		if m.Error == "" && !m.Correct {
 			fmt.Fprintf(w, "WRONG ANSWER from %s: %s\n", m.Name, m.Problem)
 		}
 		if m.ChildRSS > 0 {
@@ -153,12 +191,61 @@ func (f *FleetResult) print(w io.Writer, round, rounds int) {
 	}
 }
 
+func (f *FleetResult) ratioText(num, den string, cpu bool) string {
+	v, usable, _ := f.Ratio(num, den, cpu)
+	if !usable {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// printFleetMedians writes, for every contender, the median over rounds
+// of its ratios to the sequential loop and to the floor.
+func printFleetMedians(w io.Writer, rounds []*FleetResult) {
+	var runs []string
+	for _, f := range rounds {
+		for _, m := range f.Runs {
+			if !slices.Contains(runs, m.Name) {
+				runs = append(runs, m.Name)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nFleet: medians of the ratios within each round, over %d rounds\n", len(rounds))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\twall÷seq\tCPU÷seq\twall÷floor\tCPU÷floor\trounds\t")
+	for _, name := range runs {
+		fmt.Fprintf(tw, "%s\t", name)
+		n := 0
+		for _, c := range []struct {
+			den string
+			cpu bool
+		}{{RunSequential, false}, {RunSequential, true}, {RunFloor, false}, {RunFloor, true}} {
+			var vals []float64
+			for _, f := range rounds {
+				if v, usable, right := f.Ratio(name, c.den, c.cpu); usable && right {
+					vals = append(vals, v)
+				}
+			}
+			n = max(n, len(vals))
+			if len(vals) == 0 {
+				fmt.Fprint(tw, "-\t")
+				continue
+			}
+			fmt.Fprintf(tw, "%.2f (%.2f–%.2f)\t", median(vals), slices.Min(vals), slices.Max(vals))
+		}
+		fmt.Fprintf(tw, "%d\t\n", n)
+	}
+	tw.Flush()
+}
+
 func (c *CheckResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\ncheck overhead: one workspace, medians of %d interleaved runs\n", c.Repeats)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tdriftd check\tterraform init+plan+show\tratio\tload1 (range)\t")
-	fmt.Fprintf(tw, "cold\t%s\t%s\t%.2f\t%s\t\n", secs(c.DriftdCold.Median), secs(c.BareCold.Median), c.RatioCold, loadRange(c.DriftdCold.Load1, c.BareCold.Load1))
-	fmt.Fprintf(tw, "warm\t%s\t%s\t%.2f\t%s\t\n", secs(c.DriftdWarm.Median), secs(c.BareWarm.Median), c.RatioWarm, loadRange(c.DriftdWarm.Load1, c.BareWarm.Load1))
+	fmt.Fprintln(tw, "\tdriftd check wall / CPU\tterraform init+plan+show wall / CPU\twall ratio\tCPU ratio\tload1 (range)\t")
+	fmt.Fprintf(tw, "cold\t%s / %s\t%s / %s\t%.2f\t%.2f\t%s\t\n", secs(c.DriftdCold.Median), secs(c.DriftdCold.CPUMedian),
+		secs(c.BareCold.Median), secs(c.BareCold.CPUMedian), c.RatioCold, c.RatioColdCPU, loadRange(c.DriftdCold.Load1, c.BareCold.Load1))
+	fmt.Fprintf(tw, "warm\t%s / %s\t%s / %s\t%.2f\t%.2f\t%s\t\n", secs(c.DriftdWarm.Median), secs(c.DriftdWarm.CPUMedian),
+		secs(c.BareWarm.Median), secs(c.BareWarm.CPUMedian), c.RatioWarm, c.RatioWarmCPU, loadRange(c.DriftdWarm.Load1, c.BareWarm.Load1))
 	tw.Flush()
 }
 
@@ -166,11 +253,12 @@ func (l *LargeResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\nLarge plan: real %d resources (%s JSON), synthesised %d resources (%s JSON), medians of %d\n",
 		l.Real.Resources, mb(int64(l.Real.JSONBytes)), l.Large.Resources, mb(int64(l.Large.JSONBytes)), len(l.Large.Analysis.Runs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\ttime\tpeak heap\theap / JSON\t")
-	fmt.Fprintf(tw, "real: terraform show -json\t%s\t\t\t\n", secs(l.Real.Show.Median))
-	fmt.Fprintf(tw, "real: driftd ReadPlan+Analyze\t%s\t%s\t%.2f\t\n", secs(l.Real.Analysis.Median), mb(int64(l.Real.Analysis.PeakHeap)), float64(l.Real.Analysis.PeakHeap)/float64(l.Real.JSONBytes))
-	fmt.Fprintf(tw, "tiny: terraform show -json\t%s\t\t\t\n", secs(l.Tiny.Show.Median))
-	fmt.Fprintf(tw, "large: terraform show -json (extrapolated)\t%s\t\t\t\n", secs(l.Large.ShowEstimate))
+	fmt.Fprintln(tw, "\ttime\tCPU\tpeak heap\theap / JSON\t")
+	fmt.Fprintf(tw, "real: terraform show -json\t%s\t%s\t\t\t\n", secs(l.Real.Show.Median), secs(l.Real.Show.CPUMedian))
+	fmt.Fprintf(tw, "real: driftd ReadPlan+Analyze\t%s\t%s\t%s\t%.2f\t\n", secs(l.Real.Analysis.Median), secs(l.Real.Analysis.CPUMedian),
+		mb(int64(l.Real.Analysis.PeakHeap)), float64(l.Real.Analysis.PeakHeap)/float64(l.Real.JSONBytes))
+	fmt.Fprintf(tw, "tiny: terraform show -json\t%s\t%s\t\t\t\n", secs(l.Tiny.Show.Median), secs(l.Tiny.Show.CPUMedian))
+	fmt.Fprintf(tw, "large: terraform show -json (extrapolated)\t%s\t%s\t\t\t\n", secs(l.Large.ShowEstimate), secs(l.Large.ShowEstimateCPU))
 	for _, row := range []struct {
 		name string
 		c    ParseCost
@@ -180,10 +268,11 @@ func (l *LargeResult) print(w io.Writer) {
 		{"large: driftd ReadPlan", l.Large.Decode},
 		{"large: driftd ReadPlan+Analyze", l.Large.Analysis},
 	} {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t\n", row.name, secs(row.c.Median), mb(int64(row.c.PeakHeap)), float64(row.c.PeakHeap)/float64(l.Large.JSONBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t\n", row.name, secs(row.c.Median), secs(row.c.CPUMedian), mb(int64(row.c.PeakHeap)), float64(row.c.PeakHeap)/float64(l.Large.JSONBytes))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "ratio analysis / show: real %.2f, large %.2f (show time extrapolated linearly in bytes through the tiny and the real plan)\n", l.Real.Ratio, l.Large.Ratio)
+	fmt.Fprintf(w, "ratio analysis / show: real %.2f wall, %.2f CPU; large %.2f wall, %.2f CPU (show extrapolated linearly in bytes through the tiny and the real plan)\n",
+		l.Real.Ratio, l.Real.RatioCPU, l.Large.Ratio, l.Large.RatioCPU)
 	fmt.Fprintf(w, "peak heap / JSON of ReadPlan+Analyze: %.2f above the JSON buffer, %.2f with it\n", l.Large.HeapRatio, l.Large.HeapRatio+1)
 }
 
@@ -192,7 +281,7 @@ func (i *IdleResult) print(w io.Writer) {
 		i.Workspaces, i.Window, mb(i.RSS), mb(i.MaxRSS), i.CPUPercent, secs(i.Startup), i.Load1)
 }
 
-func median(v []float64) float64 {
+func median[T cmp.Ordered](v []T) T {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]

@@ -1,7 +1,8 @@
-// Command bench is driftd's benchmark harness (issue 5): it builds real
-// testbed workspaces, drifts some, and measures driftd against bare
-// Terraform side by side. It prints tables and writes the same figures as
-// JSON under -out. It never fails on a slow figure unless -check is given.
+// Command bench is driftd's benchmark harness: it builds real testbed
+// workspaces, drifts some, and measures driftd against bare Terraform side
+// by side. It prints tables and writes the same figures as JSON under -out,
+// each fleet round as soon as it finishes. It never fails on a slow figure
+// unless -check is given.
 //
 //	go run ./internal/bench/cmd/bench -workspaces 40 -resources 20 -latency 50ms
 package main
@@ -35,7 +36,7 @@ func main() {
 	}
 }
 
-var parts = []string{"fleet", "check", "large", "idle"}
+var parts = []string{"fleet", "check", "large", "idle", "single"}
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -54,7 +55,9 @@ func run(ctx context.Context, args []string) error {
 		idleN       = fs.Int("idle-workspaces", 500, "idle: workspaces configured")
 		idleWindow  = fs.Duration("idle-window", 20*time.Second, "idle: sampling window")
 		idleSettle  = fs.Duration("idle-settle", 5*time.Second, "idle: wait after readiness before sampling")
-		check       = fs.Bool("check", false, "exit 1 when a target of issue 5 is missed (for people, not CI)")
+		singleN     = fs.Int("single-resources", 5000, "single: resources in the one workspace scanned with --concurrency 1 and -concurrency")
+		singleLat   = fs.Duration("single-latency", 0, "single: provider read latency (0: the plan is CPU-bound, where core sizing shows)")
+		check       = fs.Bool("check", false, "exit 1 when a target is missed (for people, not CI)")
 		keep        = fs.Bool("keep", false, "keep the scratch directory (workspaces, caches) under -out")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -103,13 +106,7 @@ func run(ctx context.Context, args []string) error {
 	}
 
 	var res bench.Results
-	write := func(name string, v any) error {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(outDir, name), append(b, '\n'), 0o644)
-	}
+	write := func(name string, v any) error { return writeJSON(filepath.Join(outDir, name), v) }
 	if want["fleet"] {
 		env, dir, err := newEnv("fleet")
 		if err != nil {
@@ -125,15 +122,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		log.Info("fleet: applied", "took", time.Since(t0).Round(time.Second), "drifted", len(f.Drifted))
 		b := &bench.FleetBench{Fleet: f, Driftd: driftd, Latency: *latency, Concurrency: *concurrency, Dir: dir, Logger: log}
-		for i := range *rounds {
-			log.Info("fleet: round", "round", i+1, "of", *rounds)
-			r, err := b.Measure(ctx)
-			if err != nil {
-				return err
-			}
-			res.Fleet = append(res.Fleet, r)
-		}
-		if err := write("fleet.json", res.Fleet); err != nil {
+		if err := fleetRounds(ctx, b, *rounds, outDir, &res, log); err != nil {
 			return err
 		}
 	}
@@ -181,6 +170,20 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if want["single"] {
+		env, dir, err := newEnv("single")
+		if err != nil {
+			return err
+		}
+		b := &bench.SingleBench{Env: env, Driftd: driftd, Resources: *singleN, Concurrency: *concurrency, Latency: *singleLat,
+			Repeats: *repeats, Dir: dir, Logger: log}
+		if res.Single, err = b.Measure(ctx); err != nil {
+			return err
+		}
+		if err := write("single.json", res.Single); err != nil {
+			return err
+		}
+	}
 	res.Print(os.Stdout)
 	if err := write("results.json", struct {
 		bench.Results
@@ -201,4 +204,44 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// fleetRounds runs the fleet's rounds, printing each and appending it to
+// fleet-rounds.jsonl as it finishes; fleet.json gets every round that
+// finished, even when a later one could not.
+func fleetRounds(ctx context.Context, b *bench.FleetBench, rounds int, outDir string, res *bench.Results, log *slog.Logger) error {
+	rl, err := bench.CreateRoundLog(filepath.Join(outDir, "fleet-rounds.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer rl.Close()
+	var errs []error
+	for i := range rounds {
+		log.Info("fleet: round", "round", i+1, "of", rounds)
+		r, err := b.Measure(ctx, i+1)
+		if err != nil {
+			r.Error = strings.TrimPrefix(r.Error+"; "+err.Error(), "; ")
+			errs = append(errs, fmt.Errorf("fleet round %d: %w", i+1, err))
+		}
+		res.Fleet = append(res.Fleet, r)
+		r.Print(os.Stdout, rounds)
+		if err := rl.Append(r); err != nil {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			break
+		}
+	}
+	if err := writeJSON(filepath.Join(outDir, "fleet.json"), res.Fleet); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
