@@ -146,10 +146,11 @@ demo: build terraform
 clean:
 	rm -rf $(BIN) .demo
 
-# bench: issue 5's benchmark harness (internal/bench): driftd against bare
-# terraform on a real testbed fleet, check overhead, a 20,000-resource plan,
-# an idle daemon, then the Go benchmarks of analysis and rendering. The
-# defaults finish in about ten minutes on 2 cores; the issue's target size is
+# bench: the benchmark harness (internal/bench): driftd against bare
+# terraform and a measured floor on a real testbed fleet, check overhead, a
+# 20,000-resource plan, an idle daemon, one 5,000-resource workspace at two
+# concurrencies, then the Go benchmarks of analysis and rendering. The
+# defaults finish in about ten minutes on 2 cores; the target size is
 #   make bench BENCH_ARGS="-workspaces 40 -resources 20 -latency 50ms"
 # It reports and never fails on a slow figure (add -check to BENCH_ARGS for
 # that). Results: bench/out/*.json.

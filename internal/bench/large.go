@@ -93,7 +93,7 @@ type LargeResult struct {
 }
 
 // largeTF gives each object a few hundred bytes of content and a dozen
-// tags, so that 20,000 of them make about the 100 MB plan of issue 5.
+// tags, so that 20,000 of them make a plan of about 100 MB.
 const largeTF = `locals {
   body = join("", [for i in range(16) : "lorem ipsum dolor sit amet ${i} "])
 }

@@ -1,7 +1,9 @@
 // Package bench measures driftd against bare Terraform on real testbed
-// workspaces (issue 5): a fleet scan side by side with a shell loop, the
-// overhead of `driftd check`, the analysis of a very large plan, and an idle
-// daemon. It only measures and reports; nothing here asserts a timing.
+// workspaces: a fleet scan side by side with shell loops and with the floor
+// of a tuned `terraform plan` per workspace, the overhead of `driftd check`,
+// the analysis of a very large plan, an idle daemon, and one large
+// workspace scanned with different concurrencies. It only measures and
+// reports; nothing here asserts a timing.
 package bench
 
 import (
