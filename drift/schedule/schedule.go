@@ -5,6 +5,7 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,7 +91,6 @@ type Scheduler struct {
 	scanCtx context.Context
 	onPanic func(string, any)
 	log     *slog.Logger
-	sem     chan struct{}
 	wake    chan struct{}
 	stop    chan struct{} // closed when Run returns; queued scans give up
 
@@ -99,6 +99,12 @@ type Scheduler struct {
 	active  map[string]*scan
 	started bool
 	stopped bool
+	// limit is the concurrency limit, held the slots in use, queue the
+	// scans waiting for one, first come first served. Not a channel
+	// semaphore: a reload may change the limit.
+	limit int
+	held  int
+	queue []*scan
 }
 
 type entry struct {
@@ -110,7 +116,8 @@ type entry struct {
 
 type scan struct {
 	done    chan struct{}
-	running bool // holds a concurrency slot (otherwise queued for one)
+	slot    chan struct{} // closed when the scan gets its concurrency slot
+	running bool          // holds a concurrency slot (otherwise queued for one)
 }
 
 // New returns a Scheduler with no jobs; call SetJobs, then Run.
@@ -149,12 +156,47 @@ func New(run ScanFunc, opts Options) (*Scheduler, error) {
 	if opts.Rand != nil {
 		s.seed = opts.Rand.Uint64()
 	}
-	n := opts.Concurrency
-	if n == 0 {
-		n = DefaultConcurrency
-	}
-	s.sem = make(chan struct{}, n)
+	s.limit = cmp.Or(opts.Concurrency, DefaultConcurrency)
 	return s, nil
+}
+
+// SetConcurrency changes the concurrency limit, as on a config reload; 0
+// means DefaultConcurrency. Queued scans start at once if the limit grew;
+// if it shrank, running scans finish and no new one starts until fewer
+// than n run.
+func (s *Scheduler) SetConcurrency(n int) error {
+	if n < 0 {
+		return fmt.Errorf("schedule: concurrency %d is negative", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = cmp.Or(n, DefaultConcurrency)
+	s.grantLocked()
+	return nil
+}
+
+// SetJitter changes the maximum jitter, as on a config reload. Every
+// planned firing gets its offset under the new jitter.
+func (s *Scheduler) SetJitter(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("schedule: jitter %s is negative", d)
+	}
+	s.mu.Lock()
+	s.jitter = d
+	for _, e := range s.jobs {
+		s.plan(e, e.next)
+	}
+	s.mu.Unlock()
+	s.wakeUp()
+	return nil
+}
+
+// wakeUp makes Run look at the jobs again.
+func (s *Scheduler) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // parse parses a job schedule.
@@ -200,11 +242,7 @@ func (s *Scheduler) SetJobs(jobs []Job) error {
 	}
 	s.jobs = parsed
 	s.mu.Unlock()
-
-	select {
-	case s.wake <- struct{}{}:
-	default: // a wake-up is already pending
-	}
+	s.wakeUp()
 	return nil
 }
 
@@ -354,8 +392,10 @@ func (s *Scheduler) Trigger(ctx context.Context, name string) (done <-chan struc
 // startLocked starts a scan of name; the caller holds s.mu and has checked
 // that name is not active.
 func (s *Scheduler) startLocked(name string, trigger Trigger) *scan {
-	sc := &scan{done: make(chan struct{})}
+	sc := &scan{done: make(chan struct{}), slot: make(chan struct{})}
 	s.active[name] = sc
+	s.queue = append(s.queue, sc)
+	s.grantLocked()
 	go s.execute(name, trigger, sc)
 	return sc
 }
@@ -370,19 +410,18 @@ func (s *Scheduler) execute(name string, trigger Trigger, sc *scan) {
 	}()
 
 	select {
-	case s.sem <- struct{}{}:
+	case <-sc.slot:
 	case <-s.scanCtx.Done():
-		log.Info("queued scan dropped: scans cancelled")
-		return
 	case <-s.stop:
-		log.Info("queued scan dropped: scheduler stopped")
+	}
+	// Checked even with a slot: when a slot and a stop come at once, the
+	// stop wins.
+	if why := s.stopping(); why != "" {
+		s.dequeue(sc)
+		log.Info("queued scan dropped: " + why)
 		return
 	}
-	defer func() { <-s.sem }()
-
-	s.mu.Lock()
-	sc.running = true
-	s.mu.Unlock()
+	defer s.release()
 
 	defer func() {
 		if v := recover(); v != nil {
@@ -393,6 +432,53 @@ func (s *Scheduler) execute(name string, trigger Trigger, sc *scan) {
 		}
 	}()
 	s.run(s.scanCtx, name, trigger)
+}
+
+// grantLocked hands free slots to queued scans in order; the caller
+// holds s.mu.
+func (s *Scheduler) grantLocked() {
+	for s.held < s.limit && len(s.queue) > 0 {
+		sc := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.held++
+		sc.running = true
+		close(sc.slot)
+	}
+}
+
+// release frees a scan's slot for the next queued scan.
+func (s *Scheduler) release() {
+	s.mu.Lock()
+	s.held--
+	s.grantLocked()
+	s.mu.Unlock()
+}
+
+// stopping says why queued scans must not start, or "".
+func (s *Scheduler) stopping() string {
+	select {
+	case <-s.scanCtx.Done():
+		return "scans cancelled"
+	case <-s.stop:
+		return "scheduler stopped"
+	default:
+		return ""
+	}
+}
+
+// dequeue takes a scan that gives up waiting out of the queue, passing
+// on the slot it got meanwhile, if any.
+func (s *Scheduler) dequeue(sc *scan) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc.running {
+		sc.running = false
+		s.held--
+		s.grantLocked()
+		return
+	}
+	s.queue = slices.DeleteFunc(s.queue, func(q *scan) bool { return q == sc })
 }
 
 // Wait blocks until no scan is running or queued, or until ctx is done

@@ -296,6 +296,108 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// TestSetConcurrency: a reload's concurrency applies to the scans queued
+// and to come: raising it starts queued scans at once, lowering it lets
+// running scans finish and starts no new one until fewer run.
+func TestSetConcurrency(t *testing.T) {
+	t.Parallel()
+	var js []schedule.Job
+	for i := range 8 {
+		js = append(js, schedule.Job{Name: string(rune('a' + i)), Schedule: "@daily"})
+	}
+	h := newHarness(t, schedule.Options{Concurrency: 2}, true, js...)
+	h.run()
+	for _, j := range js {
+		if _, _, err := h.s.Trigger(context.Background(), j.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.next()
+	h.next()
+	h.quiet()
+
+	if err := h.s.SetConcurrency(5); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		h.next()
+	}
+	h.quiet()
+	if got := len(h.s.Running()); got != 5 {
+		t.Fatalf("%d running after raising the limit to 5, want 5", got)
+	}
+
+	if err := h.s.SetConcurrency(1); err != nil {
+		t.Fatal(err)
+	}
+	// Five run, three queued: four must finish before the next starts.
+	for range 4 {
+		h.gate <- struct{}{}
+		h.quiet()
+	}
+	h.gate <- struct{}{}
+	h.next()
+	h.quiet()
+	if got := len(h.s.Running()); got != 1 {
+		t.Fatalf("%d running under a limit of 1", got)
+	}
+
+	if err := h.s.SetConcurrency(-1); err == nil {
+		t.Fatal("negative concurrency accepted")
+	}
+	if err := h.s.SetConcurrency(0); err != nil { // the default, 4
+		t.Fatal(err)
+	}
+	h.next()
+	h.next()
+	h.quiet()
+}
+
+// TestSetJitter: a reload's jitter moves every planned firing within the
+// new bound, and no jitter puts each back on its schedule.
+func TestSetJitter(t *testing.T) {
+	t.Parallel()
+	var js []schedule.Job
+	for i := range 20 {
+		js = append(js, schedule.Job{Name: string(rune('a' + i)), Schedule: "CRON_TZ=UTC @hourly"})
+	}
+	h := newHarness(t, schedule.Options{}, false, js...)
+	hour := time.Date(2026, 1, 5, 11, 0, 0, 0, time.UTC)
+	for _, j := range js {
+		if got := h.nextFiring(j.Name); !got.Equal(hour) {
+			t.Fatalf("%s: next firing %s without jitter", j.Name, got)
+		}
+	}
+	const jitter = 10 * time.Minute
+	if err := h.s.SetJitter(jitter); err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, j := range js {
+		got := h.nextFiring(j.Name)
+		if got.Before(hour) || !got.Before(hour.Add(jitter)) {
+			t.Fatalf("%s: next firing %s outside [%s, +%s)", j.Name, got, hour, jitter)
+		}
+		if !got.Equal(hour) {
+			moved++
+		}
+	}
+	if moved < len(js)/2 {
+		t.Fatalf("only %d of %d firings moved by the new jitter", moved, len(js))
+	}
+	if err := h.s.SetJitter(-time.Second); err == nil {
+		t.Fatal("negative jitter accepted")
+	}
+	if err := h.s.SetJitter(0); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range js {
+		if got := h.nextFiring(j.Name); !got.Equal(hour) {
+			t.Fatalf("%s: next firing %s after removing the jitter", j.Name, got)
+		}
+	}
+}
+
 func TestNoOverlapPerWorkspace(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, schedule.Options{}, true, schedule.Job{Name: "ws", Schedule: "@every 1m"})
