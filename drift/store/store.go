@@ -105,6 +105,18 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// SetRetention changes the retention limits, as on a config reload; the
+// next save of each workspace applies them to its history.
+func (s *Store) SetRetention(maxAge time.Duration, maxScans int) error {
+	if maxAge < 0 || maxScans < 0 {
+		return fmt.Errorf("store %s: negative retention (max age %s, max scans %d)", s.path, maxAge, maxScans)
+	}
+	s.writeMu.Lock() // prune reads them under it
+	s.opts.MaxAge, s.opts.MaxScans = maxAge, maxScans
+	s.writeMu.Unlock()
+	return nil
+}
+
 // Close releases the file and its lock.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {

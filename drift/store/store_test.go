@@ -357,6 +357,41 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// TestSetRetention: limits changed on a running store apply from the next
+// save; negative ones are refused and change nothing.
+func TestSetRetention(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t, store.Options{})
+	for i := range 5 {
+		save(t, s, report("ws", drift.StatusClean, t0.Add(time.Duration(i)*time.Hour)))
+	}
+	count := func() int {
+		t.Helper()
+		scans, err := s.Scans(context.Background(), "ws", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(scans)
+	}
+	if err := s.SetRetention(-time.Hour, 2); err == nil {
+		t.Error("negative max age accepted")
+	}
+	if err := s.SetRetention(0, -1); err == nil {
+		t.Error("negative max scans accepted")
+	}
+	save(t, s, report("ws", drift.StatusClean, t0.Add(5*time.Hour)))
+	if n := count(); n != 6 {
+		t.Fatalf("%d scans kept after refused limits, want 6", n)
+	}
+	if err := s.SetRetention(0, 2); err != nil {
+		t.Fatal(err)
+	}
+	save(t, s, report("ws", drift.StatusClean, t0.Add(6*time.Hour)))
+	if n := count(); n != 2 {
+		t.Fatalf("%d scans kept under max_scans 2, want 2", n)
+	}
+}
+
 func TestSummary(t *testing.T) {
 	t.Parallel()
 	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
