@@ -179,6 +179,7 @@ func openEstate(t *testing.T) *store.Store {
 
 type testServer struct {
 	*httptest.Server
+	srv *server.Server
 	// handler is the server's own, for requests from a chosen address.
 	handler http.Handler
 	sched   *fakeScheduler
@@ -234,7 +235,7 @@ func newTestServer(t testing.TB, st server.History, edit func(*server.Options)) 
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, handler: srv.Handler(), sched: sched, metrics: m, logs: logs}
+	return &testServer{Server: ts, srv: srv, handler: srv.Handler(), sched: sched, metrics: m, logs: logs}
 }
 
 // do sends a request and returns the response with its body read.

@@ -114,7 +114,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		if !s.hosts.allowed(r.Host) {
+		if !s.access.Load().hosts.allowed(r.Host) {
 			// The Host is the caller's own text: it is not echoed.
 			http.Error(w, "misdirected request: this host name is not in driftd's server.allowed_hosts", http.StatusMisdirectedRequest)
 			return

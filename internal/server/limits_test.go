@@ -80,6 +80,46 @@ func TestHostCheck(t *testing.T) {
 	}
 }
 
+// TestSetAccess: a reload's trigger token and allowed hosts apply to the
+// next request, the API's and the re-scan button's; the old token and the
+// names no longer allowed are refused, and an empty token disables the
+// trigger and hides the button.
+func TestSetAccess(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, openEstate(t), func(o *server.Options) { o.AllowedHosts = []string{"old.example.com"} })
+	hostCode := func(host string) int {
+		req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		ts.handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if c := hostCode("old.example.com"); c != 200 {
+		t.Fatalf("allowed host before the change: %d", c)
+	}
+	const newToken = "a-new-token-from-the-reloaded-config"
+	ts.srv.SetAccess(newToken, []string{"new.example.com"})
+	wantCodes(t, "hosts", []int{hostCode("old.example.com"), hostCode("new.example.com"), hostCode("localhost")}, 421, 200, 200)
+	wantCodes(t, "tokens", []int{
+		ts.trigger(t, "192.0.2.1:1", "dns", triggerToken).Code,
+		ts.trigger(t, "192.0.2.2:1", "dns", newToken).Code,
+	}, 401, 202)
+
+	wantCodes(t, "re-scan button", []int{
+		ts.rescan(t, "192.0.2.3:1", "dns", triggerToken).Code,
+		ts.rescan(t, "192.0.2.4:1", "dns", newToken).Code,
+	}, 401, 303)
+
+	ts.srv.SetAccess("", nil)
+	wantCodes(t, "no token", []int{ts.trigger(t, "192.0.2.5:1", "dns", newToken).Code}, 404)
+	if _, body := ts.get(t, "/workspaces/dns"); strings.Contains(body, `id="rescan"`) {
+		t.Error("the re-scan button shows with no trigger token")
+	}
+	if c := hostCode("new.example.com"); c != 421 {
+		t.Errorf("host no longer allowed: %d, want 421", c)
+	}
+}
+
 // TestFramingForbidden: every answer, success or error, page or JSON,
 // forbids framing; pages keep their CSP.
 func TestFramingForbidden(t *testing.T) {

@@ -230,7 +230,7 @@ func (s *Server) showWorkspace(w http.ResponseWriter, r *http.Request, tr *trigg
 		Report:    rep,
 		Scans:     scans,
 		Chart:     newChart(scans),
-		Trigger:   s.opts.TriggerToken != "",
+		Trigger:   s.triggerToken() != "",
 		Triggered: tr,
 		SLO:       s.workspaceSLO(r, name),
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -95,7 +96,9 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	http    *http.Server
-	hosts   hostList
+	// access holds the trigger token and the allowed hosts, which a
+	// config reload may change (SetAccess).
+	access atomic.Pointer[access]
 	// triggers counts triggers per workspace, authFails failed token
 	// checks per client.
 	triggers, authFails *limiter
@@ -125,15 +128,34 @@ func New(opts Options) (*Server, error) {
 	l := opts.Limits
 	s := &Server{
 		opts: opts, metrics: opts.Metrics, log: opts.Logger, mux: http.NewServeMux(),
-		hosts:     newHostList(opts.AllowedHosts),
 		triggers:  newLimiter(l.TriggerBurst, l.TriggerEvery, opts.Now),
 		authFails: newLimiter(l.AuthFailBurst, l.AuthFailEvery, opts.Now),
 	}
+	s.SetAccess(opts.TriggerToken, opts.AllowedHosts)
+	// Read from access only: a reload changes them there.
+	s.opts.TriggerToken, s.opts.AllowedHosts = "", nil
 	s.routes()
 	s.handler = s.guard(s.mux)
 	s.http = s.newHTTPServer()
 	return s, nil
 }
+
+// access is what SetAccess sets.
+type access struct {
+	token string
+	hosts hostList
+}
+
+// SetAccess replaces the trigger token ("" disables the trigger endpoint
+// and the re-scan button) and the allowed hosts (see Options), as on a
+// config reload; requests from then on see the new ones.
+func (s *Server) SetAccess(triggerToken string, allowedHosts []string) {
+	s.access.Store(&access{token: triggerToken, hosts: newHostList(allowedHosts)})
+}
+
+// triggerToken is the token a scan trigger requires, "" when triggers are
+// disabled.
+func (s *Server) triggerToken() string { return s.access.Load().token }
 
 // Handler returns the server's routes behind its Host check and headers.
 func (s *Server) Handler() http.Handler { return s.handler }
