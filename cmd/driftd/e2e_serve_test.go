@@ -68,12 +68,19 @@ type daemonProc struct {
 
 func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 	t.Helper()
-	d := &daemonProc{done: make(chan struct{})}
+	addr := ""
 	for i, a := range args {
 		if a == "--listen" {
-			d.addr = args[i+1]
+			addr = args[i+1]
 		}
 	}
+	return startDaemonAt(t, addr, env, args...)
+}
+
+// startDaemonAt starts a daemon that listens on addr, as its config says.
+func startDaemonAt(t *testing.T, addr string, env []string, args ...string) *daemonProc {
+	t.Helper()
+	d := &daemonProc{done: make(chan struct{}), addr: addr}
 	d.cmd = exec.Command(driftdBinary(t), append([]string{"serve"}, args...)...)
 	d.cmd.Env = env
 	stderr, err := d.cmd.StderrPipe()
@@ -97,15 +104,21 @@ func startDaemon(t *testing.T, env []string, args ...string) *daemonProc {
 			t.Logf("daemon log:\n%s", d.log())
 		}
 	})
+	waitReady(t, d.addr)
+	return d
+}
+
+// waitReady waits until the daemon at addr answers /readyz with 200.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
 	waitFor(t, 60*time.Second, "daemon ready", func() bool {
-		resp, err := http.Get("http://" + d.addr + "/readyz")
+		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return d
 }
 
 func (d *daemonProc) log() string {

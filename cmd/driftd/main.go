@@ -58,6 +58,9 @@ type app struct {
 	// beforeCommand, when set, runs as a command starts: tests make it
 	// panic.
 	beforeCommand func(cmd string)
+	// beforeReload, when set, runs as serve's reload starts: tests make
+	// it panic.
+	beforeReload func()
 
 	guardOnce sync.Once
 	guardProc *runner.Guard

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,8 +29,8 @@ import (
 
 // serve runs the daemon until SIGTERM/SIGINT: the first signal stops
 // scheduling and lets running scans finish (up to server.shutdown_timeout),
-// a second cancels them at once. SIGHUP reloads the config; a bad config is
-// rejected and the running one kept.
+// a second cancels them at once. SIGHUP reloads the config (see reloader);
+// a bad config is rejected and the running one kept.
 func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlagSet("serve", "serve [flags]")
 	configPath := fs.String("config", a.defaultConfigPath(), "config file ($DRIFTD_CONFIG)")
@@ -184,6 +183,10 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 			log.Error("http server", "error", err)
 		}
 	}()
+	rl := &reloader{
+		a: a, path: *configPath, build: build, dmn: dmn, srv: srv, st: st, log: log,
+		listenFlag: *listen, dataDirFlag: *dataDir, listenHost: listenHost, cur: cfg.Server,
+	}
 	log.Info("driftd serving", "listen", ln.Addr().String(), "workspaces", len(setup.Config.Workspaces), "data_dir", dir, "version", buildVersion())
 	if part.Sharded() {
 		log.Info("serving one shard", "from", part.From, "workspaces", len(setup.Config.Workspaces), "of", len(cfg.Workspaces))
@@ -199,10 +202,10 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		for sig := range signals {
 			switch {
 			case sig == syscall.SIGHUP:
-				a.reload(ctx, *configPath, build, dmn, log)
+				rl.reload(ctx)
 			case !stopping:
 				stopping = true
-				log.Info("stopping: no new scans; running scans may finish", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
+				log.Info("stopping: no new scans; running scans may finish", "signal", sig.String(), "timeout", rl.server().ShutdownTimeout.String())
 				stopScheduling()
 			default:
 				log.Warn("second signal: cancelling running scans", "signal", sig.String())
@@ -215,7 +218,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	err = dmn.Run(runCtx)
 	running.Store(false)
 
-	drainCtx, cancelDrain := context.WithTimeout(scanCtx, cfg.Server.ShutdownTimeout)
+	drainCtx, cancelDrain := context.WithTimeout(scanCtx, rl.server().ShutdownTimeout)
 	if derr := dmn.Drain(drainCtx); derr != nil {
 		log.Warn("shutdown timeout: cancelling running scans")
 		abortScans()
@@ -233,29 +236,6 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		return exitError, err
 	}
 	return exitClean, nil
-}
-
-// reload swaps in a new config; a bad one is logged and the running one
-// kept.
-func (a *app) reload(ctx context.Context, path string, build func(*config.Config) (daemon.Setup, error), dmn *daemon.Daemon, log *slog.Logger) {
-	// The daemon outlives whatever a config makes go wrong.
-	defer func() {
-		if v := recover(); v != nil {
-			log.Error("config reload panicked; the previous config keeps running", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		}
-	}()
-	cfg, err := a.loadConfig(ctx, path, log)
-	var setup daemon.Setup
-	if err == nil {
-		if setup, err = build(cfg); err == nil {
-			err = dmn.Apply(setup)
-		}
-	}
-	if err != nil {
-		log.Error("config reload rejected; the previous config keeps running", "error", err)
-		return
-	}
-	log.Info("config reloaded", "workspaces", len(setup.Config.Workspaces))
 }
 
 // restoreMetrics fills the gauges from the store so /metrics is right from
