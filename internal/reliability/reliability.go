@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -37,19 +38,37 @@ type Row struct {
 // opposite of its outcome, so it adds nothing to the table.
 func Record(t testing.TB, area, fault, outcome string) {
 	t.Helper()
+	Times(t, area, fault, outcome).Add(1)
+}
+
+// Counter counts the times a test did one fault or attack.
+type Counter struct{ n atomic.Int64 }
+
+// Add counts n more times.
+func (c *Counter) Add(n int) { c.n.Add(int64(n)) }
+
+// Times is Record for a fault a test does repeatedly, in a loop or in
+// parallel subtests: the row is appended once t and its subtests have
+// passed, counting the Add calls made by then. A count of 0 records
+// nothing (subtests that skipped did nothing).
+func Times(t testing.TB, area, fault, outcome string) *Counter {
+	t.Helper()
+	c := &Counter{}
 	path := os.Getenv(EnvLog)
 	if path == "" {
-		return
+		return c
 	}
-	row := Row{Area: area, Fault: fault, Outcome: outcome, Count: 1, Test: t.Name()}
 	t.Cleanup(func() {
-		if t.Failed() || t.Skipped() {
+		n := c.n.Load()
+		if t.Failed() || t.Skipped() || n == 0 {
 			return
 		}
+		row := Row{Area: area, Fault: fault, Outcome: outcome, Count: n, Test: t.Name()}
 		if err := Append(path, row); err != nil {
 			t.Error(err)
 		}
 	})
+	return c
 }
 
 // Append adds row to the log at path. One short write with O_APPEND, so rows

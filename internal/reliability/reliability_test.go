@@ -1,8 +1,10 @@
 package reliability
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,5 +42,43 @@ func TestTable(t *testing.T) {
 		"| b | restart | 4 | ok | `TestX`, `TestZ` |\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestTimes: a row counts what the test and its parallel subtests added by
+// the time they ended; a test that skipped or counted nothing adds no row.
+func TestTimes(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "rows.jsonl")
+	t.Setenv(EnvLog, log)
+	t.Run("counted", func(t *testing.T) {
+		c := Times(t, "area", "fault", "outcome")
+		for i := range 3 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				c.Add(i + 1)
+			})
+		}
+		Record(t, "area", "once", "outcome")
+	})
+	t.Run("skipped", func(t *testing.T) {
+		Times(t, "area", "skipped", "outcome").Add(1)
+		t.Skip("adds no row")
+	})
+	t.Run("nothing", func(t *testing.T) { Times(t, "area", "nothing", "outcome") })
+	f, err := os.Open(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Row{
+		{Area: "area", Fault: "once", Outcome: "outcome", Count: 1, Test: "TestTimes/counted"},
+		{Area: "area", Fault: "fault", Outcome: "outcome", Count: 6, Test: "TestTimes/counted"},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("rows %+v, want %+v", rows, want)
 	}
 }
