@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // fakeScan runs one scan of the workspace in dir with the fake terraform and
@@ -278,8 +280,11 @@ func TestDataDirBackendCredentials(t *testing.T) {
 	r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
 	spec := fakeSpec(t)
 	spec.BackendConfig = map[string]string{"password": password, "bucket": "tfstate"}
+	searched := reliability.Times(t, "work dir", "cache searched for a backend_config password after a scan, a scan reusing its init, and a killed scan and sweep",
+		"not in any file: the kept init record holds no backend_config value, restored 0600 only for the scan that reuses it")
 	noPassword := func(when string) {
 		t.Helper()
+		searched.Add(1)
 		filepath.WalkDir(r.opts.CacheDir, func(p string, e os.DirEntry, err error) error {
 			if err != nil || e.IsDir() {
 				return err

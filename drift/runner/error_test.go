@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 func TestDiagnostics(t *testing.T) {
@@ -41,6 +43,8 @@ func TestDiagnostics(t *testing.T) {
 			want: "exit status 1",
 		},
 	}
+	reliability.Record(t, "escaping", "terraform diagnostics carrying OSC title and hyperlink sequences, BEL, CSI, NUL, C1 controls and invalid UTF-8",
+		"dropped at the source: no log, store, issue, chat message or terminal gets them")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

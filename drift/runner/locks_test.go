@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // lockError is terraform's "Error acquiring the state lock" as a backend
@@ -88,13 +90,20 @@ func TestRecoverLocks(t *testing.T) {
 		configured bool
 		wantUnlock bool
 		wantKept   bool
+		// For the reliability table: the state the lock is in, and what
+		// becomes of it.
+		fault, outcome string
 	}{
-		{name: "the killed plan's lock", op: "OperationTypePlan", configured: true, wantUnlock: true},
-		{name: "an apply holds it", op: "OperationTypeApply", configured: true},
-		{name: "free", configured: true},
-		{name: "workspace not configured", op: "OperationTypePlan", wantKept: true},
+		{name: "the killed plan's lock", op: "OperationTypePlan", configured: true, wantUnlock: true,
+			fault: "the state lock still held", outcome: "the next sweep probes the lock and force-unlocks that lock ID only, with the workspace's backend config"},
+		{name: "an apply holds it", op: "OperationTypeApply", configured: true,
+			fault: "the state lock since taken by an apply", outcome: "probed; no force-unlock (not the killed plan's lock)"},
+		{name: "free", configured: true, fault: "the state lock free", outcome: "probed; nothing unlocked"},
+		{name: "workspace not configured", op: "OperationTypePlan", wantKept: true,
+			fault: "the workspace no longer configured", outcome: "no probe; the record kept for a driftd that scans the workspace"},
 	}
 	for _, tt := range tests {
+		recovered := reliability.Times(t, "killed driftd", "scan killed mid-plan with lock: true, its lock record left; "+tt.fault, tt.outcome)
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := fakeRunner(t, []string{"PATH=" + os.Getenv("PATH")}, Options{})
@@ -161,6 +170,7 @@ func TestRecoverLocks(t *testing.T) {
 			if _, err := os.Stat(dead); !os.IsNotExist(err) {
 				t.Errorf("killed scan's directory not removed: %v", err)
 			}
+			recovered.Add(1)
 		})
 	}
 }

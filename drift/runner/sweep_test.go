@@ -16,6 +16,7 @@ import (
 
 	"github.com/driftd/driftd/drift/gitsource"
 	"github.com/driftd/driftd/drift/workdir"
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // sleeper starts a process carrying scanID in its environment, as a
@@ -102,6 +103,8 @@ func TestSweep(t *testing.T) {
 	if err := r.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	reliability.Record(t, "killed driftd", "scan directory of a killed driftd (owner dead, a provider still running) beside a live scan's",
+		"the sweep kills the dead scan's processes (SIGKILL) and removes its directory; the live scan, its process and other files untouched")
 }
 
 func TestWorkRootDefault(t *testing.T) {
@@ -136,6 +139,7 @@ func TestNewRefusesSharedWorkRoot(t *testing.T) {
 	if _, ok := errors.AsType[*workdir.RootError](err); !ok || !strings.Contains(err.Error(), root) {
 		t.Fatalf("New = %v, want a *workdir.RootError naming %s", err, root)
 	}
+	reliability.Record(t, "work dir", "driftd started on a work root writable by all (0777)", "refused before any scan, naming the path")
 }
 
 func TestGitFailure(t *testing.T) {

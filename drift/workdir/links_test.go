@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/driftd/driftd/drift/gitsource"
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // linkCase is a tree with symlinks (link name -> target) that the scan
@@ -58,7 +59,8 @@ func outsideTree(t *testing.T) string {
 	return o
 }
 
-func checkLinkErr(t *testing.T, tc linkCase, d *Dir, err error) {
+// checkLinkErr checks Prepare's answer and counts a refusal in refused.
+func checkLinkErr(t *testing.T, tc linkCase, d *Dir, err error, refused *reliability.Counter) {
 	t.Helper()
 	if tc.refused == "" {
 		if err != nil {
@@ -71,10 +73,19 @@ func checkLinkErr(t *testing.T, tc linkCase, d *Dir, err error) {
 	if !ok || lerr.Link != tc.refused || !strings.Contains(err.Error(), "symlink "+tc.refused) {
 		t.Fatalf("Prepare = %v, want a *LinkError naming %s", err, tc.refused)
 	}
+	refused.Add(1)
+}
+
+// linksRefused counts, for the reliability table, the workspaces of a
+// source (dir, git) refused for a link leading outside.
+func linksRefused(t *testing.T, source string) *reliability.Counter {
+	return reliability.Times(t, "work dir", "symlink in a "+source+" workspace that resolves outside it (absolute, climbing out, through other links)",
+		"scan refused, naming the link; nothing copied or left in the work root")
 }
 
 func TestPrepareRefusesLinksOutside(t *testing.T) {
 	t.Parallel()
+	refused := linksRefused(t, "dir")
 	for _, tc := range linkCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -86,7 +97,7 @@ func TestPrepareRefusesLinksOutside(t *testing.T) {
 			makeLinks(t, src, tc.links(outside))
 			root := t.TempDir()
 			d, err := Prepare(context.Background(), Spec{Name: "ws", Dir: src}, Options{Root: root, Environ: []string{}})
-			checkLinkErr(t, tc, d, err)
+			checkLinkErr(t, tc, d, err, refused)
 			if entries, _ := os.ReadDir(root); len(entries) != 0 {
 				t.Errorf("left behind: %v", entries)
 			}
@@ -98,6 +109,7 @@ func TestPrepareGitRefusesLinksOutside(t *testing.T) {
 	t.Parallel()
 	m, err := gitsource.New(t.TempDir(), nil)
 	must(t, err)
+	refused := linksRefused(t, "git")
 	for _, tc := range linkCases {
 		if strings.Contains(tc.name, "skipped dir") {
 			continue // git does not check .terraform out as the copy skips it
@@ -112,7 +124,7 @@ func TestPrepareGitRefusesLinksOutside(t *testing.T) {
 			root := t.TempDir()
 			spec := Spec{Name: "ws", Git: &gitsource.Source{URL: "file://" + repo, Ref: "main"}}
 			d, err := Prepare(context.Background(), spec, Options{Root: root, Mirrors: m, Environ: []string{}})
-			checkLinkErr(t, tc, d, err)
+			checkLinkErr(t, tc, d, err, refused)
 			if entries, _ := os.ReadDir(root); len(entries) != 0 {
 				t.Errorf("left behind: %v", entries)
 			}

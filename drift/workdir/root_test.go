@@ -6,10 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // TestEnsureRoot: a work root another user could have made or can write to
@@ -44,6 +47,9 @@ func TestEnsureRoot(t *testing.T) {
 			must(t, os.Chown(p, 4242, 4242))
 		}, want: "found mode 0700, owner uid 4242"},
 	}
+	refused := reliability.Times(t, "work dir", "work root pre-created by another user or open to one (mode 0777 or 0703, a symlink, a regular file, another uid's)",
+		"refused before use, the error naming the path, what was found and what is wanted")
+	madePrivate := reliability.Times(t, "work dir", "work root of driftd's user readable or writable by its group (0755, 0770)", "made 0700")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -61,6 +67,9 @@ func TestEnsureRoot(t *testing.T) {
 				if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
 					t.Fatalf("root %v, %v; want a 0700 directory", fi.Mode(), err)
 				}
+				if strings.HasSuffix(tt.name, "made private") {
+					madePrivate.Add(1)
+				}
 				return
 			}
 			var rerr *RootError
@@ -72,6 +81,7 @@ func TestEnsureRoot(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
 			}
+			refused.Add(1)
 		})
 	}
 }
@@ -103,6 +113,51 @@ func TestPrepareRefusesSharedRoot(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("written into a shared root: %v", entries)
+	}
+	reliability.Record(t, "work dir", "scan with a secret var prepared in a work root writable by all (0777)", "refused; nothing written there")
+}
+
+// TestWriteFileRefusesPlanted: a file driftd writes into a scan directory
+// (var files, backend config) never follows or replaces what is already at
+// its name, and never lands outside the directory.
+func TestWriteFileRefusesPlanted(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"main.tf": ""}, nil)
+	d, err := Prepare(context.Background(), Spec{Name: "ws", Dir: src}, Options{Root: t.TempDir(), Environ: []string{}})
+	must(t, err)
+	defer d.Close()
+	target := filepath.Join(t.TempDir(), "target")
+	must(t, os.WriteFile(target, []byte("original"), 0o600))
+	planted := map[string]func(p string){
+		"symlink to a file elsewhere": func(p string) { must(t, os.Symlink(target, p)) },
+		"dangling symlink":            func(p string) { must(t, os.Symlink(target+".new", p)) },
+		"file":                        func(p string) { must(t, os.WriteFile(p, []byte("planted"), 0o644)) },
+	}
+	refused := reliability.Times(t, "work dir", "symlink or file planted where driftd writes a var or backend file into a scan directory",
+		"write refused (O_EXCL|O_NOFOLLOW); the link's target untouched, nothing created through it")
+	const secret = `{"password":"hunter2"}`
+	for what, plant := range planted {
+		name := "driftd." + strings.ReplaceAll(what, " ", "-") + ".tfvars.json"
+		plant(filepath.Join(d.Base(), name))
+		if err := d.WriteFile(name, []byte(secret)); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("%s planted: WriteFile = %v, want it refused as existing", what, err)
+			continue
+		}
+		refused.Add(1)
+	}
+	if b, err := os.ReadFile(target); err != nil || string(b) != "original" {
+		t.Errorf("the link's target now holds %q, %v", b, err)
+	}
+	if _, err := os.Lstat(target + ".new"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a file was created through the dangling link: %v", err)
+	}
+	if err := d.WriteFile("../escape.tfvars.json", []byte(secret)); err == nil {
+		t.Error("wrote outside the scan directory")
+	}
+	must(t, d.WriteFile("driftd.tfvars.json", []byte(secret)))
+	if fi, err := os.Lstat(filepath.Join(d.Base(), "driftd.tfvars.json")); err != nil || fi.Mode() != 0o600 {
+		t.Errorf("written file: %v, %v; want a regular file, mode 0600", fi.Mode(), err)
 	}
 }
 
