@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // bombs are files whose decoded form is far larger than the file: each
@@ -58,6 +60,8 @@ func repeat(b *strings.Builder, from, to int, format string) {
 // fixed multiple of it. (Not parallel: the allocation count is the
 // process's.)
 func TestBombs(t *testing.T) {
+	refused := reliability.Times(t, "config", "config bomb: a small file that aliases or defaults expand to millions of values (nested aliases, aliases to a large map, large defaults)",
+		"refused as too complex; memory and nodes visited in proportion to the file and the budget")
 	for name, bomb := range bombs {
 		t.Run(name, func(t *testing.T) {
 			data := []byte(bomb())
@@ -86,6 +90,7 @@ func TestBombs(t *testing.T) {
 			} else {
 				t.Logf("%d KiB file: allocated %d MiB, visited %d nodes", len(data)>>10, alloc>>20, d.visits)
 			}
+			refused.Add(1)
 		})
 	}
 }
@@ -132,6 +137,7 @@ func TestFileTooLarge(t *testing.T) {
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
 		t.Errorf("Load: %v", err)
 	}
+	reliability.Record(t, "config", "config file larger than 4 MiB", "refused before parsing, naming the file and the limit")
 }
 
 // countingContext is done after its Err has been asked n times.
@@ -180,6 +186,8 @@ func TestLoadStopsWhenCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "reading w.yml: ") {
 		t.Errorf("ParseContext: %v", err)
 	}
+	reliability.Record(t, "signals", "load of a 2,000-workspace config canceled (SIGINT, SIGTERM) midway",
+		"the walk stops at its next check, a tenth of the file in at most; the error says canceled")
 }
 
 // doneContext is done from the start, but says so only from its second
@@ -213,4 +221,5 @@ func TestParseYAMLInterrupted(t *testing.T) {
 	if !errors.Is(d.interrupted(), context.Canceled) || d.visits != 0 || len(d.errs) != 0 {
 		t.Errorf("interrupted %v after %d nodes, errors %v", d.interrupted(), d.visits, d.errs)
 	}
+	reliability.Record(t, "signals", "load of a 4 MiB config canceled while the YAML parser runs", "returns without waiting for the parser; nothing decoded")
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // testEnv is the environment the testdata/conf.*.yml cases see.
@@ -341,6 +343,17 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("%s has no expected errors in the table", f)
 		}
 	}
+	// Rows of the reliability table: errors that refuse an attack, counted
+	// as the cases find them.
+	attacks := []struct {
+		msg string
+		c   *reliability.Counter
+	}{
+		{"glob is 1025 bytes long", reliability.Times(t, "config", "ignore glob longer than 1024 bytes in a config file",
+			"a config error naming file, line and field, never a panic")},
+		{"the trigger token is shorter than 32 characters", reliability.Times(t, "HTTP server", "trigger token shorter than 32 characters",
+			"a config error naming file, line and field: no daemon serves with it")},
+	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -366,6 +379,13 @@ func TestParseErrors(t *testing.T) {
 			}
 			if len(errs) != len(want) {
 				t.Errorf("got %d errors, want %d", len(errs), len(want))
+			}
+			for _, e := range errs {
+				for _, a := range attacks {
+					if strings.Contains(e.Msg, a.msg) {
+						a.c.Add(1)
+					}
+				}
 			}
 		})
 	}
