@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/internal/server"
 )
 
@@ -55,6 +56,8 @@ func TestHostCheck(t *testing.T) {
 		{"", 200},
 	}
 	paths := []string{"/", "/workspaces/dns", "/api/v1/workspaces", "/api/v1/workspaces/dns/scans", "/metrics", "/healthz"}
+	rebound := reliability.Times(t, "HTTP server", "request for a page, the API or metrics with a Host that is not driftd's (DNS rebinding)",
+		"421, the Host not echoed; a trigger refused before its token is looked at")
 	for _, tt := range tests {
 		for _, path := range paths {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -63,6 +66,8 @@ func TestHostCheck(t *testing.T) {
 			ts.handler.ServeHTTP(rec, req)
 			if rec.Code != tt.want {
 				t.Errorf("Host %q, GET %s = %d, want %d", tt.host, path, rec.Code, tt.want)
+			} else if rec.Code == 421 {
+				rebound.Add(1)
 			}
 			if rec.Code == 421 && tt.host != "" && strings.Contains(rec.Body.String(), strings.Split(tt.host, ":")[0]) {
 				t.Errorf("the 421 echoes the Host: %s", rec.Body.String())
@@ -78,6 +83,7 @@ func TestHostCheck(t *testing.T) {
 	if rec.Code != 421 || len(ts.sched.calls()) != 0 {
 		t.Errorf("trigger with a foreign Host = %d, %d scans triggered; want 421 and none", rec.Code, len(ts.sched.calls()))
 	}
+	rebound.Add(1)
 }
 
 // TestSetAccess: a reload's trigger token and allowed hosts apply to the
@@ -125,6 +131,7 @@ func TestSetAccess(t *testing.T) {
 func TestFramingForbidden(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, openEstate(t), nil)
+	framed := reliability.Times(t, "HTTP server", "a page, API answer or error framed by another site (clickjacking)", "every answer says X-Frame-Options: DENY; pages' CSP frame-ancestors 'none'")
 	for _, tt := range []struct{ method, path string }{
 		{"GET", "/"}, {"GET", "/workspaces/dns"}, {"GET", "/workspaces/nope"}, {"GET", "/api/v1/workspaces"},
 		{"GET", "/metrics"}, {"GET", "/healthz"}, {"GET", "/nope"}, {"POST", "/api/v1/workspaces/dns/scan"},
@@ -136,6 +143,7 @@ func TestFramingForbidden(t *testing.T) {
 		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("%s %s: X-Content-Type-Options = %q", tt.method, tt.path, got)
 		}
+		framed.Add(1)
 	}
 	resp, _ := ts.get(t, "/")
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
@@ -196,6 +204,9 @@ func TestTriggerRateLimit(t *testing.T) {
 		codes = append(codes, ts.trigger(t, from, "dns", triggerToken).Code)
 	}
 	wantCodes(t, "dns five times", codes, 202, 202, 202, 429, 429)
+	refused := reliability.Times(t, "HTTP server", "scan of one workspace triggered past its budget (3 at once, then 1 a minute)",
+		"429 with Retry-After, no scan started; other workspaces unaffected")
+	refused.Add(count(codes, 429))
 	rec := ts.trigger(t, from, "dns", triggerToken)
 	if got := rec.Header().Get("Retry-After"); got != "60" {
 		t.Errorf("Retry-After = %q, want 60", got)
@@ -203,6 +214,7 @@ func TestTriggerRateLimit(t *testing.T) {
 	if e := decode[struct{ Error string }](t, rec.Body.String()).Error; !strings.Contains(e, "too many scans") {
 		t.Errorf("429 error = %q", e)
 	}
+	refused.Add(count([]int{rec.Code}, 429))
 	if n := len(ts.sched.calls()); n != 3 {
 		t.Errorf("%d scans triggered, want 3", n)
 	}
@@ -218,6 +230,18 @@ func TestTriggerRateLimit(t *testing.T) {
 	if n := len(ts.sched.calls()); n != 5 {
 		t.Errorf("%d scans triggered in all, want 5", n)
 	}
+	refused.Add(count(codes, 429))
+}
+
+// count is the number of times code is in codes.
+func count(codes []int, code int) int {
+	n := 0
+	for _, c := range codes {
+		if c == code {
+			n++
+		}
+	}
+	return n
 }
 
 // TestAuthFailureRateLimit: a client address (an IPv6 /64) that failed
@@ -236,6 +260,9 @@ func TestAuthFailureRateLimit(t *testing.T) {
 	rec := ts.trigger(t, a, "dns", triggerToken)
 	codes = append(codes, rec.Code)
 	wantCodes(t, "client a: none, wrong, right", codes, 401, 401, 429)
+	guessed := reliability.Times(t, "HTTP server", "trigger with a missing or wrong token, over and over from one client address (token guessing)",
+		"401, then 429 with Retry-After, the right token included, once the address (an IPv6 /64) spent its budget; no scan; other addresses unaffected")
+	guessed.Add(count(codes, 401) + count(codes, 429))
 	if got := rec.Header().Get("Retry-After"); got != "30" {
 		t.Errorf("Retry-After = %q, want 30", got)
 	}
@@ -249,6 +276,7 @@ func TestAuthFailureRateLimit(t *testing.T) {
 	}
 	codes = append(codes, ts.trigger(t, b, "dns", "wrong").Code)
 	wantCodes(t, "client b", codes, 202, 202, 202, 401)
+	guessed.Add(count(codes, 401))
 
 	codes = []int{ts.trigger(t, "[2001:db8::1]:1", "dns", "x").Code, ts.trigger(t, "[2001:db8::1]:2", "dns", "y").Code}
 	codes = append(codes,
@@ -256,10 +284,12 @@ func TestAuthFailureRateLimit(t *testing.T) {
 		ts.trigger(t, "[2001:db8:0:1::1]:4", "dns", triggerToken).Code, // next /64
 	)
 	wantCodes(t, "IPv6 by /64", codes, 401, 401, 429, 202)
+	guessed.Add(count(codes, 401) + count(codes, 429))
 
 	clock.Add(30 * time.Second)
 	codes = []int{ts.trigger(t, a, "dns", triggerToken).Code, ts.trigger(t, a, "dns", "wrong").Code, ts.trigger(t, a, "dns", triggerToken).Code}
 	wantCodes(t, "client a 30s later", codes, 202, 401, 429)
+	guessed.Add(count(codes, 401) + count(codes, 429))
 	assertNoSecret(t, "log", ts.logs.String())
 }
 
@@ -383,6 +413,8 @@ func TestIdleConnectionsCappedAndClosed(t *testing.T) {
 	if a, o := ln.accepted.Load(), ln.open.Load(); a != clients || o != 0 {
 		t.Errorf("accepted %d connections, %d still open; want %d and 0", a, o, clients)
 	}
+	reliability.Times(t, "HTTP server", fmt.Sprintf("client sending a request, then holding its keep-alive connection idle (a flood of them, %d connection cap)", maxConns),
+		"every one answered; never more than the cap open at once; every idle connection closed by the server").Add(int(closedByServer.Load()))
 }
 
 // TestSlowRequestCutOff: a request whose headers or body arrive a byte at a
@@ -401,6 +433,8 @@ func TestSlowRequestCutOff(t *testing.T) {
 		},
 	}
 	for name, tt := range tests {
+		cut := reliability.Times(t, "HTTP server", "request sent a byte at a time, dripping its "+strings.TrimPrefix(name, "slow ")+" (slowloris)",
+			"connection closed by the server long before the request is complete")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			addr, _ := serveLimited(t, server.Limits{ReadHeaderTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond})
@@ -436,6 +470,7 @@ func TestSlowRequestCutOff(t *testing.T) {
 			if sent >= size {
 				t.Errorf("sent all %d bytes a byte at a time before the server let go", size)
 			}
+			cut.Add(1)
 			t.Logf("cut off after %d of %d bytes", sent, size)
 		})
 	}
