@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/driftd/driftd/drift/render/rendertest"
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 func TestMarkdownCode(t *testing.T) {
@@ -114,11 +115,17 @@ func checkText(t *testing.T, in rendertest.Input) {
 // the facts line, a backtick in an address ended its code span, and escape
 // sequences in an error reached the terminal.
 func TestHostileText(t *testing.T) {
+	md := reliability.Times(t, "escaping", "hostile text (backticks, mentions, issue references, links, HTML, markdown, Slack controls, terminal escapes, invalid UTF-8) in every text field of a report, rendered as markdown",
+		"the markdown parses to the same structure as harmless text: no code span ended, no mention, reference, link or HTML made")
+	term := reliability.Times(t, "escaping", "hostile text (backticks, mentions, issue references, links, HTML, markdown, Slack controls, terminal escapes, invalid UTF-8) in every text field of a report, printed to a terminal",
+		"escape sequences and control characters shown escaped, never sent raw")
 	for _, s := range rendertest.Hostile {
 		t.Run(fmt.Sprintf("%q", s), func(t *testing.T) {
 			in := rendertest.HostileInput(s)
 			checkMarkdown(t, in)
+			md.Add(1)
 			checkText(t, in)
+			term.Add(1)
 		})
 	}
 }

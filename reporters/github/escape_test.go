@@ -7,6 +7,7 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render/rendertest"
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/reporters"
 )
 
@@ -46,9 +47,12 @@ func FuzzIssueMarkdown(f *testing.F) { rendertest.Fuzz(f, checkIssueMarkdown) }
 // references and links of the rest; a scan error's first line was raw
 // markdown in the facts line and the summary.
 func TestHostileIssueMarkdown(t *testing.T) {
+	injected := reliability.Times(t, "escaping", "hostile text (backticks, mentions, issue references, links, HTML, markdown, Slack controls, terminal escapes, invalid UTF-8) in every text field of a report, written into GitHub issue bodies, comments and summaries",
+		"each parses to the same markdown structure as harmless text: no code span ended, no mention, reference, link or HTML made")
 	for _, s := range rendertest.Hostile {
 		t.Run(fmt.Sprintf("%q", s), func(t *testing.T) {
 			checkIssueMarkdown(t, rendertest.HostileInput(s))
+			injected.Add(1)
 		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render"
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/reporters"
 	"github.com/driftd/driftd/reporters/github/githubtest"
 	"github.com/driftd/driftd/reporters/reportertest"
@@ -264,6 +265,8 @@ func TestRacingScansLeaveOneIssue(t *testing.T) {
 	if srv.Mutations() != before {
 		t.Error("scan after the race changed something")
 	}
+	reliability.Record(t, "GitHub", "two scans opening an issue for the same drift at once",
+		"the later issue closed as a duplicate of the first; one open issue; the next scan changes nothing")
 }
 
 func TestCrashAfterCreateLeavesOneIssue(t *testing.T) {
@@ -281,6 +284,8 @@ func TestCrashAfterCreateLeavesOneIssue(t *testing.T) {
 	if open := srv.OpenIssues(); len(open) != 1 || open[0].Number != 1 || len(open[0].Comments) != 0 {
 		t.Fatalf("open issues: %+v", open)
 	}
+	reliability.Record(t, "GitHub", "two issues for one workspace left by scans that crashed after opening them, keeping no record",
+		"the next scan keeps the first open and closes the other: one open issue, no comment")
 }
 
 func TestErrorIssues(t *testing.T) {
@@ -345,6 +350,10 @@ func TestAPIErrors(t *testing.T) {
 		{githubtest.SecondaryRateLimit, "", true, time.Hour, []string{"secondary rate limit"}},
 		{githubtest.PrimaryRateLimit, "", true, time.Hour, []string{"primary rate limit"}},
 	}
+	transient := reliability.Times(t, "GitHub", "GitHub answering 502, 429, a secondary or a primary rate limit",
+		"a retry asked for, after the Retry-After or reset when given; the error names the repository, never the token")
+	refused := reliability.Times(t, "GitHub", "GitHub refusing driftd: 401 bad credentials, 403 not accessible, 404, 422 validation failed",
+		"no retry; the error names the repository and what is missing or invalid, never the token")
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.fault), func(t *testing.T) {
 			t.Parallel()
@@ -373,6 +382,11 @@ func TestAPIErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), token) {
 				t.Error("token in error")
+			}
+			if tt.wantRetry {
+				transient.Add(1)
+			} else {
+				refused.Add(1)
 			}
 		})
 	}
@@ -406,6 +420,7 @@ func TestDispatcherWaitsOutSecondaryRateLimit(t *testing.T) {
 	if len(srv.OpenIssues()) != 1 {
 		t.Errorf("open issues %d", len(srv.OpenIssues()))
 	}
+	reliability.Record(t, "GitHub", "GitHub secondary rate limit on opening an issue", "the dispatcher waits the Retry-After, retries once; one issue")
 }
 
 // bigReport renders to well over 70,000 characters.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/reporters"
 	"github.com/driftd/driftd/reporters/github/githubtest"
 )
@@ -30,6 +31,8 @@ func TestCommentNotRepeated(t *testing.T) {
 		{"edit after the comment fails", func(s *githubtest.Server) { s.Fail(http.MethodPatch, githubtest.ServerError, 1) }, false},
 		{"edit applied, its answer lost", func(s *githubtest.Server) { s.FailAfterApplying(http.MethodPatch, githubtest.ServerError, 1) }, false},
 	}
+	repeated := reliability.Times(t, "GitHub", "a comment's or the following edit's answer lost (502 after GitHub applied it) or the edit failed; retried in the run or by the next process after a crash, a person commenting between",
+		"the comment posted once; the issue ends as one delivery leaves it; the same drift again changes nothing")
 	for _, f := range faults {
 		for _, nextRun := range []bool{false, true} {
 			name := f.name + "/retry"
@@ -83,6 +86,7 @@ func TestCommentNotRepeated(t *testing.T) {
 				if srv.Mutations() != before {
 					t.Errorf("a settled issue changed again")
 				}
+				repeated.Add(1)
 			})
 		}
 	}
@@ -143,4 +147,6 @@ func TestCreateAnswerLost(t *testing.T) {
 	if n := len(srv.Issues()); n != 1 {
 		t.Fatalf("%d issues, want 1", n)
 	}
+	reliability.Record(t, "GitHub", "GitHub opens the issue and its answer is lost (502 after applying)",
+		"the retry finds the issue by label and opens no other: one issue")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/render/rendertest"
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/reporters"
 )
 
@@ -112,9 +113,12 @@ func FuzzSlackMessage(f *testing.F) {
 // error's first line raw (<!channel> pinged everyone), and block texts
 // were not verbatim, so Slack made links and mentions of plain text.
 func TestHostileSlackMessage(t *testing.T) {
+	injected := reliability.Times(t, "escaping", "hostile text (backticks, mentions, issue references, links, HTML, markdown, Slack controls, terminal escapes, invalid UTF-8) in every text field of a report, written into every kind of Slack message",
+		"every text escaped and every block verbatim: no mention (<!channel>), link or entity made")
 	for _, s := range rendertest.Hostile {
 		t.Run(fmt.Sprintf("%q", s), func(t *testing.T) {
 			checkSlackMessages(t, rendertest.HostileInput(s))
+			injected.Add(1)
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/reporters"
 	"github.com/driftd/driftd/reporters/reportertest"
 	"github.com/driftd/driftd/reporters/slack/slacktest"
@@ -155,6 +156,7 @@ func TestRestartDoesNotNotifyTwice(t *testing.T) {
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d messages, want 1", n)
 	}
+	reliability.Record(t, "Slack", "driftd restarted on the same store after a Slack alert, the drift unchanged", "not sent again")
 }
 
 // TestFailedRunDeliveredOnce: Slack fails a whole run (every retry); the
@@ -192,6 +194,8 @@ func TestFailedRunDeliveredOnce(t *testing.T) {
 	if msgs := srv.Messages(); len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS {
 		t.Errorf("resolution not in the first alert's thread: %+v", msgs)
 	}
+	reliability.Record(t, "Slack", "Slack failing a whole run (500 to every retry)",
+		"nothing sent, the alert kept owed; the next runs deliver it exactly once, and the resolution replies in its thread")
 }
 
 func TestNotifyFlags(t *testing.T) {
