@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/driftd/driftd/drift/workdir"
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 // deadScan plants in root the directory a killed driftd leaves: its owner
@@ -63,6 +64,8 @@ func TestEveryCommandSweeps(t *testing.T) {
 	for _, e := range entries {
 		t.Errorf("left in the work root: %s", e.Name())
 	}
+	reliability.Record(t, "killed driftd", "scan directory of a killed driftd (a var file with a secret, a process still running) when driftd check starts",
+		"removed and its process killed before the check runs")
 }
 
 // processesList formats pids with their command lines, for failures.
@@ -113,6 +116,7 @@ func TestKillNineLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, scanID, "src", "main.tf")); err != nil {
 		t.Fatalf("a live scan lost its directory to another driftd's sweep: %v", err)
 	}
+	reliability.Record(t, "killed driftd", "another driftd scan sweeping the work root while a scan plans", "the live scan's directory left alone; it plans on")
 
 	must(t, cmd.Process.Signal(syscall.SIGKILL))
 	<-done
@@ -131,6 +135,8 @@ func TestKillNineLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, scanID)); !os.IsNotExist(err) {
 		t.Errorf("the killed scan's directory was not swept: %v", err)
 	}
+	reliability.Record(t, "killed driftd", "driftd scan killed (SIGKILL) while its provider plans",
+		"terraform and the provider exit with it (guard process, parent-death signal); the next scan removes its directory")
 }
 
 // waitForProvider waits until the scan that driftd process pid runs in the
@@ -182,7 +188,10 @@ func TestBackendCredentialsNotAtRest(t *testing.T) {
 	cfg := p.writeConfig(t, p.entry("pgcred", nil, ""))
 	env := cliEnv(t)
 	cache := strings.TrimPrefix(env[2], "DRIFTD_CACHE_DIR=")
+	searched := reliability.Times(t, "work dir", "scan with a PostgreSQL password in backend_config (pg backend), the next reusing its init",
+		"the password in no file under the cache dir after either scan")
 	for i, wantReused := range []bool{false, true} {
+		searched.Add(1)
 		res := runCLI(t, env, "scan", "--config", cfg, "--output", "json", "--log-level", "debug", "--log-format", "json")
 		wantDrift(t, fmt.Sprintf("scan %d", i), byWorkspace(decodeDoc(t, res.stdout))["pgcred"])
 		if reused := strings.Contains(res.stderr, `"init_reused":true`); reused != wantReused {
@@ -238,4 +247,6 @@ func TestKilledLockedScanRecovered(t *testing.T) {
 		t.Error("the database password leaked")
 	}
 	p.checkState(t, "a killed locked scan and its recovery")
+	reliability.Record(t, "killed driftd", "driftd scan killed (SIGKILL) mid-plan with lock: true, state in PostgreSQL",
+		"the next scan takes its lock record over, finds the lock free, plans with lock: true and finds the drift; state bytes unchanged; password in no output")
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftd/driftd/internal/reliability"
 	"github.com/driftd/driftd/reporters/github/githubtest"
 )
 
@@ -373,6 +374,8 @@ func TestServeSurvivesKill9(t *testing.T) {
 	for _, e := range entries {
 		t.Errorf("scan directory left behind: %s", e.Name())
 	}
+	reliability.Record(t, "killed driftd", "driftd serve killed (SIGKILL) mid-scan, restarted on the same store",
+		"history kept; the issue linked from the store at once; no duplicate issue or comment; no process or scan directory left")
 }
 
 // scanIDPrefix returns the first `"id":N` of a scans listing.
@@ -411,6 +414,7 @@ func TestServeReload(t *testing.T) {
 	if !hasWorkspace("one") || d.get(t, "/readyz") == "" {
 		t.Error("the old config stopped running after a rejected reload")
 	}
+	reliability.Record(t, "config", "config replaced by an invalid one (an unknown key) and reloaded (SIGHUP)", "rejected, naming the key; the old config kept running")
 
 	// A small file that aliases expand to millions of values is refused
 	// within its budget; the daemon lives on with the old config.
@@ -431,6 +435,8 @@ func TestServeReload(t *testing.T) {
 	if !hasWorkspace("one") || hasWorkspace("b1") || d.get(t, "/readyz") == "" {
 		t.Error("the old config stopped running after the alias bomb")
 	}
+	reliability.Record(t, "config", "config replaced by an alias bomb (2,000 workspaces aliasing one 2,000-key map) and reloaded (SIGHUP)",
+		"rejected as too complex; the old config kept running")
 
 	f.add(t, "two", fmt.Sprintf(webTF, "two"), false)
 	text := strings.Replace(string(good), "workspaces:\n", fmt.Sprintf("workspaces:\n  - name: two\n    dir: %s\n", filepath.Join(f.env.Dir, "workspaces", "two")), 1)

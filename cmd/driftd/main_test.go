@@ -11,6 +11,7 @@ import (
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/scan"
+	"github.com/driftd/driftd/internal/reliability"
 )
 
 func TestCommandsWithoutTerraform(t *testing.T) {
@@ -129,7 +130,10 @@ func TestProgressOnTerminal(t *testing.T) {
 // TestPanicExitsOne: a panic in any command exits 1 with its message, not
 // Go's 2, which reads as "drift found".
 func TestPanicExitsOne(t *testing.T) {
+	recovered := reliability.Times(t, "commands", "panic in a command (scan, check, serve, validate, version)",
+		"exit 1 with the panic's message, never 2, which means drift found")
 	for _, cmd := range []string{"scan", "check", "serve", "validate", "version"} {
+		recovered.Add(1)
 		var out, errb bytes.Buffer
 		a := newApp(&out, &errb, nil)
 		a.beforeCommand = func(name string) { panic("boom in " + name) }
@@ -157,4 +161,5 @@ func TestValidateCanceled(t *testing.T) {
 	if !strings.Contains(errb.String(), "context canceled") || out.Len() > 0 {
 		t.Errorf("stdout %q, stderr %q", out.String(), errb.String())
 	}
+	reliability.Record(t, "signals", "driftd validate canceled, as SIGINT or SIGTERM cancel it", "stops and exits 1, saying canceled; nothing on stdout")
 }
