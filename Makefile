@@ -57,9 +57,10 @@ test: terraform browser postgres
 	$(MAKE) test-deploy
 
 # test-deploy: the Dockerfile, Kubernetes manifests, Helm chart, GitHub
-# Action and release config, each checked by its own tool's Go packages
-# (deploy/test: a module of its own, so that helm, kustomize, actionlint,
-# goreleaser and buildkit stay out of driftd's go.mod).
+# Action, release config and Prometheus rules, each checked by its own
+# tool's Go packages (deploy/test: a module of its own, so that helm,
+# kustomize, actionlint, goreleaser, buildkit and Prometheus stay out of
+# driftd's go.mod).
 .PHONY: test-deploy
 test-deploy: terraform
 	cd deploy/test && $(GO) vet ./... && $(GO) test -timeout 15m ./...
