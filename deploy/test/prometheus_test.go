@@ -307,7 +307,9 @@ func (tg *ruleTestGroup) run(t *testing.T, groups []rulefmt.RuleGroup, every tim
 	}
 }
 
-func ruleKey(g rulefmt.RuleGroup, r rulefmt.Rule) string { return g.Name + "/" + r.Alert + "/" + r.Expr }
+func ruleKey(g rulefmt.RuleGroup, r rulefmt.Rule) string {
+	return g.Name + "/" + r.Alert + "/" + r.Expr
+}
 
 // formatValue writes a value exactly, so that two differ as promtool's
 // exact comparison would have them differ.
