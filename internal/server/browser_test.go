@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftd/driftd/drift/slo"
+	"github.com/driftd/driftd/internal/server"
 )
 
 // chromium finds Debian's chromium. CI installs it, so there a missing
@@ -29,7 +33,8 @@ func chromium(t *testing.T) string {
 }
 
 // artifactDir is where screenshots go: $DRIFTD_ARTIFACTS when set, so that
-// CI can keep them, else the test's temporary directory.
+// CI (and a person checking the layout) can keep them, else the test's
+// temporary directory.
 func artifactDir(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv("DRIFTD_ARTIFACTS"); dir != "" {
@@ -88,19 +93,29 @@ func TestBrowser(t *testing.T) {
 
 	})
 
-	shots := []struct {
-		name, path, size string
-	}{
-		{"status-desktop", "/", "1280,900"},
-		{"status-phone", "/", "390,844"},
-		{"workspace-desktop", "/workspaces/network", "1280,900"},
-		{"workspace-phone", "/workspaces/network", "390,844"},
-	}
+	screenshots(t, bin, ts.URL, dir, []shot{
+		{"status-desktop", "/", desktop},
+		{"status-phone", "/", phone},
+		{"workspace-desktop", "/workspaces/network", desktop},
+		{"workspace-phone", "/workspaces/network", phone},
+	})
+}
+
+// Window sizes the pages are checked at: a laptop and a phone.
+const (
+	desktop = "1280,800"
+	phone   = "390,844"
+)
+
+type shot struct{ name, path, size string }
+
+// screenshots takes each shot of the server at base into dir, in parallel.
+func screenshots(t *testing.T, bin, base, dir string, shots []shot) {
 	for _, s := range shots {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			file := filepath.Join(dir, s.name+".png")
-			runChromium(t, bin, "--screenshot="+file, "--window-size="+s.size, ts.URL+s.path)
+			runChromium(t, bin, "--screenshot="+file, "--window-size="+s.size, base+s.path)
 			b, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatalf("no screenshot: %v", err)
@@ -111,4 +126,45 @@ func TestBrowser(t *testing.T) {
 			t.Logf("screenshot: %s", file)
 		})
 	}
+}
+
+// TestBrowserFleet: the status page of a fleet of 250 workspaces, with
+// owners, the fleet's SLO, pages and filters, as a browser renders it.
+func TestBrowserFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	t.Parallel()
+	bin := chromium(t)
+	const scanned, never = 240, 10
+	st := openFleet(t, scanned, 48)
+	f := newFleet(t, st, scanned, never, func(o *server.Options) {
+		var targets []slo.Target
+		for i := range scanned {
+			ws := fmt.Sprintf("ws-%04d", i)
+			targets = append(targets, slo.Target{Workspace: ws, Owners: o.Owners(ws), Objective: slo.Objective{DriftFree: 0.9, Window: 30 * 24 * time.Hour}})
+		}
+		tr := slo.NewTracker(st)
+		o.SLO = func(ctx context.Context) (*slo.Fleet, error) { return tr.Compute(ctx, targets, now) }
+	})
+	dir := artifactDir(t)
+
+	t.Run("dom", func(t *testing.T) {
+		dom := string(runChromium(t, bin, "--dump-dom", f.URL+"/?page=2"))
+		rows := statusRows(parse(t, dom))
+		if want := worstFirst(f.names, scanned)[100:200]; !slices.Equal(names(rows), want) {
+			t.Errorf("browser sees page 2 as %v, want %v", names(rows), want)
+		}
+		for _, want := range []string{`id="slo"`, `id="pager"`, `id="filters"`, "Page 2 of 3"} {
+			if !strings.Contains(dom, want) {
+				t.Errorf("browser DOM lacks %s", want)
+			}
+		}
+	})
+	screenshots(t, bin, f.URL, dir, []shot{
+		{"fleet-status-desktop", "/", desktop},
+		{"fleet-status-phone", "/", phone},
+		{"fleet-filtered-desktop", "/?owner=team-2&status=clean&page=1", desktop},
+		{"fleet-filtered-phone", "/?owner=team-2&q=ws-00", phone},
+	})
 }

@@ -204,7 +204,7 @@ type fleet struct {
 	names  []string
 }
 
-func newFleet(t testing.TB, st *store.Store, n, never int) *fleet {
+func newFleet(t testing.TB, st *store.Store, n, never int, edits ...func(*server.Options)) *fleet {
 	t.Helper()
 	f := &fleet{hist: &countingHistory{History: st}}
 	for i := range n + never {
@@ -222,6 +222,9 @@ func newFleet(t testing.TB, st *store.Store, n, never int) *fleet {
 		o.Issues = func(ws string) server.Issue {
 			f.issues.Add(1)
 			return server.Issue{URL: "https://github.com/acme/infra/issues/1", Title: "Drift detected in workspace " + ws}
+		}
+		for _, edit := range edits {
+			edit(o)
 		}
 	})
 	return f
