@@ -136,12 +136,16 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		return exitError, err
 	}
 	restoreMetrics(ctx, st, metrics, log)
-	// The SLO figures are read from the store at each scrape and request,
-	// for the workspaces the running config gives an slo.
+	// The SLO figures are read from the store, for the workspaces the
+	// running config gives an slo, again after each save and at most a
+	// minute apart, in the background (with thousands of workspaces a pass
+	// takes seconds): scrapes and pages get the last ones at once. The
+	// first pass starts now, without holding up readiness.
 	tracker := slo.NewTracker(st)
-	sloFleet := func(ctx context.Context) (*slo.Fleet, error) {
+	sloFleet := server.CacheSLO(ctx, func(ctx context.Context) (*slo.Fleet, error) {
 		return tracker.Compute(ctx, dmn.SLOTargets(), time.Now())
-	}
+	}, st.Changes, sloMaxAge, time.Now)
+	go func() { _, _ = sloFleet(ctx) }()
 	if err := metrics.WatchSLOs(sloFleet, log); err != nil {
 		return exitError, err
 	}
@@ -237,6 +241,9 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	return exitClean, nil
 }
+
+// sloMaxAge is how old the SLO figures that scrapes and pages get may be.
+const sloMaxAge = time.Minute
 
 // restoreMetrics fills the gauges from the store so /metrics is right from
 // the first scrape after a restart.

@@ -312,6 +312,15 @@ func (s *Store) Workspaces(ctx context.Context) ([]Summary, error) {
 	return s.sums.all(), nil
 }
 
+// Changes counts the saves since the store was opened: what caches
+// figures computed from the history compares it to know whether they may
+// be out of date.
+func (s *Store) Changes() uint64 {
+	s.sums.mu.RLock()
+	defer s.sums.mu.RUnlock()
+	return s.sums.changes
+}
+
 // Summary returns one workspace's summary; false when it was never saved.
 func (s *Store) Summary(ctx context.Context, workspace string) (Summary, bool, error) {
 	if err := ctx.Err(); err != nil {

@@ -767,3 +767,26 @@ func TestHistoryFileSize(t *testing.T) {
 	}
 	t.Logf("bytes used by round: %v (%d scans kept)", sizes, rows)
 }
+
+// Changes moves with every save, and only then.
+func TestChanges(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t, store.Options{})
+	if c := s.Changes(); c != 0 {
+		t.Fatalf("a new store has %d changes", c)
+	}
+	save(t, s, report("ws", drift.StatusClean, t0))
+	c1 := s.Changes()
+	if _, err := s.Workspaces(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c1 == 0 || s.Changes() != c1 {
+		t.Errorf("changes %d after a save and %d after a read", c1, s.Changes())
+	}
+	if _, err := s.SaveReports(context.Background(), []*drift.Report{report("a", drift.StatusClean, t0), report("b", drift.StatusDrifted, t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Changes() <= c1 {
+		t.Errorf("changes %d after a second save, %d before", s.Changes(), c1)
+	}
+}

@@ -17,6 +17,8 @@ import (
 type summaries struct {
 	mu   sync.RWMutex
 	list []Summary
+	// changes counts the calls of set.
+	changes uint64
 }
 
 // load reads every summary in tx (bbolt iterates in key order).
@@ -47,6 +49,7 @@ func (c *summaries) find(workspace string) (int, bool) {
 func (c *summaries) set(sums map[string]Summary) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changes++
 	for ws, sum := range sums {
 		if i, ok := c.find(ws); ok {
 			c.list[i] = sum
