@@ -64,39 +64,20 @@ func (b *IdleBench) Measure(ctx context.Context) (*IdleResult, error) {
 	if err := WriteConfig(cfg, b.Env, names, func(string) string { return ws.Dir }, 0, "@every 24h", nil); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, b.Driftd, "serve", "--config", cfg, "--listen", "127.0.0.1:0",
-		"--data-dir", filepath.Join(b.Dir, "data"), "--cache-dir", filepath.Join(b.Dir, "cache"),
-		"--log-format", "json", "--log-level", "info")
-	cmd.Env = driftdEnv()
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bench: start driftd serve: %w", err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	addr, err := listenAddr(stderr, 60*time.Second)
+	d, err := startServe(ctx, b.Driftd, 60*time.Second, "--config", cfg, "--data-dir", filepath.Join(b.Dir, "data"), "--cache-dir", filepath.Join(b.Dir, "cache"))
 	if err != nil {
 		return nil, err
 	}
-	if err := waitReady(ctx, "http://"+addr+"/readyz", 60*time.Second); err != nil {
-		return nil, err
-	}
-	res := &IdleResult{Workspaces: b.Workspaces, Window: b.Window, Startup: time.Since(start)}
+	defer d.stop()
+	addr := d.addr
+	res := &IdleResult{Workspaces: b.Workspaces, Window: b.Window, Startup: d.startup}
 	b.Logger.Info("idle daemon: ready", "addr", addr, "startup", res.Startup, "settle", b.Settle, "window", b.Window)
 	select {
 	case <-time.After(b.Settle):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	pid := cmd.Process.Pid
+	pid := d.cmd.Process.Pid
 	res.Load1 = Load1()
 	st0, err := procStat(pid)
 	if err != nil {
@@ -124,6 +105,49 @@ func (b *IdleBench) Measure(ctx context.Context) (*IdleResult, error) {
 	cpu := time.Duration(st1.cpuTicks-st0.cpuTicks) * time.Second / clockTick
 	res.CPUPercent = 100 * float64(cpu) / float64(time.Since(t0))
 	return res, nil
+}
+
+// serveProc is a `driftd serve` started by startServe.
+type serveProc struct {
+	cmd  *exec.Cmd
+	addr string
+	// startup is from exec to /readyz answering 200.
+	startup time.Duration
+}
+
+// startServe starts `driftd serve` with args, listening on a free
+// loopback port and logging JSON, and waits up to timeout for its
+// address and then for readiness. Stop it with stop.
+func startServe(ctx context.Context, driftd string, timeout time.Duration, args ...string) (*serveProc, error) {
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "info"}, args...)
+	cmd := exec.CommandContext(ctx, driftd, args...)
+	cmd.Env = driftdEnv()
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start driftd serve: %w", err)
+	}
+	d := &serveProc{cmd: cmd}
+	if d.addr, err = listenAddr(stderr, timeout); err == nil {
+		err = waitReady(ctx, "http://"+d.addr+"/readyz", timeout)
+	}
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	d.startup = time.Since(start)
+	return d, nil
+}
+
+// stop ends the daemon with SIGTERM and waits for it.
+func (d *serveProc) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = d.cmd.Wait()
 }
 
 // listenAddr reads driftd's JSON log until the "driftd serving" line and

@@ -36,7 +36,11 @@ func main() {
 	}
 }
 
+// parts run by default; "scale" runs only when asked for (-only scale):
+// it writes about a gigabyte of history.
 var parts = []string{"fleet", "check", "large", "idle", "single"}
+
+var allParts = append(slices.Clone(parts), "scale")
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -48,7 +52,7 @@ func run(ctx context.Context, args []string) error {
 		drifted     = fs.Float64("drifted", 0.25, "fleet: fraction of workspaces drifted")
 		rounds      = fs.Int("rounds", 1, "fleet: times every contender runs (targets judge the median ratio)")
 		out         = fs.String("out", "bench/out", "directory for the JSON results and the scratch work")
-		only        = fs.String("only", strings.Join(parts, ","), "comma-separated parts to run: "+strings.Join(parts, ", "))
+		only        = fs.String("only", strings.Join(parts, ","), "comma-separated parts to run: "+strings.Join(allParts, ", "))
 		repeats     = fs.Int("repeats", 5, "check and large: runs per figure (the median is reported)")
 		realPlan    = fs.Int("plan-resources", 2000, "large: resources in the real workspace whose plan is scaled")
 		bigPlan     = fs.Int("large-resources", 20000, "large: resources in the synthesised plan")
@@ -57,6 +61,13 @@ func run(ctx context.Context, args []string) error {
 		idleSettle  = fs.Duration("idle-settle", 5*time.Second, "idle: wait after readiness before sampling")
 		singleN     = fs.Int("single-resources", 5000, "single: resources in the one workspace scanned with --concurrency 1 and -concurrency")
 		singleLat   = fs.Duration("single-latency", 0, "single: provider read latency (0: the plan is CPU-bound, where core sizing shows)")
+		scaleN      = fs.Int("scale-workspaces", 5000, "scale: workspaces")
+		scaleHist   = fs.Duration("scale-history", 90*24*time.Hour, "scale: history written, one scan per -scale-interval")
+		scaleEvery  = fs.Duration("scale-interval", time.Hour, "scale: time between two scans of a workspace")
+		scaleLoad   = fs.Duration("scale-load", 10*time.Second, "scale: load on each route")
+		scaleConns  = fs.Int("scale-connections", 4, "scale: connections at once")
+		scaleSLO    = fs.Bool("scale-slo", true, "scale: give every workspace an SLO (the status page shows the fleet's)")
+		loadGen     = fs.String("load-generator", "auto", "scale: wrk, go, or auto (wrk when on PATH)")
 		check       = fs.Bool("check", false, "exit 1 when a target is missed (for people, not CI)")
 		keep        = fs.Bool("keep", false, "keep the scratch directory (workspaces, caches) under -out")
 	)
@@ -69,10 +80,23 @@ func run(ctx context.Context, args []string) error {
 	want := map[string]bool{}
 	for _, p := range strings.Split(*only, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains(parts, p) {
-			return fmt.Errorf("-only: unknown part %q (want %s)", p, strings.Join(parts, ", "))
+		if !slices.Contains(allParts, p) {
+			return fmt.Errorf("-only: unknown part %q (want %s)", p, strings.Join(allParts, ", "))
 		}
 		want[p] = true
+	}
+	var wrk string
+	switch *loadGen {
+	case "auto":
+		wrk, _ = exec.LookPath("wrk")
+	case "wrk":
+		var err error
+		if wrk, err = exec.LookPath("wrk"); err != nil {
+			return fmt.Errorf("-load-generator wrk: %w", err)
+		}
+	case "go":
+	default:
+		return fmt.Errorf("-load-generator: %q is not wrk, go or auto", *loadGen)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -181,6 +205,19 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		if err := write("single.json", res.Single); err != nil {
+			return err
+		}
+	}
+	if want["scale"] {
+		dir := filepath.Join(work, "scale")
+		b := &bench.ScaleBench{
+			Driftd: driftd, Workspaces: *scaleN, History: *scaleHist, Interval: *scaleEvery,
+			Load: *scaleLoad, Connections: *scaleConns, SLO: *scaleSLO, Wrk: wrk, Dir: dir, Logger: log,
+		}
+		if res.Scale, err = b.Measure(ctx); err != nil {
+			return err
+		}
+		if err := write("scale.json", res.Scale); err != nil {
 			return err
 		}
 	}
