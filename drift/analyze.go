@@ -18,6 +18,10 @@ type Options struct {
 	RefreshOnly bool
 	Ignore      []IgnoreRule
 	StartedAt   time.Time
+	// PreviousReads are what the plan's data sources read at the last
+	// apply (runner: the plan file's previous state). Without them no
+	// pending change is put down to a data source's input.
+	PreviousReads DataReads
 }
 
 // Analyze turns a plan into a Report. It judges by the plan's content only:
@@ -45,6 +49,7 @@ func Analyze(plan *tfjson.Plan, opts Options) *Report {
 	}
 	r.TerraformVersion = plan.TerraformVersion
 
+	now := planTime(plan, opts.StartedAt)
 	drifted := map[string]*driftEntry{}
 	for _, rc := range plan.ResourceDrift {
 		e, ok := newDriftEntry(rc)
@@ -52,13 +57,21 @@ func Analyze(plan *tfjson.Plan, opts Options) *Report {
 			continue
 		}
 		drifted[rc.Address] = e
+		if e.change.Action == ActionDelete && expired(e.before, now) {
+			// Gone because its time ran out, as time_rotating objects go
+			// on refresh: not a change made outside Terraform.
+			e.timeBased = true
+			continue
+		}
 		r.Drift = append(r.Drift, e.change)
 	}
+	x := newExplainer(plan, drifted, opts.PreviousReads, now)
 	for _, rc := range plan.ResourceChanges {
 		if rc == nil {
 			continue
 		}
 		if p, ok := pendingChange(rc, drifted[addressOf(rc)]); ok {
+			x.explain(rc, &p)
 			r.Pending = append(r.Pending, p)
 		}
 	}
@@ -104,6 +117,9 @@ func Failed(opts Options, err error, secrets *Secrets) *Report {
 type driftEntry struct {
 	change ResourceChange
 	before any
+	after  any
+	// timeBased marks an object gone because its rotation time passed.
+	timeBased bool
 	// changed maps each drifted attribute path to its value in state
 	// before the drift (what Terraform would restore).
 	changed map[string]any
@@ -114,10 +130,11 @@ func newDriftEntry(rc *tfjson.ResourceChange) (*driftEntry, bool) {
 		return nil, false
 	}
 	c := rc.Change
-	e := &driftEntry{change: baseChange(rc), before: c.Before}
+	e := &driftEntry{change: baseChange(rc), before: c.Before, after: c.After}
 	switch {
 	case c.Actions.Delete():
 		e.change.Action = ActionDelete
+		e.change.Identity = identity(c.Before, c.BeforeSensitive)
 	case c.Actions.Update():
 		e.change.Action = ActionUpdate
 		diffValues("", c.Before, c.After, c.BeforeSensitive, c.AfterSensitive, nil, &e.change.Attributes)
@@ -158,8 +175,11 @@ func pendingChange(rc *tfjson.ResourceChange, d *driftEntry) (ResourceChange, bo
 		return ResourceChange{}, false
 	}
 	if d == nil {
-		if out.Action == ActionUpdate || out.Action == ActionReplace {
+		switch out.Action {
+		case ActionUpdate, ActionReplace:
 			diffValues("", c.Before, c.After, c.BeforeSensitive, c.AfterSensitive, c.AfterUnknown, &out.Attributes)
+		case ActionDelete:
+			out.Identity = identity(c.Before, c.BeforeSensitive)
 		}
 		return out, true
 	}
@@ -177,11 +197,33 @@ func pendingChange(rc *tfjson.ResourceChange, d *driftEntry) (ResourceChange, bo
 	default:
 		return out, true
 	}
-	if len(diffs) == 0 {
+	if len(diffs) == 0 && !d.timeBased {
 		return ResourceChange{}, false
 	}
 	out.Attributes = diffs
 	return out, true
+}
+
+// identityAttributes are the attributes that say which object a deleted
+// one was, in the order shown.
+var identityAttributes = []string{"id", "arn", "name", "filename", "path", "bucket", "key", "self_link", "fqdn", "email"}
+
+// identity picks the identifying attributes out of an object's values:
+// those of identityAttributes it has as non-empty scalars.
+func identity(values, sensitive any) []Attribute {
+	m, _ := values.(map[string]any)
+	var out []Attribute
+	for _, k := range identityAttributes {
+		v, ok := m[k]
+		if !ok || v == nil || v == "" {
+			continue
+		}
+		if _, scalar := scalarString(v); !scalar {
+			continue
+		}
+		out = append(out, Attribute{Path: k, Value: v, Sensitive: child(sensitive, k) == true})
+	}
+	return out
 }
 
 func dropUnknown(diffs []AttributeChange) []AttributeChange {

@@ -26,8 +26,12 @@ const maxModuleDepth = 10000
 //     their sensitivity masks mark (secrets that must still be hidden
 //     elsewhere in the report), once when before and after agree;
 //   - of planned_values and prior_state, sensitive outputs and the marked
-//     values of resources;
-//   - of configuration, the root module's variables.
+//     values of resources; of prior_state, data sources in full (what
+//     they read for this plan);
+//   - of configuration, the root module's variables, and of every module
+//     its resources, module calls and outputs without constant values:
+//     which arguments are set, and what their expressions reference;
+//   - relevant_attributes and timestamp.
 //
 // Values cut down to their secrets carry a mask of true. Everything else is
 // skipped without building values. Numbers are json.Number. The plan's format_version must be one terraform-json
@@ -68,9 +72,13 @@ func (pr *planReader) plan() (*tfjson.Plan, error) {
 		case "resource_changes":
 			p.ResourceChanges, err = pr.changes(key, true)
 		case "planned_values":
-			p.PlannedValues, err = pr.stateValues(key)
+			p.PlannedValues, err = pr.stateValues(key, false)
 		case "prior_state":
 			p.PriorState, err = pr.priorState(key)
+		case "relevant_attributes":
+			err = pr.decode(key, &p.RelevantAttributes)
+		case "timestamp":
+			err = pr.decode(key, &p.Timestamp)
 		case "configuration":
 			p.Config, err = pr.config(key)
 		default:
@@ -216,7 +224,7 @@ func (pr *planReader) priorState(path string) (*tfjson.State, error) {
 			return pr.skip(keyPath(path, key))
 		}
 		var err error
-		s.Values, err = pr.stateValues(keyPath(path, key))
+		s.Values, err = pr.stateValues(keyPath(path, key), true)
 		return err
 	})
 	if !present {
@@ -226,8 +234,9 @@ func (pr *planReader) priorState(path string) (*tfjson.State, error) {
 }
 
 // stateValues reads planned_values or prior_state's values: sensitive
-// outputs and the resources whose sensitive_values mark something.
-func (pr *planReader) stateValues(path string) (*tfjson.StateValues, error) {
+// outputs and the resources whose sensitive_values mark something, and with
+// data, data sources in full.
+func (pr *planReader) stateValues(path string, data bool) (*tfjson.StateValues, error) {
 	sv := &tfjson.StateValues{}
 	present, err := pr.object(path, func(key string) error {
 		var err error
@@ -235,7 +244,7 @@ func (pr *planReader) stateValues(path string) (*tfjson.StateValues, error) {
 		case "outputs":
 			sv.Outputs, err = pr.sensitiveOutputs(keyPath(path, key))
 		case "root_module":
-			sv.RootModule, err = pr.module(keyPath(path, key), 0)
+			sv.RootModule, err = pr.module(keyPath(path, key), 0, data)
 		default:
 			err = pr.skip(keyPath(path, key))
 		}
@@ -269,7 +278,7 @@ func (pr *planReader) sensitiveOutputs(path string) (map[string]*tfjson.StateOut
 	return outs, err
 }
 
-func (pr *planReader) module(path string, depth int) (*tfjson.StateModule, error) {
+func (pr *planReader) module(path string, depth int, data bool) (*tfjson.StateModule, error) {
 	if depth > maxModuleDepth {
 		return nil, pr.fail(path, fmt.Errorf("modules nest deeper than %d", maxModuleDepth))
 	}
@@ -280,11 +289,11 @@ func (pr *planReader) module(path string, depth int) (*tfjson.StateModule, error
 		case "address":
 			err = pr.decode(keyPath(path, key), &m.Address)
 		case "resources":
-			m.Resources, err = pr.sensitiveResources(keyPath(path, key))
+			m.Resources, err = pr.sensitiveResources(keyPath(path, key), data)
 		case "child_modules":
 			m.ChildModules = nil
 			_, err = pr.array(keyPath(path, key), func(i int) error {
-				c, err := pr.module(elemPath(keyPath(path, key), i), depth+1)
+				c, err := pr.module(elemPath(keyPath(path, key), i), depth+1, data)
 				if c != nil {
 					m.ChildModules = append(m.ChildModules, c)
 				}
@@ -302,8 +311,9 @@ func (pr *planReader) module(path string, depth int) (*tfjson.StateModule, error
 }
 
 // sensitiveResources reads a module's resources one at a time, keeping
-// those whose sensitive_values mark something, with only the marked values.
-func (pr *planReader) sensitiveResources(path string) ([]*tfjson.StateResource, error) {
+// those whose sensitive_values mark something, with only the marked values,
+// and with data, data sources whole.
+func (pr *planReader) sensitiveResources(path string, data bool) ([]*tfjson.StateResource, error) {
 	var out []*tfjson.StateResource
 	_, err := pr.array(path, func(i int) error {
 		// Only the fields kept: the decoder skips the rest unbuilt.
@@ -320,6 +330,18 @@ func (pr *planReader) sensitiveResources(path string) ([]*tfjson.StateResource, 
 			return pr.fail(elemPath(path, i), err)
 		}
 		if r == nil {
+			return nil
+		}
+		if data && r.Mode == tfjson.DataResourceMode {
+			// Analyze compares what data sources read with the last run.
+			mask, err := json.Marshal(r.Sensitive)
+			if err != nil {
+				return pr.fail(elemPath(path, i), err)
+			}
+			out = append(out, &tfjson.StateResource{
+				Address: r.Address, Mode: r.Mode, Type: r.Type, Name: r.Name, ProviderName: r.ProviderName,
+				AttributeValues: r.Values, SensitiveValues: mask,
+			})
 			return nil
 		}
 		values, ok := masked(r.Values, r.Sensitive)
@@ -342,8 +364,9 @@ func (pr *planReader) sensitiveResources(path string) ([]*tfjson.StateResource, 
 	return out, err
 }
 
-// config reads the root module's variables: CollectSecrets needs which are
-// sensitive and their defaults.
+// config reads the root module's variables (CollectSecrets needs which are
+// sensitive and their defaults) and every module's resources, module calls
+// and outputs, cut down by configModule.
 func (pr *planReader) config(path string) (*tfjson.Config, error) {
 	c := &tfjson.Config{}
 	present, err := pr.object(path, func(key string) error {
@@ -353,12 +376,20 @@ func (pr *planReader) config(path string) (*tfjson.Config, error) {
 		rmPath := keyPath(path, key)
 		rm := &tfjson.ConfigModule{}
 		present, err := pr.object(rmPath, func(key string) error {
-			if key != "variables" {
-				return pr.skip(keyPath(rmPath, key))
+			switch key {
+			case "variables":
+				return pr.decode(keyPath(rmPath, key), &rm.Variables)
+			case "resources":
+				return pr.decode(keyPath(rmPath, key), &rm.Resources)
+			case "module_calls":
+				return pr.decode(keyPath(rmPath, key), &rm.ModuleCalls)
+			case "outputs":
+				return pr.decode(keyPath(rmPath, key), &rm.Outputs)
 			}
-			return pr.decode(keyPath(rmPath, key), &rm.Variables)
+			return pr.skip(keyPath(rmPath, key))
 		})
 		if present {
+			configModule(rm, 0)
 			c.RootModule = rm
 		}
 		return err
@@ -367,6 +398,61 @@ func (pr *planReader) config(path string) (*tfjson.Config, error) {
 		c = nil
 	}
 	return c, err
+}
+
+// configModule cuts a module's configuration down to what Analyze reads:
+// which arguments are set and what they reference, not constant values
+// (which may be large, or secret). Child modules' variables go: a module's
+// inputs are its call's expressions.
+func configModule(m *tfjson.ConfigModule, depth int) {
+	if m == nil || depth > maxModuleDepth {
+		return
+	}
+	for _, r := range m.Resources {
+		if r == nil {
+			continue
+		}
+		r.Provisioners = nil
+		constantsOut(r.Expressions)
+		constantOut(r.CountExpression)
+		constantOut(r.ForEachExpression)
+	}
+	for _, o := range m.Outputs {
+		if o != nil {
+			o.Description = ""
+			constantOut(o.Expression)
+		}
+	}
+	for _, c := range m.ModuleCalls {
+		if c == nil {
+			continue
+		}
+		constantsOut(c.Expressions)
+		constantOut(c.CountExpression)
+		constantOut(c.ForEachExpression)
+		if c.Module != nil {
+			c.Module.Variables = nil
+			configModule(c.Module, depth+1)
+		}
+	}
+}
+
+func constantsOut(exprs map[string]*tfjson.Expression) {
+	for _, e := range exprs {
+		constantOut(e)
+	}
+}
+
+func constantOut(e *tfjson.Expression) {
+	if e == nil || e.ExpressionData == nil {
+		return
+	}
+	if len(e.References) == 0 {
+		e.ConstantValue = nil
+	}
+	for _, b := range e.NestedBlocks {
+		constantsOut(b)
+	}
 }
 
 // object reads the object at path, calling member with each key; member

@@ -9,8 +9,9 @@ import (
 
 // SchemaVersion is the version of the JSON report schema
 // (docs/report-schema.md). It changes only when a field changes meaning or
-// disappears; new optional fields keep it.
-const SchemaVersion = 1
+// disappears; new optional fields keep it. Version 2: pending lists every
+// planned change drift does not undo, each with its cause.
+const SchemaVersion = 2
 
 // SensitiveMarker replaces every value Terraform marks sensitive, and every
 // other occurrence of such a value, in a Report.
@@ -52,13 +53,17 @@ type Report struct {
 	RefreshOnly      bool          `json:"refresh_only,omitempty"`
 	// Commit is the git commit scanned, for workspaces with a git source.
 	Commit string `json:"commit,omitempty"`
+	// Source says where the workspace's code lives, for the advice on
+	// what to run where.
+	Source *Source `json:"source,omitempty"`
 	// Owners come from the workspace's config (GitHub users or teams).
 	Owners []string `json:"owners,omitempty"`
 
 	// Drift lists objects changed or deleted outside Terraform.
 	Drift []ResourceChange `json:"drift"`
-	// Pending lists changes Terraform would make that drift does not explain:
-	// code merged but not applied.
+	// Pending lists the changes Terraform would make other than undoing
+	// the drift, each with its Cause: code merged but not applied, or a
+	// consequence of something that changed outside the code.
 	Pending []ResourceChange `json:"pending"`
 	// Outputs lists root module outputs whose value would change.
 	Outputs []OutputChange `json:"outputs,omitempty"`
@@ -82,9 +87,64 @@ type ResourceChange struct {
 	Name         string `json:"name"`
 	ProviderName string `json:"provider_name,omitempty"`
 	Action       Action `json:"action"`
+	// Cause says why a pending change would happen; empty for drift.
+	Cause Cause `json:"cause,omitempty"`
+	// FollowsFrom names the objects changed outside the code that a
+	// pending change follows from, each with its cause: all of them when
+	// Cause is not CauseCode, those behind the attributes marked with
+	// their own Cause when it is.
+	FollowsFrom []Origin `json:"follows_from,omitempty"`
+	// Identity holds, for a whole object deleted (outside Terraform, or by
+	// the code), the attributes that say which object it was: id, name,
+	// arn, filename...
+	Identity []Attribute `json:"identity,omitempty"`
 	// Attributes lists changed leaf attributes, sorted by path. Empty for
 	// whole-object creations and deletions.
 	Attributes []AttributeChange `json:"attributes,omitempty"`
+}
+
+// Cause is why Terraform would make a pending change.
+type Cause string
+
+const (
+	// CauseCode is code merged but not applied, and anything else driftd
+	// cannot trace to a change outside Terraform: when unsure, a change is
+	// code.
+	CauseCode Cause = "code"
+	// CauseDrift is a consequence of drift: the change follows from
+	// objects changed or deleted outside Terraform (FollowsFrom).
+	CauseDrift Cause = "drift"
+	// CauseInput follows from data sources that read something else than
+	// at the last apply, with their own arguments unchanged.
+	CauseInput Cause = "input"
+	// CauseTime follows from a time-based object whose rotation time has
+	// passed (time_rotating and its like).
+	CauseTime Cause = "time"
+)
+
+// Origin is an object whose change outside the code a pending change
+// follows from: a drifted resource, a data source that read something new,
+// or a time-based resource that expired.
+type Origin struct {
+	Address string `json:"address"`
+	Cause   Cause  `json:"cause"`
+}
+
+// Attribute is one attribute's value.
+type Attribute struct {
+	Path      string `json:"path"`
+	Value     any    `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+}
+
+// Source is where a workspace's code lives: a directory, or a path in a
+// git repository.
+type Source struct {
+	Dir string `json:"dir,omitempty"`
+	// Repo is the git URL without credentials.
+	Repo string `json:"repo,omitempty"`
+	Path string `json:"path,omitempty"`
+	Ref  string `json:"ref,omitempty"`
 }
 
 // AttributeChange is one changed leaf attribute. Path uses Terraform's
@@ -100,6 +160,13 @@ type AttributeChange struct {
 	Sensitive bool `json:"sensitive,omitempty"`
 	// Unknown is true when the new value is known only after apply.
 	Unknown bool `json:"unknown,omitempty"`
+	// Recomputed marks, in a replacement, an unknown attribute the
+	// configuration does not set: the provider computes it anew for the
+	// new object (ids, timestamps), which says nothing about why.
+	Recomputed bool `json:"recomputed,omitempty"`
+	// Cause, in a pending change, is this attribute's own cause where it
+	// differs from the change's.
+	Cause Cause `json:"cause,omitempty"`
 }
 
 // OutputChange is a root module output whose value would change.
@@ -114,6 +181,17 @@ type OutputChange struct {
 
 // HasDrift reports whether the scan found drift.
 func (r *Report) HasDrift() bool { return r != nil && len(r.Drift) > 0 }
+
+// PendingCode counts the pending changes that are code not applied.
+func (r *Report) PendingCode() int {
+	n := 0
+	for _, c := range r.Pending {
+		if c.Cause == CauseCode || c.Cause == "" {
+			n++
+		}
+	}
+	return n
+}
 
 // IgnoreRule drops drift the operator has decided not to hear about. A rule
 // matches a resource when every non-empty selector matches. With no
@@ -133,3 +211,7 @@ type IgnoreRule struct {
 	// replaced: `tags["(sensitive value)"]` matches every secret key of tags.
 	Attributes []string `json:"attributes,omitempty"`
 }
+
+// DataReads are what data sources read, by instance address, as a state
+// file keeps them: attribute name to JSON value.
+type DataReads map[string]map[string]any

@@ -85,7 +85,11 @@ func TestCommandsWithoutTerraform(t *testing.T) {
 
 func TestExitCode(t *testing.T) {
 	clean := &drift.Report{Status: drift.StatusClean}
-	pending := &drift.Report{Status: drift.StatusClean, Pending: []drift.ResourceChange{{Address: "a"}}}
+	pending := &drift.Report{Status: drift.StatusClean, Pending: []drift.ResourceChange{{Address: "a", Cause: drift.CauseCode}}}
+	// Changes that follow from drift, a data source or a rotation are no
+	// code left unapplied.
+	followOn := &drift.Report{Status: drift.StatusClean, Pending: []drift.ResourceChange{
+		{Address: "b", Cause: drift.CauseInput}, {Address: "c", Cause: drift.CauseTime}, {Address: "d", Cause: drift.CauseDrift}}}
 	drifted := &drift.Report{Status: drift.StatusDrifted}
 	failed := &drift.Report{Status: drift.StatusError}
 	tests := []struct {
@@ -96,6 +100,8 @@ func TestExitCode(t *testing.T) {
 		{nil, false, exitClean},
 		{[]*drift.Report{clean, pending}, false, exitClean},
 		{[]*drift.Report{clean, pending}, true, exitDrift},
+		{[]*drift.Report{clean, followOn}, true, exitClean},
+		{[]*drift.Report{followOn, pending}, true, exitDrift},
 		{[]*drift.Report{clean, drifted}, false, exitDrift},
 		{[]*drift.Report{drifted, failed}, false, exitError},
 		{[]*drift.Report{failed, drifted}, false, exitError},

@@ -44,7 +44,7 @@ func (a *app) scannerFor(r *runner.Runner, log *slog.Logger) (*scan.Scanner, err
 			}
 			return nil, err
 		}
-		return &scan.Planned{Plan: res.Plan, Commit: res.Commit, PlanKey: res.PlanKey, Known: res.PlanKnown}, nil
+		return &scan.Planned{Plan: res.Plan, Commit: res.Commit, PlanKey: res.PlanKey, Known: res.PlanKnown, DataReads: res.DataReads}, nil
 	}
 	return &scan.Scanner{Plan: plan, Logger: log, Now: a.now, Reports: reports}, nil
 }

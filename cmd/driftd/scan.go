@@ -35,7 +35,7 @@ func (f *scanFlags) register(a *app, fs interface {
 	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&f.output, "output", "text", "output format: text, json, markdown")
-	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there are pending (unapplied) changes")
+	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there is code not applied (not counting changes that follow from drift, data sources or rotation)")
 	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin, terraform install and report cache, and what reporters told (default: the user cache dir)")
 	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made, private to driftd's user (default: $XDG_RUNTIME_DIR/driftd, else the cache dir's work/)")
 	fs.BoolVar(&f.install, "install-terraform", true, "download the terraform version a workspace asks for when none is found")
@@ -317,14 +317,15 @@ func writeMarkdown(w io.Writer, reports []*drift.Report) error {
 }
 
 // exitCode follows terraform plan -detailed-exitcode: an error anywhere is
-// 1, else drift anywhere is 2, else 0.
+// 1, else drift anywhere (or, with failOnPending, code not applied) is 2,
+// else 0.
 func exitCode(reports []*drift.Report, failOnPending bool) int {
 	code := exitClean
 	for _, r := range reports {
 		switch {
 		case r.Status == drift.StatusError:
 			return exitError
-		case r.Status == drift.StatusDrifted, failOnPending && len(r.Pending) > 0:
+		case r.Status == drift.StatusDrifted, failOnPending && r.PendingCode() > 0:
 			code = exitDrift
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/gitsource"
 	"github.com/driftd/driftd/drift/planfile"
 	"github.com/driftd/driftd/drift/workdir"
@@ -146,6 +147,10 @@ type Result struct {
 	// PlanKnown says PlanKey is Spec.KnownPlan: show was skipped and Plan
 	// is nil, the caller's report of that plan being this scan's.
 	PlanKnown bool
+	// DataReads are what the data sources read at the last apply, from the
+	// plan file (drift.Options.PreviousReads); nil when show did not run or
+	// the plan file did not say.
+	DataReads drift.DataReads
 }
 
 // Runner runs scans. It is safe for concurrent use.
@@ -536,9 +541,16 @@ func (r *Runner) run(ctx context.Context, spec Spec, mode runMode) (*Result, err
 	if err != nil {
 		return nil, s.fail(err)
 	}
+	var reads drift.DataReads
+	if shown {
+		if reads, err = planfile.DataReads(dir.PlanFile); err != nil {
+			// Analysis then puts no change down to a data source.
+			log.Warn("plan file's previous state not read; changes that follow from data sources will read as code", "err", err)
+		}
+	}
 	known := key != "" && key == spec.KnownPlan
 	res := &Result{Plan: plan, TerraformVersion: version, Duration: time.Since(s.start), ScanID: dir.ScanID, Commit: dir.Commit,
-		InitReused: reused, InitShared: shared, ShowSkipped: !shown, PlanKey: key, PlanKnown: known}
+		InitReused: reused, InitShared: shared, ShowSkipped: !shown, PlanKey: key, PlanKnown: known, DataReads: reads}
 	log.Info("scan planned", "terraform", version, "init_reused", reused, "init_shared", shared, "show_skipped", !shown,
 		"plan_known", known, "took", res.Duration)
 	return res, nil

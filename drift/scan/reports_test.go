@@ -107,6 +107,7 @@ func TestAnalysisKeyCoversOptions(t *testing.T) {
 	handled := map[string]string{
 		"Workspace": "key", "RefreshOnly": "key", "Ignore": "key",
 		"Owners": "set on reuse", "StartedAt": "set on reuse",
+		"PreviousReads": "part of the plan file, which its key covers",
 	}
 	typ := reflect.TypeFor[drift.Options]()
 	for i := range typ.NumField() {

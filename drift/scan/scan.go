@@ -34,6 +34,9 @@ type Planned struct {
 	PlanKey string
 	// Known says the plan's key is the known one passed to the PlanFunc.
 	Known bool
+	// DataReads are what the plan's data sources read at the last apply
+	// (drift.Options.PreviousReads).
+	DataReads drift.DataReads
 }
 
 // Event tells a progress display what a scan is doing.
@@ -103,6 +106,7 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 		r = kept
 		r.StartedAt, r.Owners = opts.StartedAt, opts.Owners
 	default:
+		opts.PreviousReads = planned.DataReads // part of the plan, as its key is
 		r = drift.Analyze(planned.Plan, opts)
 		if planned.PlanKey != "" {
 			if err := s.Reports.store(opts, planned.PlanKey, r); err != nil {
@@ -113,6 +117,7 @@ func (s *Scanner) One(ctx context.Context, ws config.Workspace) *drift.Report {
 	if planned != nil {
 		r.Commit = planned.Commit
 	}
+	r.Source = sourceOf(ws)
 	r.Duration = s.now().Sub(start)
 	r.ScanID = id
 

@@ -156,7 +156,7 @@ func newScan(r *drift.Report) Scan {
 		Duration:         r.Duration,
 		Status:           r.Status,
 		Drifted:          len(r.Drift),
-		Pending:          len(r.Pending),
+		Pending:          r.PendingCode(), // code not applied
 		Fingerprint:      r.Fingerprint,
 		Commit:           r.Commit,
 		TerraformVersion: r.TerraformVersion,

@@ -124,7 +124,7 @@ func (m *Metrics) Restore(r *drift.Report) {
 	}
 	if r.Status != drift.StatusError {
 		m.drifted.WithLabelValues(ws).Set(float64(len(r.Drift)))
-		m.pending.WithLabelValues(ws).Set(float64(len(r.Pending)))
+		m.pending.WithLabelValues(ws).Set(float64(r.PendingCode()))
 		m.RestoreLastSuccess(ws, r.StartedAt)
 	}
 	if !r.StartedAt.IsZero() {
