@@ -56,6 +56,7 @@ func TestCommandsWithoutTerraform(t *testing.T) {
 		{args: []string{"scan", "--config", good, "nope"}, code: 1, stderr: []string{"nope"}},
 		{args: []string{"scan", "--config", good, "--output", "yaml"}, code: 1, stderr: []string{"--output: want text, json or markdown"}},
 		{args: []string{"scan", "--config", good, "--concurrency", "0"}, code: 1, stderr: []string{"--concurrency must be at least 1"}},
+		{args: []string{"check", dir, "--output", "json", "--verbose"}, code: 1, stderr: []string{"--verbose is for text and markdown output"}},
 		{args: []string{"check"}, code: 1, stderr: []string{"want exactly one directory"}},
 		{args: []string{"check", filepath.Join(dir, "nowhere")}, code: 1, stderr: []string{"is not a directory"}},
 		{args: []string{"check", dir, "--var", "novalue"}, code: 1, stderr: []string{`--var "novalue": want NAME=VALUE`}},

@@ -24,6 +24,7 @@ type scanFlags struct {
 	output        string
 	storePath     string
 	failOnPending bool
+	verbose       bool
 	cacheDir      string
 	workDir       string
 	install       bool
@@ -35,6 +36,7 @@ func (f *scanFlags) register(a *app, fs interface {
 	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&f.output, "output", "text", "output format: text, json, markdown")
+	fs.BoolVar(&f.verbose, "verbose", false, "text and markdown: also show the values a replacement computes anew (known after apply)")
 	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there is code not applied (not counting changes that follow from drift, data sources or rotation)")
 	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "provider plugin, terraform install and report cache, and what reporters told (default: the user cache dir)")
 	fs.StringVar(&f.workDir, "work-dir", a.getenv("DRIFTD_WORK_DIR"), "where per-scan directories are made, private to driftd's user (default: $XDG_RUNTIME_DIR/driftd, else the cache dir's work/)")
@@ -44,7 +46,12 @@ func (f *scanFlags) register(a *app, fs interface {
 
 func (f *scanFlags) validate() error {
 	switch f.output {
-	case "text", "json", "markdown":
+	case "json":
+		if f.verbose {
+			return errors.New("--verbose is for text and markdown output: JSON has every value, those a replacement computes anew marked \"recomputed\"")
+		}
+		return nil
+	case "text", "markdown":
 		return nil
 	}
 	return fmt.Errorf("--output: want text, json or markdown, got %q", f.output)
@@ -242,7 +249,7 @@ func (a *app) runScans(ctx context.Context, f scanFlags, log *slog.Logger, cfg, 
 	if p != nil {
 		p.close() // before the report is printed
 	}
-	if err := a.print(f.output, reports, part.summary()); err != nil {
+	if err := a.print(f, reports, part.summary()); err != nil {
 		return reports, err
 	}
 	if report == nil {
@@ -292,24 +299,24 @@ func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, repo
 	return nil
 }
 
-func (a *app) print(format string, reports []*drift.Report, sh *render.Shard) error {
-	switch format {
+func (a *app) print(f scanFlags, reports []*drift.Report, sh *render.Shard) error {
+	switch f.output {
 	case "json":
 		return render.JSON(a.stdout, reports, render.JSONOptions{Now: a.now(), Shard: sh})
 	case "markdown":
-		return writeMarkdown(a.stdout, reports)
+		return writeMarkdown(a.stdout, reports, render.MarkdownOptions{Verbose: f.verbose})
 	}
-	return render.Text(a.stdout, reports, render.TextOptions{Color: isTerminal(a.stdout), Shard: sh})
+	return render.Text(a.stdout, reports, render.TextOptions{Color: isTerminal(a.stdout), Shard: sh, Verbose: f.verbose})
 }
 
-func writeMarkdown(w io.Writer, reports []*drift.Report) error {
+func writeMarkdown(w io.Writer, reports []*drift.Report, opt render.MarkdownOptions) error {
 	for i, r := range reports {
 		if i > 0 {
 			if _, err := io.WriteString(w, "\n---\n\n"); err != nil {
 				return err
 			}
 		}
-		if _, err := io.WriteString(w, render.Markdown(r, render.MarkdownOptions{})); err != nil {
+		if _, err := io.WriteString(w, render.Markdown(r, opt)); err != nil {
 			return err
 		}
 	}

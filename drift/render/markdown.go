@@ -15,6 +15,9 @@ type MarkdownOptions struct {
 	MaxResources int
 	// MaxAttributes caps the attributes listed per resource.
 	MaxAttributes int
+	// Verbose shows the values a replacement recomputes (known only after
+	// apply), which are otherwise left out.
+	Verbose bool
 }
 
 // Markdown renders a report as GitHub-flavoured markdown: the body of a
@@ -41,9 +44,11 @@ func Markdown(r *drift.Report, opt MarkdownOptions) string {
 	if budget <= 0 {
 		budget = -1
 	}
+	code, followOn := SplitPending(r.Pending)
 	omitted := 0
-	omitted += writeMarkdownChanges(&b, "Changed outside of Terraform", r.Drift, &budget, opt.MaxAttributes, driftVerb)
-	omitted += writeMarkdownChanges(&b, "Pending changes (in code, not applied)", r.Pending, &budget, opt.MaxAttributes, pendingVerb)
+	omitted += writeMarkdownChanges(&b, "Changed outside of Terraform", r.Drift, &budget, opt, driftWhat)
+	omitted += writeMarkdownChanges(&b, "Follow-on changes (not in code; `terraform apply` would make them)", followOn, &budget, opt, followOnWhat)
+	omitted += writeMarkdownChanges(&b, "Pending changes (in code, not applied)", code, &budget, opt, codeWhat)
 	if omitted > 0 {
 		fmt.Fprintf(&b, "… and %s not shown here (run `driftd check` for the full diff).\n\n", more(omitted, "resource"))
 	}
@@ -58,8 +63,8 @@ func Markdown(r *drift.Report, opt MarkdownOptions) string {
 	if r.Ignored > 0 {
 		fmt.Fprintf(&b, "_%s ignored by rules._\n\n", plural(r.Ignored, "change"))
 	}
-	if r.Status == drift.StatusDrifted {
-		b.WriteString("To keep these changes, update the code to match; to undo them, run `terraform apply`.\n")
+	if advice := Advice(r, MarkdownCode); advice != "" {
+		b.WriteString(advice + "\n")
 	}
 	return b.String()
 }
@@ -91,10 +96,32 @@ func ShortCommit(c string) string {
 	return c
 }
 
+// what says what happened to a resource: its verb, and in the table a
+// reason after it.
+type what struct {
+	verb   func(drift.Action) string
+	reason func(drift.ResourceChange) string
+}
+
+var (
+	driftWhat    = what{driftVerb, func(drift.ResourceChange) string { return "" }}
+	followOnWhat = what{pendingVerb, func(c drift.ResourceChange) string { return ", " + because(c, MarkdownTableCode) }}
+	codeWhat     = what{pendingVerb, func(c drift.ResourceChange) string { return partly(because(c, MarkdownTableCode)) }}
+)
+
+// identityCell is identityText with each value a code span.
+func identityCell(c drift.ResourceChange) string {
+	parts := make([]string, 0, len(c.Identity))
+	for _, a := range c.Identity {
+		parts = append(parts, a.Path+" "+MarkdownTableCode(Value(a.Value)))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // writeMarkdownChanges writes a section with a table of changes and a diff
 // of their attributes within the resource budget; it returns how many it
 // left out.
-func writeMarkdownChanges(b *strings.Builder, title string, cs []drift.ResourceChange, budget *int, maxAttrs int, verb func(drift.Action) string) int {
+func writeMarkdownChanges(b *strings.Builder, title string, cs []drift.ResourceChange, budget *int, opt MarkdownOptions, what what) int {
 	shown := cs
 	if *budget >= 0 {
 		shown = shown[:min(*budget, len(shown))]
@@ -104,28 +131,35 @@ func writeMarkdownChanges(b *strings.Builder, title string, cs []drift.ResourceC
 		b.WriteString("### " + title + "\n\n")
 		b.WriteString("| | Resource | What happened |\n|---|---|---|\n")
 		for _, c := range shown {
-			what := verb(c.Action)
-			if n := len(c.Attributes); n > 0 {
-				what += " (" + plural(n, "attribute") + ")"
+			desc := what.verb(c.Action)
+			if len(c.Identity) > 0 {
+				desc += ": " + identityCell(c)
 			}
-			fmt.Fprintf(b, "| `%s` | %s | %s |\n", actionSymbol(c.Action), MarkdownTableCode(c.Address), what)
+			if attrs, _ := ShownAttributes(c.Attributes, opt.Verbose); len(attrs) > 0 {
+				desc += " (" + plural(len(attrs), "attribute") + ")"
+			}
+			fmt.Fprintf(b, "| `%s` | %s | %s%s |\n", actionSymbol(c.Action), MarkdownTableCode(c.Address), desc, what.reason(c))
 		}
 		b.WriteString("\n")
 		var lines []string
 		for _, c := range shown {
-			if len(c.Attributes) == 0 {
+			all, hidden := ShownAttributes(c.Attributes, opt.Verbose)
+			if len(all) == 0 {
 				continue // the table says all there is
 			}
-			lines = append(lines, fmt.Sprintf("# %s %s", c.Address, verb(c.Action)))
-			attrs := c.Attributes
-			if maxAttrs > 0 && len(attrs) > maxAttrs {
-				attrs = attrs[:maxAttrs]
+			lines = append(lines, fmt.Sprintf("# %s %s", c.Address, what.verb(c.Action)))
+			attrs := all
+			if opt.MaxAttributes > 0 && len(attrs) > opt.MaxAttributes {
+				attrs = attrs[:opt.MaxAttributes]
 			}
 			for _, a := range attrs {
 				lines = append(lines, diffLines(a)...)
 			}
-			if len(attrs) < len(c.Attributes) {
-				lines = append(lines, "  … and "+more(len(c.Attributes)-len(attrs), "attribute"))
+			if len(attrs) < len(all) {
+				lines = append(lines, "  … and "+more(len(all)-len(attrs), "attribute"))
+			}
+			if hidden > 0 {
+				lines = append(lines, "  "+hiddenNote(hidden))
 			}
 		}
 		if len(lines) > 0 {
@@ -136,7 +170,7 @@ func writeMarkdownChanges(b *strings.Builder, title string, cs []drift.ResourceC
 }
 
 // diffLines shows an attribute as a removed and an added line, which
-// GitHub colours red and green.
+// GitHub colours red and green; the added one notes a cause of its own.
 func diffLines(a drift.AttributeChange) []string {
 	var lines []string
 	if a.Before != nil || !a.Unknown && a.After == nil {
@@ -147,6 +181,9 @@ func diffLines(a drift.AttributeChange) []string {
 		lines = append(lines, fmt.Sprintf("+   %s = (known after apply)", a.Path))
 	case a.After != nil || a.Before == nil:
 		lines = append(lines, fmt.Sprintf("+   %s = %s", a.Path, Value(a.After)))
+	}
+	if note := CauseNote(a.Cause); note != "" && len(lines) > 0 {
+		lines[len(lines)-1] += "  # " + note
 	}
 	return lines
 }

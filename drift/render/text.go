@@ -14,6 +14,9 @@ import (
 type TextOptions struct {
 	// Color enables ANSI colours; set it only when writing to a terminal.
 	Color bool
+	// Verbose shows the values a replacement recomputes (known only after
+	// apply), which are otherwise left out.
+	Verbose bool
 	// Shard, when set, adds a line naming the shard to the summary.
 	Shard *Shard
 }
@@ -51,7 +54,7 @@ func Text(w io.Writer, reports []*drift.Report, opt TextOptions) error {
 	bw := bufio.NewWriter(w)
 	p := painter(opt.Color)
 	for _, r := range reports {
-		writeTextReport(bw, r, p)
+		writeTextReport(bw, r, p, opt.Verbose)
 	}
 	if len(reports) > 0 {
 		writeTextSummary(bw, reports, p)
@@ -62,7 +65,7 @@ func Text(w io.Writer, reports []*drift.Report, opt TextOptions) error {
 	return bw.Flush()
 }
 
-func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
+func writeTextReport(w *bufio.Writer, r *drift.Report, p painter, verbose bool) {
 	if r.Status == drift.StatusClean && len(r.Pending) == 0 && len(r.Outputs) == 0 {
 		return
 	}
@@ -78,16 +81,27 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 	if len(r.Drift) > 0 {
 		fmt.Fprintf(w, "  Objects changed outside of Terraform:\n\n")
 		for _, c := range r.Drift {
-			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, Terminal(c.Address)), driftVerb(c.Action))
-			writeTextAttributes(w, c.Attributes, p)
+			head := driftVerb(c.Action)
+			if len(c.Identity) > 0 {
+				head += ": " + Terminal(IdentityText(c))
+			}
+			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, Terminal(c.Address)), head)
+			writeTextAttributes(w, c.Attributes, p, verbose)
 		}
 		fmt.Fprintln(w)
 	}
-	if len(r.Pending) > 0 {
+	code, followOn := SplitPending(r.Pending)
+	if len(followOn) > 0 {
+		fmt.Fprintf(w, "  Follow-on changes (not in code; terraform apply would make them):\n\n")
+		for _, c := range followOn {
+			writeTextPending(w, c, p, verbose, ", "+because(c, Terminal))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(code) > 0 {
 		fmt.Fprintf(w, "  Pending changes (in code, not applied):\n\n")
-		for _, c := range r.Pending {
-			fmt.Fprintf(w, "  %s %s %s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, Terminal(c.Address)), pendingVerb(c.Action))
-			writeTextAttributes(w, c.Attributes, p)
+		for _, c := range code {
+			writeTextPending(w, c, p, verbose, partly(because(c, Terminal)))
 		}
 		fmt.Fprintln(w)
 	}
@@ -102,12 +116,62 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter) {
 	if r.Ignored > 0 {
 		fmt.Fprintf(w, "  (%s ignored by rules)\n\n", plural(r.Ignored, "change"))
 	}
+	if advice := Advice(r, terminalCode); advice != "" {
+		for _, line := range wrap(advice, 76) {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
-func writeTextAttributes(w *bufio.Writer, attrs []drift.AttributeChange, p painter) {
-	for _, a := range attrs {
-		fmt.Fprintf(w, "      %s %s\n", p.symbol(attributeSymbol(a)), Terminal(AttributeLine(a)))
+
+// writeTextPending writes a pending change; why ends its head line.
+func writeTextPending(w *bufio.Writer, c drift.ResourceChange, p painter, verbose bool, why string) {
+	head := pendingVerb(c.Action)
+	if len(c.Identity) > 0 {
+		head += ": " + Terminal(IdentityText(c))
 	}
+	fmt.Fprintf(w, "  %s %s %s%s\n", p.symbol(actionSymbol(c.Action)), p.paint(ansiBold, Terminal(c.Address)), head, why)
+	writeTextAttributes(w, c.Attributes, p, verbose)
+}
+
+func writeTextAttributes(w *bufio.Writer, attrs []drift.AttributeChange, p painter, verbose bool) {
+	shown, hidden := ShownAttributes(attrs, verbose)
+	for _, a := range shown {
+		line := Terminal(AttributeLine(a))
+		if note := CauseNote(a.Cause); note != "" {
+			line += "  # " + note
+		}
+		fmt.Fprintf(w, "      %s %s\n", p.symbol(attributeSymbol(a)), line)
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "      %s\n", hiddenNote(hidden))
+	}
+}
+
+// terminalCode quotes a command or a path in text.
+func terminalCode(s string) string { return "`" + Terminal(s) + "`" }
+
+// wrap breaks text into lines of at most width bytes at spaces; a longer
+// word gets a line of its own.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 func writeTextSummary(w *bufio.Writer, reports []*drift.Report, p painter) {

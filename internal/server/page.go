@@ -45,6 +45,13 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"changes": func(kind string, items []drift.ResourceChange) changeList {
 		return changeList{Kind: kind, Items: items}
 	},
+	"code":     func(cs []drift.ResourceChange) []drift.ResourceChange { code, _ := render.SplitPending(cs); return code },
+	"followOn": func(cs []drift.ResourceChange) []drift.ResourceChange { _, f := render.SplitPending(cs); return f },
+	"because":  render.Because,
+	"identity": render.IdentityText,
+	"note":     render.CauseNote,
+	"shown":    func(as []drift.AttributeChange) []drift.AttributeChange { s, _ := render.ShownAttributes(as, false); return s },
+	"hidden":   func(as []drift.AttributeChange) int { _, n := render.ShownAttributes(as, false); return n },
 }).ParseFS(templateFS, "templates/*.html"))
 
 // row is one workspace as the pages show it: the API's workspace, flat
@@ -121,9 +128,10 @@ func (statusData) States() []string { return states }
 // NoOwner is the owner filter's value for workspaces without owners.
 func (statusData) NoOwner() string { return noOwner }
 
-// changeList is a section of the workspace page: drift or pending.
+// changeList is a section of the workspace page: drift, follow-on
+// changes, or pending code.
 type changeList struct {
-	Kind  string // drift, pending
+	Kind  string // drift, followon, pending
 	Items []drift.ResourceChange
 }
 

@@ -222,8 +222,11 @@ func TestWorkspacePage(t *testing.T) {
 			wantBars: 2,
 		},
 		{
-			ws:   "dns",
-			want: []string{"update in place", "replace", "(known after apply)", "300", "3600"},
+			ws: "dns",
+			want: []string{"update in place", "replace", "(known after apply)", "300", "3600",
+				"Follow-on changes: not in code, terraform apply would make them (1)", "because data.aws_ami.ubuntu read a new value",
+				`data-cause="input"`, "ami-0bb", "1 value known only after apply not shown.", "Pending changes: in code, not applied (2)"},
+			wantNot: []string{"arn:aws:ec2:i-1"},
 		},
 		{
 			ws:   "storage",
