@@ -220,3 +220,32 @@ func TestAnalyzeNullEntries(t *testing.T) {
 		t.Errorf("report = %+v", r)
 	}
 }
+
+// TestIdentityRedacted: a deleted object's identifying attributes are
+// hidden when marked sensitive, or when they hold a secret from elsewhere.
+func TestIdentityRedacted(t *testing.T) {
+	plan := &tfjson.Plan{
+		ResourceDrift: []*tfjson.ResourceChange{{
+			Address: "x.gone", Mode: tfjson.ManagedResourceMode, Type: "x", Name: "gone",
+			Change: &tfjson.Change{
+				Actions:         tfjson.Actions{tfjson.ActionDelete},
+				Before:          map[string]any{"id": "i-123", "name": "db-hunter2-name", "arn": "arn:x:hunter2-pass"},
+				BeforeSensitive: map[string]any{"name": true},
+			},
+		}},
+		Variables: map[string]*tfjson.PlanVariable{"pw": {Value: "hunter2-pass"}},
+		Config: &tfjson.Config{RootModule: &tfjson.ConfigModule{Variables: map[string]*tfjson.ConfigVariable{"pw": {Sensitive: true}}}},
+	}
+	r := Analyze(plan, Options{})
+	if len(r.Drift) != 1 {
+		t.Fatalf("drift %+v", r.Drift)
+	}
+	got := map[string]any{}
+	for _, a := range r.Drift[0].Identity {
+		got[a.Path] = a.Value
+	}
+	want := map[string]any{"id": "i-123", "name": SensitiveMarker, "arn": "arn:x:" + SensitiveMarker}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("identity %v, want %v", got, want)
+	}
+}

@@ -249,6 +249,14 @@ func (s *Secrets) redactReport(r *Report) {
 			for j := range rc.Attributes {
 				s.redactAttribute(&rc.Attributes[j])
 			}
+			for j := range list[i].Identity {
+				a := &list[i].Identity[j]
+				if a.Sensitive {
+					a.Value = markerUnlessNil(a.Value)
+					continue
+				}
+				a.Value, a.Sensitive = s.value(a.Value)
+			}
 		}
 	}
 	for i := range r.Outputs {

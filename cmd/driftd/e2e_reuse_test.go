@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,7 +57,7 @@ resource "testbed_object" "web" {
 	if !strings.Contains(log, `"report_reused":true`) {
 		t.Errorf("second scan of the same drift: no report_reused=true in the log:\n%s", log)
 	}
-	if a, b := fmt.Sprintf("%+v", perScan(*first)), fmt.Sprintf("%+v", perScan(*second)); a != b {
+	if a, b := jsonString(t, perScan(*first)), jsonString(t, perScan(*second)); a != b {
 		t.Errorf("reused report differs:\nfirst:  %s\nsecond: %s", a, b)
 	}
 	if second.ScanID == first.ScanID || !second.StartedAt.After(first.StartedAt) {
@@ -96,4 +96,13 @@ resource "testbed_object" "web" {
 	if third.Fingerprint == first.Fingerprint {
 		t.Errorf("new drift has the old fingerprint: %+v", third.Drift)
 	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

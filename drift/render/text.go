@@ -124,7 +124,6 @@ func writeTextReport(w *bufio.Writer, r *drift.Report, p painter, verbose bool) 
 	}
 }
 
-
 // writeTextPending writes a pending change; why ends its head line.
 func writeTextPending(w *bufio.Writer, c drift.ResourceChange, p painter, verbose bool, why string) {
 	head := pendingVerb(c.Action)

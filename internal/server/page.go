@@ -45,13 +45,13 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"changes": func(kind string, items []drift.ResourceChange) changeList {
 		return changeList{Kind: kind, Items: items}
 	},
-	"code":     func(cs []drift.ResourceChange) []drift.ResourceChange { code, _ := render.SplitPending(cs); return code },
-	"followOn": func(cs []drift.ResourceChange) []drift.ResourceChange { _, f := render.SplitPending(cs); return f },
+	"code":     codeChanges,
+	"followOn": followOnChanges,
 	"because":  render.Because,
 	"identity": render.IdentityText,
 	"note":     render.CauseNote,
-	"shown":    func(as []drift.AttributeChange) []drift.AttributeChange { s, _ := render.ShownAttributes(as, false); return s },
-	"hidden":   func(as []drift.AttributeChange) int { _, n := render.ShownAttributes(as, false); return n },
+	"shown":    shownAttributes,
+	"hidden":   hiddenAttributes,
 }).ParseFS(templateFS, "templates/*.html"))
 
 // row is one workspace as the pages show it: the API's workspace, flat
@@ -127,6 +127,30 @@ func (statusData) States() []string { return states }
 
 // NoOwner is the owner filter's value for workspaces without owners.
 func (statusData) NoOwner() string { return noOwner }
+
+// codeChanges and followOnChanges split pending changes as the text and
+// markdown reports do.
+func codeChanges(cs []drift.ResourceChange) []drift.ResourceChange {
+	code, _ := render.SplitPending(cs)
+	return code
+}
+
+func followOnChanges(cs []drift.ResourceChange) []drift.ResourceChange {
+	_, followOn := render.SplitPending(cs)
+	return followOn
+}
+
+// shownAttributes and hiddenAttributes leave out, and count, the values a
+// replacement computes anew, as the text report does by default.
+func shownAttributes(as []drift.AttributeChange) []drift.AttributeChange {
+	shown, _ := render.ShownAttributes(as, false)
+	return shown
+}
+
+func hiddenAttributes(as []drift.AttributeChange) int {
+	_, hidden := render.ShownAttributes(as, false)
+	return hidden
+}
 
 // changeList is a section of the workspace page: drift, follow-on
 // changes, or pending code.
