@@ -23,7 +23,8 @@ func (a *app) analyze(ctx context.Context, args []string) (int, error) {
 	fs := a.newFlagSet("analyze", "analyze [flags] [FILE|-]")
 	var f scanFlags
 	fs.StringVar(&f.output, "output", "text", "output format: text, json, markdown")
-	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there are pending (unapplied) changes")
+	fs.BoolVar(&f.failOnPending, "fail-on-pending", false, "exit 2 also when there is code not applied (not counting changes that follow from drift or rotation)")
+	fs.BoolVar(&f.verbose, "verbose", false, "text and markdown: also show the values a replacement computes anew (known after apply)")
 	fs.StringVar(&f.cacheDir, "cache-dir", a.getenv("DRIFTD_CACHE_DIR"), "where --report keeps what reporters told (default: the user cache dir)")
 	fs.StringVar(&f.storePath, "store", "", "history file (as driftd serve keeps) for --report: reports and what each reporter told")
 	f.log.register(fs, "warn")
@@ -88,7 +89,7 @@ func (a *app) analyze(ctx context.Context, args []string) (int, error) {
 	r := drift.Analyze(plan, opts)
 	r.ScanID = scan.NewID()
 	reports := []*drift.Report{r}
-	if err := a.print(f.output, reports, nil); err != nil {
+	if err := a.print(f, reports, nil); err != nil {
 		return exitError, err
 	}
 	if *report {
