@@ -234,7 +234,7 @@ func TestIdentityRedacted(t *testing.T) {
 			},
 		}},
 		Variables: map[string]*tfjson.PlanVariable{"pw": {Value: "hunter2-pass"}},
-		Config: &tfjson.Config{RootModule: &tfjson.ConfigModule{Variables: map[string]*tfjson.ConfigVariable{"pw": {Sensitive: true}}}},
+		Config:    &tfjson.Config{RootModule: &tfjson.ConfigModule{Variables: map[string]*tfjson.ConfigVariable{"pw": {Sensitive: true}}}},
 	}
 	r := Analyze(plan, Options{})
 	if len(r.Drift) != 1 {
