@@ -28,9 +28,11 @@ type reloader struct {
 	st    *store.Store
 	log   *slog.Logger
 	// listenFlag and dataDirFlag are --listen and --data-dir, which
-	// override the file; listenHost is the host serve listens on, allowed
-	// whatever allowed_hosts says.
-	listenFlag, dataDirFlag, listenHost string
+	// override the file.
+	listenFlag, dataDirFlag string
+	// ownHosts are allowed whatever allowed_hosts says: the host serve
+	// listens on, and --allowed-hosts.
+	ownHosts []string
 
 	mu  sync.Mutex // one reload at a time
 	cur config.Server
@@ -120,7 +122,7 @@ func (rl *reloader) restartOnly(old, cur config.Server, changed []string) error 
 // applyServer makes the running daemon use s's live settings. min_interval
 // needs nothing: it bounds schedules, which loading the file checked.
 func (rl *reloader) applyServer(s config.Server) error {
-	rl.srv.SetAccess(s.TriggerToken.Reveal(), append([]string{rl.listenHost}, s.AllowedHosts...))
+	rl.srv.SetAccess(s.TriggerToken.Reveal(), slices.Concat(rl.ownHosts, s.AllowedHosts))
 	sched := rl.dmn.Scheduler()
 	return errors.Join(
 		sched.SetConcurrency(s.Concurrency),

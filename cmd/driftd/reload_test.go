@@ -108,10 +108,11 @@ func TestServeReloadServerSettings(t *testing.T) {
 	addr := freeAddr(t)
 	server := fmt.Sprintf("  listen: %q\n  trigger_token_file: %s\n  allowed_hosts: [old.example]\n", addr, tokenFile)
 	reloadConfig(t, cfg, server)
-	d := startDaemonAt(t, addr, cliEnv(t), "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
+	d := startDaemonAt(t, addr, cliEnv(t), "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--log-format", "json",
+		"--allowed-hosts", "flag.example,*.pods.example")
 
-	if got := []int{hostStatus(t, addr, "old.example"), hostStatus(t, addr, "new.example"), triggerStatus(t, addr, tokenA)}; fmt.Sprint(got) != "[200 421 404]" {
-		t.Fatalf("before the reload: old host, new host, token A = %v, want [200 421 404]", got)
+	if got := []int{hostStatus(t, addr, "old.example"), hostStatus(t, addr, "new.example"), hostStatus(t, addr, "flag.example"), hostStatus(t, addr, "d-0.pods.example"), triggerStatus(t, addr, tokenA)}; fmt.Sprint(got) != "[200 421 200 200 404]" {
+		t.Fatalf("before the reload: old host, new host, flag's hosts, token A = %v, want [200 421 200 200 404]", got)
 	}
 
 	reloads := func() int { return strings.Count(d.log(), "config reload") }
@@ -134,8 +135,8 @@ func TestServeReloadServerSettings(t *testing.T) {
 	if strings.Contains(log, tokenB) || strings.Contains(log, tokenA) {
 		t.Fatal("a trigger token in the log")
 	}
-	if got := []int{hostStatus(t, addr, "old.example"), hostStatus(t, addr, "new.example"), triggerStatus(t, addr, tokenB), triggerStatus(t, addr, tokenA)}; fmt.Sprint(got) != "[421 200 404 401]" {
-		t.Fatalf("after the reload: old host, new host, token B, token A = %v, want [421 200 404 401]", got)
+	if got := []int{hostStatus(t, addr, "old.example"), hostStatus(t, addr, "new.example"), hostStatus(t, addr, "flag.example"), triggerStatus(t, addr, tokenB), triggerStatus(t, addr, tokenA)}; fmt.Sprint(got) != "[421 200 200 404 401]" {
+		t.Fatalf("after the reload: old host, new host, flag's host, token B, token A = %v, want [421 200 200 404 401]", got)
 	}
 
 	// The socket stays where it is, so the whole file is refused: the
@@ -219,5 +220,21 @@ func TestServeReloadPanic(t *testing.T) {
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestServeAllowedHostsFlag: --allowed-hosts entries are checked as
+// allowed_hosts entries are, before serve starts anything.
+func TestServeAllowedHostsFlag(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{"driftd.example:8080", "has a port"},
+		{"driftd,,other", `invalid host name ""`},
+		{"127.0.0.1", "is an IP address"},
+	} {
+		var out, errb strings.Builder
+		code := newApp(&out, &errb, nil).run(t.Context(), []string{"serve", "--config", "/nonexistent.yaml", "--allowed-hosts", tt.value})
+		if code != exitError || !strings.Contains(errb.String(), tt.want) || !strings.Contains(errb.String(), "allowed-hosts") {
+			t.Errorf("--allowed-hosts %s: exit %d, stderr %q; want %d and an error about %q", tt.value, code, errb.String(), exitError, tt.want)
+		}
 	}
 }

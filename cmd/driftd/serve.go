@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,6 +39,8 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	listen := fs.String("listen", "", "HTTP listen address (default: server.listen from the config)")
 	dataDir := fs.String("data-dir", "", "store and git mirrors (default: server.data_dir, else $XDG_STATE_HOME/driftd)")
 	shardFlag := fs.String("shard", "", "serve "+shardUsage+"; in a StatefulSet, the pod's ordinal with $DRIFTD_SHARDS=N")
+	var hostsFlag allowedHostsFlag
+	fs.Var(&hostsFlag, "allowed-hosts", "host names, comma-separated, requests may address besides server.allowed_hosts (repeatable)")
 	var f scanFlags
 	f.register(a, fs)
 	f.log.register(fs, "info")
@@ -152,6 +156,9 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 
 	addr := firstNonEmpty(*listen, cfg.Server.Listen)
 	listenHost, _, _ := net.SplitHostPort(addr)
+	// The name it listens on is driftd's own, and the flag's stay through
+	// reloads.
+	ownHosts := append([]string{listenHost}, hostsFlag...)
 	var running atomic.Bool
 	srv, err := server.New(server.Options{
 		History:    st,
@@ -165,8 +172,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 			return server.Issue{URL: u, Title: t}
 		},
 		TriggerToken: cfg.Server.TriggerToken.Reveal(),
-		// The name it listens on is driftd's own.
-		AllowedHosts: append([]string{listenHost}, cfg.Server.AllowedHosts...),
+		AllowedHosts: slices.Concat(ownHosts, cfg.Server.AllowedHosts),
 		Ready: func() error {
 			if !running.Load() {
 				return errors.New("scheduler not running")
@@ -189,7 +195,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}()
 	rl := &reloader{
 		a: a, path: *configPath, build: build, dmn: dmn, srv: srv, st: st, log: log,
-		listenFlag: *listen, dataDirFlag: *dataDir, listenHost: listenHost, cur: cfg.Server,
+		listenFlag: *listen, dataDirFlag: *dataDir, ownHosts: ownHosts, cur: cfg.Server,
 	}
 	log.Info("driftd serving", "listen", ln.Addr().String(), "workspaces", len(setup.Config.Workspaces), "data_dir", dir, "version", buildVersion())
 	if part.Sharded() {
@@ -244,6 +250,22 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 
 // sloMaxAge is how old the SLO figures that scrapes and pages get may be.
 const sloMaxAge = time.Minute
+
+// allowedHostsFlag is --allowed-hosts: names checked as allowed_hosts
+// entries are, so that a mistake stops serve at once.
+type allowedHostsFlag []string
+
+func (h *allowedHostsFlag) String() string { return strings.Join(*h, ",") }
+
+func (h *allowedHostsFlag) Set(v string) error {
+	for name := range strings.SplitSeq(v, ",") {
+		if msg := config.CheckAllowedHost(name); msg != "" {
+			return errors.New(msg)
+		}
+		*h = append(*h, name)
+	}
+	return nil
+}
 
 // restoreMetrics fills the gauges from the store so /metrics is right from
 // the first scrape after a restart.

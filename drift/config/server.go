@@ -100,7 +100,7 @@ func (d *decoder) server(f field, s *Server) (jitter *field) {
 	if r, ok := fs["allowed_hosts"]; ok {
 		hosts, fields, _ := d.strList(r, true)
 		for i, h := range hosts {
-			if msg := checkAllowedHost(h); msg != "" {
+			if msg := CheckAllowedHost(h); msg != "" {
 				d.errorf(fields[i].val, fields[i].path, "%s", msg)
 			}
 		}
@@ -218,11 +218,11 @@ func (c intervals) of(spec string) interval {
 // hostLabelRE is one label of a host name.
 var hostLabelRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
 
-// checkAllowedHost says what is wrong with an allowed_hosts entry, or "".
+// CheckAllowedHost says what is wrong with an allowed_hosts entry, or "".
 // Entries that could only mislead are errors: a port (never checked), and
 // IP addresses and localhost (always allowed, so listing them restricts
 // nothing).
-func checkAllowedHost(s string) string {
+func CheckAllowedHost(s string) string {
 	const want = `want a host name like "driftd.example.com" or "*.example.com"`
 	if _, port, err := net.SplitHostPort(s); err == nil && port != "" && strings.Trim(port, "0123456789") == "" {
 		return "host " + strconv.Quote(s) + " has a port: list the host name alone (requests are accepted on any port)"
