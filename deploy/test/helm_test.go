@@ -67,9 +67,11 @@ func TestHelmChart(t *testing.T) {
 				external = append(external, cm)
 			}
 			checkObjects(t, tt.name, objs, tt.kinds, external...)
-			if notes := files["driftd/templates/NOTES.txt"]; strings.TrimSpace(notes) == "" {
+			notes := files["driftd/templates/NOTES.txt"]
+			if strings.TrimSpace(notes) == "" {
 				t.Error("no NOTES.txt")
 			}
+			checkServedNames(t, tt.name, objs, "ops", notes)
 			lintChart(t, tt.values)
 		})
 	}

@@ -1,12 +1,14 @@
 package deploytest
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
 // TestKustomize renders the base and every overlay with kustomize's Go API
@@ -32,6 +34,8 @@ func TestKustomize(t *testing.T) {
 			must(t, err)
 			objs := decodeAll(t, tt.dir, stream)
 			checkObjects(t, tt.dir, objs, tt.kinds)
+			// No namespace here: the pods take the one they run in.
+			checkServedNames(t, tt.dir, objs, "team-infra", "")
 		})
 	}
 }
@@ -49,6 +53,7 @@ func checkObjects(t *testing.T, where string, objs []object, kinds []string, ext
 	for _, name := range external {
 		configMaps[name] = true
 	}
+	dataDirs := map[string]string{} // server.data_dir by ConfigMap
 	for _, o := range objs {
 		count[o.kind]--
 		if cm, ok := o.obj.(*corev1.ConfigMap); ok {
@@ -58,6 +63,14 @@ func checkObjects(t *testing.T, where string, objs []object, kinds []string, ext
 				t.Errorf("%s: ConfigMap %s has no workspaces.yaml", where, cm.Name)
 			}
 			validateConfig(t, where, text)
+			var cfg struct {
+				Server struct {
+					DataDir string `json:"data_dir"`
+				} `json:"server"`
+			}
+			if yaml.Unmarshal([]byte(text), &cfg) == nil { // else validateConfig said why
+				dataDirs[cm.Name] = cfg.Server.DataDir
+			}
 		}
 	}
 	for k, n := range count {
@@ -72,10 +85,15 @@ func checkObjects(t *testing.T, where string, objs []object, kinds []string, ext
 		}
 		checkPod(t, where, o)
 		checkShards(t, where, o)
+		dataDir := ""
 		for _, v := range spec.Volumes {
 			if v.ConfigMap != nil && !configMaps[v.ConfigMap.Name] {
 				t.Errorf("%s: %s %s mounts ConfigMap %s, which is not rendered", where, o.kind, o.name, v.ConfigMap.Name)
 			}
+			if v.ConfigMap != nil {
+				dataDir = dataDirs[v.ConfigMap.Name]
+			}
 		}
+		checkPodDirs(t, fmt.Sprintf("%s: %s %s", where, o.kind, o.name), spec, dataDir)
 	}
 }

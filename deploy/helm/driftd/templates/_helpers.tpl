@@ -32,6 +32,27 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
+{{/* The names in-cluster clients reach serve by, comma-separated: the
+Service's and, sharded, each replica's through the headless Service, in
+every form cluster DNS gives. */}}
+{{- define "driftd.allowedHosts" -}}
+{{- $name := include "driftd.fullname" . -}}
+{{- $bases := list $name -}}
+{{- if gt (int .Values.shards) 1 -}}
+{{- $bases = append $bases (printf "*.%s-pods" $name) -}}
+{{- end -}}
+{{- $hosts := list -}}
+{{- range $bases -}}
+{{- $hosts = concat $hosts (list . (printf "%s.%s" . $.Release.Namespace) (printf "%s.%s.svc" . $.Release.Namespace) (printf "%s.%s.svc.%s" . $.Release.Namespace $.Values.clusterDomain)) -}}
+{{- end -}}
+{{- join "," $hosts -}}
+{{- end -}}
+
+{{/* serve's command line. */}}
+{{- define "driftd.serveArgs" -}}
+{{- toJson (list "serve" "--listen" "0.0.0.0:8080" "--log-format" "json" "--allowed-hosts" (include "driftd.allowedHosts" .)) -}}
+{{- end -}}
+
 {{/* The pod spec every mode shares; .args is driftd's command line, .env extra variables, .data the data volume. */}}
 {{- define "driftd.podSpec" -}}
 {{- $ := .root -}}
