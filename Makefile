@@ -84,18 +84,22 @@ soak: terraform postgres
 # reliability: the whole suite, the soak included, with its account kept.
 # Every test and every fuzz target records what it exercised in
 # $(RELIABILITY_LOG), and docs/reliability.md is rewritten from those rows,
-# naming this command and its settings. RELIABILITY_RUN narrows the tests
-# (go test -run). A failing test records nothing; the page is still written
-# and make fails.
+# naming this command and its settings. By default every test runs;
+# RELIABILITY_RUN narrows them (go test -run). The soak's rounds and each
+# fuzz target's time are shorter than make soak's and make fuzz's, so that
+# the whole account takes about twenty minutes. A failing test records
+# nothing; the page is still written and make fails.
 RELIABILITY_LOG := $(CURDIR)/.reliability/rows.jsonl
 RELIABILITY_RUN ?= .
+RELIABILITY_SOAK_ROUNDS ?= 8
+RELIABILITY_FUZZTIME ?= 15s
 reliability: terraform browser postgres
 	rm -rf $(CURDIR)/.reliability && mkdir -p $(CURDIR)/.reliability
 	status=0; \
-	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) DRIFTD_SOAK_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 120m -run '$(RELIABILITY_RUN)' ./... || status=1; \
-	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(FUZZTIME) ./... || status=1; \
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) DRIFTD_SOAK_ROUNDS=$(RELIABILITY_SOAK_ROUNDS) $(GO) test -count=1 -timeout 120m -run '$(RELIABILITY_RUN)' ./... || status=1; \
+	DRIFTD_RELIABILITY_LOG=$(RELIABILITY_LOG) $(GO) run ./internal/reliability/cmd/reliability fuzz -fuzztime $(RELIABILITY_FUZZTIME) ./... || status=1; \
 	$(GO) run ./internal/reliability/cmd/reliability table -log $(RELIABILITY_LOG) \
-		-command "make reliability RELIABILITY_RUN='$(RELIABILITY_RUN)' SOAK_ROUNDS=$(SOAK_ROUNDS) FUZZTIME=$(FUZZTIME)" > docs/reliability.md.tmp && \
+		-command "make reliability RELIABILITY_RUN='$(RELIABILITY_RUN)' RELIABILITY_SOAK_ROUNDS=$(RELIABILITY_SOAK_ROUNDS) RELIABILITY_FUZZTIME=$(RELIABILITY_FUZZTIME)" > docs/reliability.md.tmp && \
 	mv docs/reliability.md.tmp docs/reliability.md; \
 	exit $$status
 

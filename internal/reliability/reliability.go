@@ -7,6 +7,7 @@ package reliability
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -115,7 +116,7 @@ func Read(r io.Reader) ([]Row, error) {
 
 // Table writes rows as a markdown table, one line per (area, fault,
 // outcome) with the counts summed and the tests named, sorted by area and
-// fault.
+// fault regardless of case ("GitHub" among "config" and "work dir").
 func Table(w io.Writer, rows []Row) error {
 	type key struct{ area, fault, outcome string }
 	type agg struct {
@@ -138,7 +139,8 @@ func Table(w io.Writer, rows []Row) error {
 		}
 	}
 	slices.SortFunc(keys, func(a, b key) int {
-		return strings.Compare(a.area+"\x00"+a.fault+"\x00"+a.outcome, b.area+"\x00"+b.fault+"\x00"+b.outcome)
+		x, y := a.area+"\x00"+a.fault+"\x00"+a.outcome, b.area+"\x00"+b.fault+"\x00"+b.outcome
+		return cmp.Or(strings.Compare(strings.ToLower(x), strings.ToLower(y)), strings.Compare(x, y))
 	})
 	var b strings.Builder
 	b.WriteString("| area | fault or attack | times | outcome | test |\n|---|---|---:|---|---|\n")

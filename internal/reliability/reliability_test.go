@@ -10,8 +10,8 @@ import (
 )
 
 // TestTable: rows with the same area, fault and outcome are summed, tests
-// named once, cells kept in their column; a log round-trips through Append
-// and Read.
+// named once, cells kept in their column, areas sorted regardless of case;
+// a log round-trips through Append and Read.
 func TestTable(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "rows.jsonl")
 	for _, r := range []Row{
@@ -19,27 +19,22 @@ func TestTable(t *testing.T) {
 		{Area: "a", Fault: "fuzz | pipes\nnewline", Outcome: "no crash", Count: 1000, Test: "FuzzY"},
 		{Area: "b", Fault: "restart", Outcome: "ok", Count: 2, Test: "TestX"},
 		{Area: "b", Fault: "restart", Outcome: "ok", Test: "TestZ"},
+		{Area: "B", Fault: "restart", Outcome: "ok", Test: "TestZ"},
+		{Area: "C", Fault: "kill", Outcome: "ok", Test: "TestC"},
 	} {
 		if err := Append(log, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f, err := os.Open(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := Read(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
-	if err := Table(&b, rows); err != nil {
+	if err := Table(&b, readLog(t, log)); err != nil {
 		t.Fatal(err)
 	}
 	want := "| area | fault or attack | times | outcome | test |\n|---|---|---:|---|---|\n" +
 		"| a | fuzz \\| pipes newline | 1000 | no crash | `FuzzY` |\n" +
-		"| b | restart | 4 | ok | `TestX`, `TestZ` |\n"
+		"| B | restart | 1 | ok | `TestZ` |\n" +
+		"| b | restart | 4 | ok | `TestX`, `TestZ` |\n" +
+		"| C | kill | 1 | ok | `TestC` |\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -65,7 +60,19 @@ func TestTimes(t *testing.T) {
 		t.Skip("adds no row")
 	})
 	t.Run("nothing", func(t *testing.T) { Times(t, "area", "nothing", "outcome") })
-	f, err := os.Open(log)
+	rows := readLog(t, log)
+	want := []Row{
+		{Area: "area", Fault: "once", Outcome: "outcome", Count: 1, Test: "TestTimes/counted"},
+		{Area: "area", Fault: "fault", Outcome: "outcome", Count: 6, Test: "TestTimes/counted"},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("rows %+v, want %+v", rows, want)
+	}
+}
+
+func readLog(t *testing.T, path string) []Row {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +81,5 @@ func TestTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Row{
-		{Area: "area", Fault: "once", Outcome: "outcome", Count: 1, Test: "TestTimes/counted"},
-		{Area: "area", Fault: "fault", Outcome: "outcome", Count: 6, Test: "TestTimes/counted"},
-	}
-	if !slices.Equal(rows, want) {
-		t.Errorf("rows %+v, want %+v", rows, want)
-	}
+	return rows
 }

@@ -12,14 +12,14 @@ that fails or skips adds nothing.
 
 Produced by ` + "`%[1]s`" + ` at commit %[2]s (%[3]s).
 
-Tests record rows with ` + "`reliability.Record`" + `, or ` + "`reliability.Times`" + `
+Tests record rows with ` + "`reliability.Record`" + `, or with ` + "`reliability.Times`" + `
 for a fault done many times, counted as the test does it (package
-` + "`internal/reliability`" + `); a row is appended to the file named by
-` + "`%[4]s`" + ` once the test has passed; without the variable nothing is
-recorded; rows with the same area, fault and outcome are summed.
-` + "`make reliability`" + ` runs every test (the soak included) and
-every fuzz target with it set, then writes this page. A fuzz row counts the
-inputs ` + "`go test -fuzz`" + ` executed.
+` + "`internal/reliability`" + `). A row is appended to the file named by
+` + "`%[4]s`" + ` once its test has passed; without the variable nothing is
+recorded. Rows with the same area, fault and outcome are summed.
+` + "`make reliability`" + ` runs every test (the soak included) and every fuzz
+target with it set, then writes this page. A fuzz row counts the inputs
+` + "`go test -fuzz`" + ` executed.
 
 `
 
