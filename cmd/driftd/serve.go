@@ -288,18 +288,15 @@ func restoreMetrics(ctx context.Context, st *store.Store, m *server.Metrics, log
 }
 
 // restoreLastSuccess sets a workspace's last success from the newest scan
-// in its history that did not fail, if any.
+// in its history that did not fail, if any, reading back no further.
 func restoreLastSuccess(ctx context.Context, st *store.Store, m *server.Metrics, workspace string) {
-	scans, err := st.Scans(ctx, workspace, 0)
-	if err != nil {
-		return
-	}
-	for _, sc := range scans {
+	_ = st.ScansBack(ctx, workspace, func(sc store.Scan) bool {
 		if sc.Status != drift.StatusError {
 			m.RestoreLastSuccess(workspace, sc.StartedAt)
-			return
+			return false
 		}
-	}
+		return true
+	})
 }
 
 func (a *app) defaultDataDir() string {

@@ -257,25 +257,39 @@ func (s *Store) LastReport(ctx context.Context, workspace string) (*drift.Report
 // first; limit <= 0 returns them all. An unknown workspace has none.
 func (s *Store) Scans(ctx context.Context, workspace string, limit int) ([]Scan, error) {
 	var scans []Scan
-	err := s.view(ctx, "scans of "+workspace, func(tx *bolt.Tx) error {
-		hist := tx.Bucket(bucketScans).Bucket([]byte(workspace))
-		if hist == nil {
-			return nil
-		}
-		c := hist.Cursor()
-		for k, v := c.Last(); k != nil && (limit <= 0 || len(scans) < limit); k, v = c.Prev() {
-			sc, err := decodeScan(workspace, k, v)
-			if err != nil {
-				return err
-			}
-			scans = append(scans, sc)
-		}
-		return nil
+	err := s.ScansBack(ctx, workspace, func(sc Scan) bool {
+		scans = append(scans, sc)
+		return limit <= 0 || len(scans) < limit
 	})
 	if err != nil {
 		return nil, err
 	}
 	return scans, nil
+}
+
+// ScansBack calls fn with the workspace's scans newest (last saved) first
+// until fn returns false or none is left, so that a reader needing only
+// the recent history does not read (or page in) the rest. fn runs inside
+// a read transaction and must not call the Store. An unknown workspace has
+// no scans.
+func (s *Store) ScansBack(ctx context.Context, workspace string, fn func(Scan) bool) error {
+	return s.view(ctx, "scans of "+workspace, func(tx *bolt.Tx) error {
+		hist := tx.Bucket(bucketScans).Bucket([]byte(workspace))
+		if hist == nil {
+			return nil
+		}
+		c := hist.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			sc, err := decodeScan(workspace, k, v)
+			if err != nil {
+				return err
+			}
+			if !fn(sc) {
+				return nil
+			}
+		}
+		return nil
+	})
 }
 
 // ScansAfter returns the workspace's scans with an ID above after, oldest

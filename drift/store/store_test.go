@@ -245,6 +245,15 @@ func TestScansNewestFirst(t *testing.T) {
 	if scans, err := s.Scans(ctx, "nope", 0); err != nil || len(scans) != 0 {
 		t.Errorf("Scans of unknown workspace = %v, %v", scans, err)
 	}
+	// ScansBack reads no further than asked.
+	var got []uint64
+	err := s.ScansBack(ctx, "a", func(sc store.Scan) bool {
+		got = append(got, sc.ID)
+		return sc.ID != ids[3]
+	})
+	if err != nil || !reflect.DeepEqual(got, []uint64{ids[4], ids[3]}) {
+		t.Errorf("ScansBack stopping at %d called fn with %v, %v", ids[3], got, err)
+	}
 }
 
 func TestScansAfterOldestFirst(t *testing.T) {
