@@ -297,13 +297,7 @@ func Compute(scans []Scan, obj Objective, now time.Time) Summary {
 		scans = slices.Clone(scans)
 		slices.SortStableFunc(scans, byTime)
 	}
-	s := Summary{
-		Workspaces:         1,
-		Window:             obj.Window,
-		DriftFreeObjective: obj.DriftFree,
-		ResolveWithin:      obj.ResolveWithin,
-		Burn:               make([]Budget, len(Lookbacks)),
-	}
+	s := newSummary(obj)
 	from := now.Add(-obj.Window)
 	var (
 		first             time.Time // first scan, whatever its outcome
@@ -378,6 +372,17 @@ func Compute(scans []Scan, obj Objective, now time.Time) Summary {
 	return s
 }
 
+// newSummary is one workspace's summary before any scan counts.
+func newSummary(obj Objective) Summary {
+	return Summary{
+		Workspaces:         1,
+		Window:             obj.Window,
+		DriftFreeObjective: obj.DriftFree,
+		ResolveWithin:      obj.ResolveWithin,
+		Burn:               make([]Budget, len(Lookbacks)),
+	}
+}
+
 // allowed is (1 - objective) × observed, rounded to the nanosecond.
 func allowed(observed time.Duration, objective float64) time.Duration {
 	return time.Duration(math.Round(float64(observed) * (1 - objective)))
@@ -440,13 +445,4 @@ func Prune(scans []Scan, now time.Time, horizon time.Duration) []Scan {
 		return scans
 	}
 	return slices.Delete(scans, 0, keep)
-}
-
-// Merge inserts scans (any order) into a time-sorted history.
-func Merge(hist, scans []Scan) []Scan {
-	hist = append(hist, scans...)
-	if !slices.IsSortedFunc(hist, byTime) {
-		slices.SortStableFunc(hist, byTime)
-	}
-	return hist
 }

@@ -19,6 +19,9 @@ type Source interface {
 	// ScansAfter returns a workspace's scans with an ID above after,
 	// oldest first.
 	ScansAfter(ctx context.Context, workspace string, after uint64) ([]store.Scan, error)
+	// ScansBack calls fn with a workspace's scans newest first until fn
+	// returns false.
+	ScansBack(ctx context.Context, workspace string, fn func(store.Scan) bool) error
 }
 
 // Target is a workspace with an objective.
@@ -66,22 +69,23 @@ type Workspace struct {
 }
 
 // Tracker keeps, in memory, the part of each workspace's history its
-// figures need, and computes them on demand. It reads from its Source only
-// what was saved since the last call, so computing at every scrape costs
-// one read of the summaries plus the new scans.
+// figures need, and computes them on demand. It first reads a workspace's
+// history newest first, back to the last clean scan before the window (or
+// the lookbacks, if longer) and no further; after that it reads only what
+// was saved since the last call, so computing at every scrape costs one
+// read of the summaries plus the new scans. What it keeps of a workspace
+// is its runs of one outcome and the window's scan times as a few bytes
+// each (history).
+//
+// It assumes, as the store's retention does, that a workspace's scans are
+// saved in the order they started. A scan saved out of order, a now
+// before the last call's or a window that grew make it read the
+// workspace's history again.
 type Tracker struct {
 	src Source
 
 	mu   sync.Mutex
 	hist map[string]*history
-}
-
-type history struct {
-	scans []Scan
-	// last is the ID of the newest scan read.
-	last uint64
-	// horizon is how far back the history was read and is kept.
-	horizon time.Duration
 }
 
 // NewTracker returns a Tracker over src.
@@ -90,8 +94,7 @@ func NewTracker(src Source) *Tracker {
 }
 
 // Compute returns the figures of targets at now. Workspaces not among
-// targets are forgotten; a target whose horizon grew is read again from
-// the start of what the store keeps.
+// targets are forgotten.
 func (t *Tracker) Compute(ctx context.Context, targets []Target, now time.Time) (*Fleet, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -108,27 +111,11 @@ func (t *Tracker) Compute(ctx context.Context, targets []Target, now time.Time) 
 	owners := map[string]*Summary{}
 	for _, tg := range targets {
 		wanted[tg.Workspace] = true
-		horizon := tg.Objective.Horizon()
-		h := t.hist[tg.Workspace]
-		if h == nil || h.horizon < horizon {
-			h = &history{horizon: horizon}
-			t.hist[tg.Workspace] = h
+		h, err := t.update(ctx, tg, lastID[tg.Workspace], now)
+		if err != nil {
+			return nil, fmt.Errorf("slo: %w", err)
 		}
-		h.horizon = horizon
-		if id := lastID[tg.Workspace]; id > h.last {
-			scans, err := t.src.ScansAfter(ctx, tg.Workspace, h.last)
-			if err != nil {
-				return nil, fmt.Errorf("slo: %w", err)
-			}
-			add := make([]Scan, 0, len(scans))
-			for _, sc := range scans {
-				add = append(add, Scan{At: sc.StartedAt, Outcome: OutcomeOf(sc.Status)})
-				h.last = max(h.last, sc.ID)
-			}
-			h.scans = Merge(h.scans, add)
-		}
-		h.scans = Prune(h.scans, now, horizon)
-		sum := Compute(h.scans, tg.Objective, now)
+		sum := h.summary(tg.Objective)
 		f.Workspaces = append(f.Workspaces, Workspace{Target: tg, Summary: sum})
 		f.Fleet.Add(sum)
 		for _, o := range slices.Compact(slices.Sorted(slices.Values(tg.Owners))) {
@@ -149,4 +136,59 @@ func (t *Tracker) Compute(ctx context.Context, targets []Target, now time.Time) 
 	}
 	slices.SortFunc(f.Owners, func(a, b Owner) int { return strings.Compare(a.Owner, b.Owner) })
 	return f, nil
+}
+
+// update brings a target's history to now, given the ID of its newest
+// scan in the store.
+func (t *Tracker) update(ctx context.Context, tg Target, lastID uint64, now time.Time) (*history, error) {
+	window, horizon := tg.Objective.Window, tg.Objective.Horizon()
+	h := t.hist[tg.Workspace]
+	if h != nil && window <= h.window && now.UnixNano() >= h.at && lastID > h.last {
+		scans, err := t.src.ScansAfter(ctx, tg.Workspace, h.last)
+		if err != nil {
+			return nil, err
+		}
+		for _, sc := range scans {
+			if !h.inOrder(sc.StartedAt) {
+				h = nil
+				break
+			}
+			h.add(Scan{At: sc.StartedAt, Outcome: OutcomeOf(sc.Status)})
+			h.last = max(h.last, sc.ID)
+		}
+	}
+	if h == nil || window > h.window || now.UnixNano() < h.at {
+		var err error
+		if h, err = t.read(ctx, tg.Workspace, now, horizon); err != nil {
+			return nil, err
+		}
+		t.hist[tg.Workspace] = h
+	}
+	h.window = window
+	h.advance(now, window, horizon)
+	return h, nil
+}
+
+// read reads a workspace's history newest first, back to the last clean
+// scan that started at or before now - horizon: no figure at now or later
+// needs anything older (Prune).
+func (t *Tracker) read(ctx context.Context, workspace string, now time.Time, horizon time.Duration) (*history, error) {
+	cut := now.Add(-horizon)
+	h := &history{at: now.UnixNano()}
+	var scans []Scan
+	err := t.src.ScansBack(ctx, workspace, func(sc store.Scan) bool {
+		h.last = max(h.last, sc.ID)
+		o := OutcomeOf(sc.Status)
+		scans = append(scans, Scan{At: sc.StartedAt, Outcome: o})
+		return o != Clean || sc.StartedAt.After(cut)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(scans)
+	slices.SortStableFunc(scans, byTime)
+	for _, sc := range scans {
+		h.add(sc)
+	}
+	return h, nil
 }

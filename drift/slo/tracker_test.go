@@ -17,7 +17,14 @@ var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // countingStore counts what the Tracker reads.
 type countingStore struct {
 	*store.Store
-	reads int // scans read by ScansAfter
+	reads int // scans read by ScansAfter and ScansBack
+}
+
+func (c *countingStore) ScansBack(ctx context.Context, ws string, fn func(store.Scan) bool) error {
+	return c.Store.ScansBack(ctx, ws, func(sc store.Scan) bool {
+		c.reads++
+		return fn(sc)
+	})
 }
 
 func (c *countingStore) ScansAfter(ctx context.Context, ws string, after uint64) ([]store.Scan, error) {
