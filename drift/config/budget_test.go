@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -138,6 +140,31 @@ func TestFileTooLarge(t *testing.T) {
 		t.Errorf("Load: %v", err)
 	}
 	reliability.Record(t, "config", "config file larger than 4 MiB", "refused before parsing, naming the file and the limit")
+}
+
+// TestLoadFIFO: a config path naming a FIFO no one writes to is refused
+// at once; opening it waited for a writer forever, deaf to SIGINT and
+// SIGTERM. The same holds for secret files.
+func TestLoadFIFO(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "w.yml")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadContext(t.Context(), p, Options{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Errorf("err = %v, want it to say the file is not a regular file", err)
+		}
+	case <-time.After(time.Minute): // a safety net, not a timing
+		t.Fatal("Load still waits for a writer to the FIFO")
+	}
+	reliability.Record(t, "signals", "config path naming a FIFO no one writes to", "refused at once as not a regular file, instead of waiting deaf to signals")
 }
 
 // countingContext is done after its Err has been asked n times.

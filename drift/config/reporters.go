@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -487,7 +488,10 @@ var errTooLarge = errors.New("file too large")
 // secrets and config maps) of at most max bytes, so that a mistaken
 // /dev/stdin, FIFO or /dev/zero cannot hang or exhaust driftd.
 func readFile(p string, max int64) ([]byte, error) {
-	f, err := os.Open(p)
+	// O_NONBLOCK: opening a FIFO for reading waits for a writer, with no
+	// way for a signal to stop it; non-blocking, the open returns at once
+	// and the file is refused below. Regular files ignore the flag.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
