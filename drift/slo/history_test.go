@@ -219,3 +219,42 @@ func (c readCounter) ScansBack(ctx context.Context, ws string, fn func(store.Sca
 		return fn(sc)
 	})
 }
+
+// TestTrackerRereads: a scan saved after one that started later, and a now
+// before the last one, make the Tracker read the history again rather than
+// give figures from what it dropped.
+func TestTrackerRereads(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx := context.Background()
+	reads := 0
+	tr := NewTracker(readCounter{st, &reads})
+	obj := Objective{DriftFree: 0.99, Window: day}
+	targets := []Target{{Workspace: "a", Objective: obj}}
+	saved := []Scan{ago(10*h, Clean), ago(4*h, Drifted)}
+	saveScans(t, st, "a", saved)
+	for i, c := range []struct {
+		save  []Scan
+		at    time.Time
+		reads int
+	}{
+		{nil, now, 2},
+		// Out of order: the new scan, then all three again.
+		{[]Scan{ago(6*h, Drifted)}, now, 2 + 1 + 3},
+		{[]Scan{ago(h, Clean)}, now, 6 + 1},
+		{nil, now.Add(-2 * h), 7 + 4}, // now went back
+	} {
+		saveScans(t, st, "a", c.save)
+		saved = append(saved, c.save...)
+		f, err := tr.Compute(ctx, targets, c.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := Compute(saved, obj, c.at); !reflect.DeepEqual(f.Workspaces[0].Summary, want) {
+			t.Errorf("step %d:\ntracker %+v\ncompute %+v", i, f.Workspaces[0].Summary, want)
+		}
+		if reads != c.reads {
+			t.Errorf("step %d: %d scans read in all, want %d", i, reads, c.reads)
+		}
+	}
+}
