@@ -278,8 +278,11 @@ func (s *Store) ScansBack(ctx context.Context, workspace string, fn func(Scan) b
 		if hist == nil {
 			return nil
 		}
+		read := 0
+		defer func() { s.historyRead(tx, read) }()
 		c := hist.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			read += len(k) + len(v)
 			sc, err := decodeScan(workspace, k, v)
 			if err != nil {
 				return err
@@ -301,8 +304,11 @@ func (s *Store) ScansAfter(ctx context.Context, workspace string, after uint64) 
 		if hist == nil || after == ^uint64(0) {
 			return nil
 		}
+		read := 0
+		defer func() { s.historyRead(tx, read) }()
 		c := hist.Cursor()
 		for k, v := c.Seek(idKey(after + 1)); k != nil; k, v = c.Next() {
+			read += len(k) + len(v)
 			sc, err := decodeScan(workspace, k, v)
 			if err != nil {
 				return err

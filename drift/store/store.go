@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -69,6 +70,10 @@ type Store struct {
 	// writeMu orders writes of summaries, so that the copy in memory
 	// follows the file's commits.
 	writeMu sync.Mutex
+	// historyBytes counts history read since the file's pages were last
+	// released, every releaseEvery bytes (historyRead).
+	historyBytes atomic.Int64
+	releaseEvery int64
 }
 
 // Open opens the store at path, creating it (and its parent directories,
@@ -97,7 +102,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opts: opts}
+	s := &Store{db: db, path: path, opts: opts, releaseEvery: defaultReleaseEvery}
 	if err := db.View(s.sums.load); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
