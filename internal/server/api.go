@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -28,9 +30,7 @@ func (s *Server) apiWorkspaces(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Workspaces []workspace `json:"workspaces"`
-	}{all})
+	writeJSONList(w, "workspaces", all)
 }
 
 func (s *Server) apiWorkspace(w http.ResponseWriter, r *http.Request) {
@@ -255,6 +255,42 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the status line is out; a failed write has no one left to tell
+}
+
+// writeJSONList writes {"key": items} as writeJSON would, one item at a
+// time: a list of 5,000 workspaces is megabytes of JSON, and encoding it
+// whole held the document twice over (compact, then indented) per request,
+// which a few clients at once turned into over 100 MB of heap.
+func writeJSONList[T any](w http.ResponseWriter, key string, items []T) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	name, _ := json.Marshal(key)
+	if len(items) == 0 {
+		fmt.Fprintf(w, "{\n  %s: []\n}\n", name)
+		return
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(bw, "{\n  %s: [\n", name)
+	var buf bytes.Buffer
+	for i, item := range items {
+		b, err := json.Marshal(item)
+		if err != nil {
+			return // the status line is out; as in writeJSON, no one is left to tell
+		}
+		buf.Reset()
+		buf.WriteString("    ")
+		_ = json.Indent(&buf, b, "    ", "  ")
+		if i < len(items)-1 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('\n')
+		if _, err := bw.Write(buf.Bytes()); err != nil {
+			return
+		}
+	}
+	bw.WriteString("  ]\n}\n")
+	_ = bw.Flush()
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
