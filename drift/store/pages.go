@@ -4,7 +4,7 @@ import bolt "go.etcd.io/bbolt"
 
 // defaultReleaseEvery is how many bytes of history a Store reads between
 // releases of its file's pages.
-const defaultReleaseEvery = 32 << 20
+const defaultReleaseEvery = 8 << 20
 
 // historyRead counts n bytes of history rows read inside tx, and every
 // releaseEvery bytes takes the file's pages out of the process (see
