@@ -313,8 +313,7 @@ func (s *Server) start(ctx context.Context) error {
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=50", "-c", "shared_buffers=16MB")
 	cmd.Stdout, cmd.Stderr = s.log, s.log
-	// SIGQUIT is an immediate shutdown: backends exit with the postmaster.
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	quitWithParent(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgtest: start: %w", err)
 	}
