@@ -248,10 +248,15 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error
 	writeError(w, http.StatusInternalServerError, "internal error; see driftd's log")
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// jsonHeader starts a JSON answer.
+func jsonHeader(w http.ResponseWriter, code int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	jsonHeader(w, code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the status line is out; a failed write has no one left to tell
@@ -262,9 +267,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // whole held the document twice over (compact, then indented) per request,
 // which a few clients at once turned into over 100 MB of heap.
 func writeJSONList[T any](w http.ResponseWriter, key string, items []T) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
+	jsonHeader(w, http.StatusOK)
 	name, _ := json.Marshal(key)
 	if len(items) == 0 {
 		fmt.Fprintf(w, "{\n  %s: []\n}\n", name)
