@@ -79,7 +79,7 @@ func (h *history) fold(sc Scan) {
 // advance moves the history to now (not before the last one): pending
 // scans that started by now are folded in, scans that left the window no
 // longer count, and runs before the last clean one that started at or
-// before now - horizon are dropped (Prune's rule).
+// before now - horizon are dropped (the rule of Prune in the tests).
 func (h *history) advance(now time.Time, window, horizon time.Duration) {
 	h.at = now.UnixNano()
 	i := 0

@@ -83,7 +83,7 @@ var Lookbacks = []Lookback{
 
 // Horizon is how far back from now a workspace's history is needed for
 // its window and every lookback; older scans matter only as the last
-// successful one before it (Prune).
+// successful one before it (the rule of Prune in the tests).
 func (o Objective) Horizon() time.Duration {
 	h := o.Window
 	for _, l := range Lookbacks {
@@ -425,24 +425,3 @@ func pointers(bs []Budget) []*Budget {
 }
 
 func byTime(a, b Scan) int { return a.At.Compare(b.At) }
-
-// Prune drops the scans (sorted by time) that no figure at now or later
-// needs for a horizon: those before the last clean scan at or before
-// now - horizon. That clean scan stays, as the state at the window's start
-// and the clean scan a later drift is detected from.
-func Prune(scans []Scan, now time.Time, horizon time.Duration) []Scan {
-	cut := now.Add(-horizon)
-	keep := -1
-	for i, sc := range scans {
-		if sc.At.After(cut) {
-			break
-		}
-		if sc.Outcome == Clean {
-			keep = i
-		}
-	}
-	if keep <= 0 {
-		return scans
-	}
-	return slices.Delete(scans, 0, keep)
-}

@@ -2,6 +2,7 @@ package slo
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -286,6 +287,29 @@ func TestAdd(t *testing.T) {
 	if same.Window != 30*day || same.DriftFreeObjective != 0.99 || same.ResolveWithin != 4*h || !same.LastSuccess.IsZero() {
 		t.Errorf("shared values lost: %+v", same)
 	}
+}
+
+// Prune states the rule by which the Tracker forgets history (read,
+// history.advance), for TestPrune to prove it keeps every figure: it drops
+// the scans (sorted by time) that no figure at now or later
+// needs for a horizon: those before the last clean scan at or before
+// now - horizon. That clean scan stays, as the state at the window's start
+// and the clean scan a later drift is detected from.
+func Prune(scans []Scan, now time.Time, horizon time.Duration) []Scan {
+	cut := now.Add(-horizon)
+	keep := -1
+	for i, sc := range scans {
+		if sc.At.After(cut) {
+			break
+		}
+		if sc.Outcome == Clean {
+			keep = i
+		}
+	}
+	if keep <= 0 {
+		return scans
+	}
+	return slices.Delete(scans, 0, keep)
 }
 
 func TestPrune(t *testing.T) {

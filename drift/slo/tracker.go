@@ -171,7 +171,7 @@ func (t *Tracker) update(ctx context.Context, tg Target, lastID uint64, now time
 
 // read reads a workspace's history newest first, back to the last clean
 // scan that started at or before now - horizon: no figure at now or later
-// needs anything older (Prune).
+// needs anything older (the rule TestPrune proves; see Prune there).
 func (t *Tracker) read(ctx context.Context, workspace string, now time.Time, horizon time.Duration) (*history, error) {
 	cut := now.Add(-horizon)
 	h := &history{at: now.UnixNano()}
