@@ -393,29 +393,29 @@ func watch(t *testing.T, ev *evidence, pid int, workDir string) (stop func()) {
 		defer close(done)
 		for {
 			for _, p := range descendants(pid) {
-				// A child between fork and exec is still driftd, with
-				// driftd's own environment: not a process driftd started.
-				isDriftd := func() bool {
-					exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
-					return exe == self
-				}
 				for _, f := range []string{"environ", "cmdline"} {
-					if isDriftd() {
+					// A child between fork and exec is still driftd, with
+					// driftd's own environment, and a child that exits
+					// or execs while it is read is named by what it
+					// was or will be: a sample counts only if the
+					// process was the same one before and after the
+					// read and was not driftd.
+					before, ok := identity(p)
+					if !ok || before.exe == self {
 						break
 					}
 					b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", p, f))
-					if err != nil || len(b) == 0 || isDriftd() {
+					after, ok := identity(p)
+					if err != nil || len(b) == 0 || !ok || after != before {
 						continue
 					}
 					text := strings.ReplaceAll(string(b), "\x00", "\n")
-					comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
-					name := strings.TrimSpace(string(comm))
-					where := fmt.Sprintf("%s of pid %d (%s)", f, p, name)
+					where := fmt.Sprintf("%s of pid %d (%s)", f, p, before.comm)
 					var allowed []string
 					if f == "environ" && slices.Contains(strings.Split(text, "\n"), "PLANT_MARK=1") {
 						allowed = append(allowed, "workspace env") // the plant workspace's own
 					}
-					if f == "environ" && strings.HasPrefix(name, "git") {
+					if f == "environ" && strings.HasPrefix(before.comm, "git") {
 						allowed = append(allowed, "git token") // the header git sends, as GIT_CONFIG_VALUE_n
 					}
 					ev.add(where, text, allowed...)
@@ -433,6 +433,22 @@ func watch(t *testing.T, ev *evidence, pid int, workDir string) (stop func()) {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// procIdentity is what names a process in /proc: its executable and its
+// command name, both of which change at exec and vanish at exit.
+type procIdentity struct{ exe, comm string }
+
+func identity(pid int) (procIdentity, bool) {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return procIdentity{}, false
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return procIdentity{}, false
+	}
+	return procIdentity{exe: exe, comm: strings.TrimSpace(string(comm))}, true
 }
 
 // descendants lists the processes whose parent chain leads to pid.
