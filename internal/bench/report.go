@@ -315,6 +315,13 @@ func (s *ScaleResult) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d\t%s\t%.2f\t\n", r.Name, r.Path, ms(r.P50), ms(r.P99), r.PerSec, r.Requests, r.Failed, mb(r.Bytes), r.Load1)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "largest resident set seen (sampled every 5 ms):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tRSS\tanonymous\tstore's file\t")
+	for _, p := range s.Phases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", p.Phase, mb(p.RSS), mb(p.Anon), mb(p.File))
+	}
+	tw.Flush()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }

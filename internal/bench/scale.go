@@ -70,6 +70,10 @@ type ScaleResult struct {
 	Connections int         `json:"connections"`
 	Routes      []RouteLoad `json:"routes"`
 	Load1       float64     `json:"load1"`
+	// Phases are the largest resident sets seen while the daemon was
+	// idle after start-up, served the first page, and under each route's
+	// load.
+	Phases []PhaseRSS `json:"phases"`
 }
 
 // RouteLoad is one route under load.
@@ -137,6 +141,9 @@ func (b *ScaleBench) Measure(ctx context.Context) (*ScaleResult, error) {
 	res.Startup = d.startup
 	b.Logger.Info("scale: daemon ready", "startup", res.Startup)
 
+	watch := watchRSS(ctx, d.cmd.Process.Pid, "ready")
+	defer watch.close()
+	watch.phase("first status page")
 	t1 := time.Now()
 	if _, err := get(ctx, base+"/"); err != nil {
 		return nil, err
@@ -149,6 +156,7 @@ func (b *ScaleBench) Measure(ctx context.Context) (*ScaleResult, error) {
 		}
 		r.Bytes = int64(len(body))
 		r.Load1 = Load1()
+		watch.phase(r.Name)
 		b.Logger.Info("scale: loading", "route", r.Path, "for", b.Load, "connections", b.Connections)
 		if b.Wrk != "" {
 			err = wrkLoad(ctx, b.Wrk, base+r.Path, b.Connections, b.Load, &r)
@@ -160,6 +168,7 @@ func (b *ScaleBench) Measure(ctx context.Context) (*ScaleResult, error) {
 		}
 		res.Routes = append(res.Routes, r)
 	}
+	res.Phases = watch.close()
 	pid := d.cmd.Process.Pid
 	if res.RSS, err = procStatus(pid, "VmRSS"); err != nil {
 		return nil, fmt.Errorf("bench: driftd serve died: %w", err)
