@@ -14,7 +14,7 @@ import (
 // successful scans are kept as runs of one outcome (a failed scan neither
 // breaks nor starts a run). The scan success ratio counts the scans in the
 // window, which needs each one's start until it leaves the window: those
-// are kept as varint deltas, a few bytes a scan.
+// are kept as varint deltas in seconds, two or three bytes a scan.
 type history struct {
 	runs []run
 	// first is when the first scan given started, whatever its outcome:
@@ -120,7 +120,7 @@ func (h *history) summary(obj Objective) Summary {
 			end = h.runs[i+1].start
 		}
 		account(budgets, starts, time.Unix(0, r.start), time.Unix(0, end), r.drifted)
-		if i == 0 || r.start < from {
+		if i == 0 || !inWindowSince(r.start, from) {
 			continue
 		}
 		prev := h.runs[i-1]
@@ -159,11 +159,13 @@ func (h *history) summary(obj Objective) Summary {
 }
 
 // timeline holds the starts of the scans not yet out of the window, in
-// order, each as the uvarint of its delta from the previous one shifted
-// left by one, the low bit set for a failed scan.
+// order, to the second (as inWindowSince takes them): each as the uvarint
+// of the seconds since the previous one shifted left by one, the low bit
+// set for a failed scan. Hourly scans take two bytes each, daily ones
+// three.
 type timeline struct {
 	buf []byte
-	// base is the start of the scan before buf's first, last the start of
+	// base is the second of the scan before buf's first, last that of
 	// the last one in buf.
 	base, last    int64
 	scans, failed int
@@ -172,31 +174,34 @@ type timeline struct {
 	dead int
 }
 
+// push adds a scan that started at t (Unix nanoseconds).
 func (tl *timeline) push(t int64, failed bool) {
+	sec := unixSecond(t)
 	if tl.scans == 0 {
-		tl.buf, tl.base, tl.last = tl.buf[:0], t, t
+		tl.buf, tl.base, tl.last = tl.buf[:0], sec, sec
 		tl.dead = 0
 	}
-	v := uint64(t-tl.last) << 1
+	v := uint64(sec-tl.last) << 1
 	if failed {
 		v |= 1
 		tl.failed++
 	}
 	tl.buf = binary.AppendUvarint(tl.buf, v)
-	tl.last = t
+	tl.last = sec
 	tl.scans++
 }
 
-// drop forgets the scans that started before from.
+// drop forgets the scans that are not in the window that starts at from
+// (Unix nanoseconds).
 func (tl *timeline) drop(from int64) {
 	off := 0
 	for tl.scans > 0 {
 		v, n := binary.Uvarint(tl.buf[off:])
-		t := tl.base + int64(v>>1)
-		if t >= from {
+		sec := tl.base + int64(v>>1)
+		if inWindowSince(sec*int64(time.Second), from) {
 			break
 		}
-		tl.base, off = t, off+n
+		tl.base, off = sec, off+n
 		tl.scans--
 		if v&1 == 1 {
 			tl.failed--

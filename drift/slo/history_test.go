@@ -172,10 +172,11 @@ func TestTrackerReadsOnlyTheWindow(t *testing.T) {
 	if len(c.runs) != 1 || len(fl.runs) != 32 {
 		t.Errorf("%d and %d runs kept, want 1 and 32", len(c.runs), len(fl.runs))
 	}
-	// A 32-byte Scan each was 23 KB.
+	// A 32-byte Scan each was 23 KB, nanosecond deltas 5 KB; seconds
+	// between hourly scans take two bytes, runs included four.
 	for _, h := range []*history{c, fl} {
-		if h.times.scans != 720 || h.held() > 720*9 {
-			t.Errorf("%d scans counted in %d bytes, want 720 in at most %d", h.times.scans, h.held(), 720*9)
+		if h.times.scans != 720 || h.held() > 720*4 {
+			t.Errorf("%d scans counted in %d bytes, want 720 in at most %d", h.times.scans, h.held(), 720*4)
 		}
 	}
 
@@ -197,7 +198,7 @@ func TestTrackerReadsOnlyTheWindow(t *testing.T) {
 	}
 	// The window now starts in a drifted day: the clean day before it,
 	// that day, the 20 days after it and the 10 clean ones.
-	if h := tr.hist["flapping"]; len(h.runs) != 23 || h.times.scans != 720 || h.held() > 720*9 {
+	if h := tr.hist["flapping"]; len(h.runs) != 23 || h.times.scans != 720 || h.held() > 720*4 {
 		t.Errorf("after ten days, flapping kept %d runs and %d scans in %d bytes", len(h.runs), h.times.scans, h.held())
 	}
 }

@@ -54,6 +54,18 @@ type Scan struct {
 	Outcome Outcome
 }
 
+// inWindowSince says whether a scan that started at t (Unix nanoseconds)
+// is in a window that starts at from. Both are taken to the second, so
+// that a Tracker can keep a window's scan times as a couple of bytes each
+// (seconds between scans) rather than seven (nanoseconds); a second is
+// nothing against a window of days.
+func inWindowSince(t, from int64) bool {
+	return unixSecond(t) >= unixSecond(from)
+}
+
+// unixSecond is the second Unix nanoseconds t falls in.
+func unixSecond(t int64) int64 { return time.Unix(0, t).Unix() }
+
 // Objective is what a workspace aims for.
 type Objective struct {
 	// DriftFree is the share of time without drift aimed for, above 0 and
@@ -315,7 +327,7 @@ func Compute(scans []Scan, obj Objective, now time.Time) Summary {
 		if !seenAny {
 			first, seenAny = sc.At, true
 		}
-		inWindow = !sc.At.Before(from)
+		inWindow = inWindowSince(sc.At.UnixNano(), from.UnixNano())
 		if inWindow {
 			s.Scans++
 		}

@@ -199,6 +199,42 @@ func TestCompute(t *testing.T) {
 	}
 }
 
+// TestWindowToTheSecond: whether a scan is in the window is decided to the
+// second, by Compute and by a Tracker alike: a scan in the second the
+// window starts in counts, even if it started a fraction before, and one
+// in the second before does not.
+func TestWindowToTheSecond(t *testing.T) {
+	t.Parallel()
+	obj := Objective{DriftFree: 0.99, Window: 24 * time.Hour}
+	at := now.Add(500 * time.Millisecond) // the window starts half a second into a second
+	from := at.Add(-obj.Window)
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+		scans int
+	}{
+		{"in the window", from.Add(time.Millisecond), 2},
+		{"at its start", from, 2},
+		{"before its start, in its second", from.Add(-400 * time.Millisecond), 2},
+		{"in the second before", from.Add(-600 * time.Millisecond), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scans := []Scan{{At: tc.start, Outcome: Failed}, {At: at.Add(-time.Hour), Outcome: Clean}}
+			if got := Compute(scans, obj, at); got.Scans != tc.scans {
+				t.Errorf("Compute counted %d scans, want %d", got.Scans, tc.scans)
+			}
+			var h history
+			for _, sc := range scans {
+				h.add(sc)
+			}
+			h.advance(at, obj.Window, obj.Horizon())
+			if got := h.summary(obj); got.Scans != tc.scans {
+				t.Errorf("the tracker's history counted %d scans, want %d", got.Scans, tc.scans)
+			}
+		})
+	}
+}
+
 func TestRatios(t *testing.T) {
 	t.Parallel()
 	s := Compute([]Scan{ago(100*h, Clean), ago(90*h, Drifted), ago(85*h, Clean), ago(80*h, Failed)},

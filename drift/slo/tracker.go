@@ -74,8 +74,8 @@ type Workspace struct {
 // the lookbacks, if longer) and no further; after that it reads only what
 // was saved since the last call, so computing at every scrape costs one
 // read of the summaries plus the new scans. What it keeps of a workspace
-// is its runs of one outcome and the window's scan times as a few bytes
-// each (history).
+// is its runs of one outcome and the window's scan times as two or three
+// bytes each (history).
 //
 // It assumes, as the store's retention does, that a workspace's scans are
 // saved in the order they started. A scan saved out of order, a now
