@@ -324,7 +324,9 @@ func (s *Store) ScansAfter(ctx context.Context, workspace string, after uint64) 
 }
 
 // Workspaces returns the summary of every workspace ever saved, sorted by
-// name. Summaries are kept in memory, so this reads no page of the file.
+// name. Summaries are kept in memory, so this reads no page of the file
+// and copies nothing: the slice is shared, never changes (a later save
+// changes a copy), and must not be changed by the caller.
 func (s *Store) Workspaces(ctx context.Context) ([]Summary, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store %s: workspaces: %w", s.path, err)

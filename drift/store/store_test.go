@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -475,6 +476,45 @@ func TestWorkspacesSortedByName(t *testing.T) {
 	}
 }
 
+// TestWorkspacesShared: Workspaces copies nothing (the status page reads
+// every summary on every view), and a slice it returned never changes,
+// whatever is saved after. Not parallel: it counts allocations.
+func TestWorkspacesShared(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openStore(t, store.Options{})
+	for _, ws := range []string{"b", "d"} {
+		save(t, s, report(ws, drift.StatusClean, t0))
+	}
+	lent, err := s.Workspaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := slices.Clone(lent)
+	if n := testing.AllocsPerRun(100, func() { _, _ = s.Workspaces(ctx) }); n != 0 {
+		t.Errorf("Workspaces allocates %.0f times a call, want 0", n)
+	}
+	// A changed summary, one inserted before and one after.
+	save(t, s, report("b", drift.StatusDrifted, t0.Add(time.Hour)))
+	save(t, s, report("a", drift.StatusClean, t0.Add(time.Hour)))
+	save(t, s, report("e", drift.StatusClean, t0.Add(time.Hour)))
+	if !reflect.DeepEqual(lent, before) {
+		t.Errorf("a slice Workspaces returned changed after saves:\n got %+v\nwant %+v", lent, before)
+	}
+	// Appending to it cannot write into the store's copy either.
+	_ = append(lent, store.Summary{Workspace: "z"})
+	now, err := s.Workspaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sum := range now {
+		names = append(names, sum.Workspace)
+	}
+	if want := []string{"a", "b", "d", "e"}; !reflect.DeepEqual(names, want) || now[1].Last.Status != drift.StatusDrifted {
+		t.Errorf("after the saves, Workspaces = %v (b %s), want %v (b drifted)", names, now[1].Last.Status, want)
+	}
+}
+
 func TestState(t *testing.T) {
 	t.Parallel()
 	s, _ := openStore(t, store.Options{})
@@ -714,12 +754,6 @@ func TestSummariesInMemoryMatchFile(t *testing.T) {
 	if _, ok, err := s.Summary(ctx, "nope"); ok || err != nil {
 		t.Errorf("Summary of an unknown workspace: %v, %v", ok, err)
 	}
-	// A caller's edit of the returned slice is its own.
-	inMemory[0].Workspace = "edited"
-	if again, _ := s.Workspaces(ctx); again[0].Workspace != "a" {
-		t.Errorf("a caller's edit reached the store: %q", again[0].Workspace)
-	}
-	inMemory[0].Workspace = "a"
 	fromFile, err := reopen(t, s, path).Workspaces(ctx)
 	if err != nil || !reflect.DeepEqual(fromFile, inMemory) {
 		t.Errorf("after reopen:\n got %+v, %v\nwant %+v", fromFile, err, inMemory)

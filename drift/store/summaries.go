@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,6 +18,10 @@ import (
 type summaries struct {
 	mu   sync.RWMutex
 	list []Summary
+	// lent says all handed list out since it last changed: the next set
+	// changes a copy, so that what was handed out never changes and all
+	// need not copy thousands of summaries for every page view.
+	lent atomic.Bool
 	// changes counts the calls of set.
 	changes uint64
 }
@@ -50,6 +55,9 @@ func (c *summaries) set(sums map[string]Summary) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.changes++
+	if c.lent.Swap(false) {
+		c.list = slices.Clone(c.list)
+	}
 	for ws, sum := range sums {
 		if i, ok := c.find(ws); ok {
 			c.list[i] = sum
@@ -68,9 +76,11 @@ func (c *summaries) get(workspace string) (Summary, bool) {
 	return Summary{}, false
 }
 
-// all returns a copy of every summary.
+// all returns every summary, in a slice that never changes and that the
+// caller must not change.
 func (c *summaries) all() []Summary {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return slices.Clone(c.list)
+	c.lent.Store(true)
+	return slices.Clip(c.list)
 }

@@ -25,27 +25,32 @@ type entry struct {
 	owners []string
 }
 
-// entries returns every workspace the server shows, sorted by name.
+// entries returns every workspace the server shows, sorted by name. It
+// runs on every view of the status page, so it allocates the entries and
+// nothing per workspace besides: the summaries are found by binary search
+// in the store's sorted (shared) slice, not through a map.
 func (s *Server) entries(ctx context.Context) ([]entry, error) {
 	sums, err := s.opts.History.Workspaces(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read workspaces: %w", err)
 	}
-	byName := make(map[string]*store.Summary, len(sums))
-	for i := range sums {
-		byName[sums[i].Workspace] = &sums[i]
-	}
 	names := s.names(sums)
+	if !slices.IsSorted(names) {
+		names = slices.Sorted(slices.Values(names))
+	}
 	out := make([]entry, 0, len(names))
-	seen := make(map[string]bool, len(names))
-	for _, n := range names {
-		if seen[n] {
+	for i, n := range names {
+		if i > 0 && n == names[i-1] {
 			continue
 		}
-		seen[n] = true
-		out = append(out, s.entry(entry{name: n, sum: byName[n]}))
+		e := entry{name: n}
+		if j, ok := slices.BinarySearchFunc(sums, n, func(s store.Summary, name string) int {
+			return strings.Compare(s.Workspace, name)
+		}); ok {
+			e.sum = &sums[j]
+		}
+		out = append(out, s.entry(e))
 	}
-	slices.SortFunc(out, func(a, b entry) int { return cmp.Compare(a.name, b.name) })
 	return out, nil
 }
 

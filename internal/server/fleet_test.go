@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -332,4 +333,43 @@ func TestStatusPageCostIndependentOfHistory(t *testing.T) {
 		t.Errorf("a status page view allocates %.0f times with 60 scans a workspace, %.0f with 1", long, short)
 	}
 	t.Logf("allocations per view of 300 workspaces: %.0f (1 scan each), %.0f (60 scans each)", short, long)
+}
+
+// TestStatusPageBytesPerWorkspace: a view of the status page costs its
+// rows plus a small entry for each workspace it filters and sorts; it
+// copies no summary and builds no map of the fleet. Not parallel: it
+// counts the bytes allocated.
+func TestStatusPageBytesPerWorkspace(t *testing.T) {
+	perView := func(n int) float64 {
+		owners := map[string][]string{}
+		for i := range n {
+			owners[fmt.Sprintf("ws-%04d", i)] = []string{fmt.Sprintf("team-%d", i%4)}
+		}
+		f := newFleet(t, openFleet(t, n, 1), n, 0, func(o *server.Options) {
+			o.Owners = func(ws string) []string { return owners[ws] }
+		})
+		view := func() {
+			rec := httptest.NewRecorder()
+			f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost/?page=2", nil))
+			if rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+		}
+		view()
+		const views = 20
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range views {
+			view()
+		}
+		runtime.ReadMemStats(&after)
+		return float64(after.TotalAlloc-before.TotalAlloc) / views
+	}
+	small, large := perView(300), perView(3000)
+	// An entry is 64 bytes; the workspace's name comes from the config.
+	per := (large - small) / 2700
+	if per > 100 {
+		t.Errorf("a status page view allocates %.0f bytes a workspace (%.0f for 300, %.0f for 3,000), want at most 100", per, small, large)
+	}
+	t.Logf("bytes per view: %.0f for 300 workspaces, %.0f for 3,000: %.0f a workspace", small, large, per)
 }

@@ -175,7 +175,8 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := statusData{page: page{Now: s.opts.Now()}, Query: q, Counts: make(map[string]int, len(states)), Total: len(all), SLO: s.sloPanel(r)}
 	owners := map[string]bool{}
-	shown := all[:0:0]
+	// The rows shown are filtered in place: all is this request's own.
+	shown := all[:0]
 	for _, e := range all {
 		for _, o := range e.owners {
 			owners[o] = true

@@ -25,7 +25,8 @@ import (
 type History interface {
 	// Workspaces returns every workspace's summary, sorted by name; it is
 	// read on every view of the status page, so it must not cost a pass
-	// over the history.
+	// over the history. The server never changes the slice, so it may be
+	// shared.
 	Workspaces(ctx context.Context) ([]store.Summary, error)
 	// Summary returns one workspace's summary; false when never saved.
 	Summary(ctx context.Context, workspace string) (store.Summary, bool, error)
