@@ -244,6 +244,7 @@ func (s *Store) LastReport(ctx context.Context, workspace string) (*drift.Report
 		if v == nil {
 			return nil
 		}
+		defer s.rowsRead(tx, len(v))
 		r = new(drift.Report)
 		return json.Unmarshal(v, r)
 	})
@@ -279,7 +280,7 @@ func (s *Store) ScansBack(ctx context.Context, workspace string, fn func(Scan) b
 			return nil
 		}
 		read := 0
-		defer func() { s.historyRead(tx, read) }()
+		defer func() { s.rowsRead(tx, read) }()
 		c := hist.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			read += len(k) + len(v)
@@ -305,7 +306,7 @@ func (s *Store) ScansAfter(ctx context.Context, workspace string, after uint64) 
 			return nil
 		}
 		read := 0
-		defer func() { s.historyRead(tx, read) }()
+		defer func() { s.rowsRead(tx, read) }()
 		c := hist.Cursor()
 		for k, v := c.Seek(idKey(after + 1)); k != nil; k, v = c.Next() {
 			read += len(k) + len(v)

@@ -70,9 +70,9 @@ type Store struct {
 	// writeMu orders writes of summaries, so that the copy in memory
 	// follows the file's commits.
 	writeMu sync.Mutex
-	// historyBytes counts history read since the file's pages were last
-	// released, every releaseEvery bytes (historyRead).
-	historyBytes atomic.Int64
+	// readBytes counts rows read since the file's pages were last
+	// released, every releaseEvery bytes (rowsRead).
+	readBytes    atomic.Int64
 	releaseEvery int64
 }
 
@@ -103,7 +103,16 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, opts: opts, releaseEvery: defaultReleaseEvery}
-	if err := db.View(s.sums.load); err != nil {
+	// The summaries are decoded into memory once: none of their pages
+	// need stay resident.
+	err = db.View(func(tx *bolt.Tx) error {
+		if err := s.sums.load(tx); err != nil {
+			return err
+		}
+		releasePages(db, tx.Size())
+		return nil
+	})
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
