@@ -1,0 +1,198 @@
+package server_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/internal/server"
+)
+
+// metricsCall is one call on Metrics in a sequence under test.
+type metricsCall func(m *server.Metrics)
+
+func observe(r *drift.Report) metricsCall { return func(m *server.Metrics) { m.Observe(r) } }
+func restore(r *drift.Report) metricsCall { return func(m *server.Metrics) { m.Restore(r) } }
+func forget(ws string) metricsCall        { return func(m *server.Metrics) { m.Forget(ws) } }
+func lastSuccess(ws string, at time.Time) metricsCall {
+	return func(m *server.Metrics) { m.RestoreLastSuccess(ws, at) }
+}
+
+// report is a synthetic report of d drifted resources and pending
+// changes of the given causes, started at at and lasting took.
+func report(ws string, status drift.Status, at time.Time, took time.Duration, d int, causes ...drift.Cause) *drift.Report {
+	r := synthetic(ws, at, status, d, len(causes))
+	r.Duration = took
+	for i, c := range causes {
+		r.Pending[i].Cause = c
+	}
+	return r
+}
+
+// TestMetricsExposition pins the whole text exposition for sequences of
+// calls: which series exist when, their values, names, help and types.
+// The expectations (testdata/metrics/<case>.prom) were produced by the
+// GaugeVec/CounterVec implementation that the compact collector replaced.
+func TestMetricsExposition(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 23, 8, 0, 0, 123456789, time.UTC)
+	later := at.Add(90 * time.Minute)
+	var zero time.Time
+	cases := []struct {
+		name  string
+		calls []metricsCall
+	}{
+		{name: "nothing"},
+		{name: "one clean scan", calls: []metricsCall{
+			observe(report("net", drift.StatusClean, at, 41200*time.Millisecond, 0, drift.CauseCode, "", drift.CauseDrift)),
+		}},
+		{name: "drifted then failed", calls: []metricsCall{
+			observe(report("net", drift.StatusDrifted, at, 3*time.Second, 4, drift.CauseCode)),
+			observe(report("net", drift.StatusError, later, 500*time.Millisecond, 0)),
+		}},
+		{name: "only failures", calls: []metricsCall{
+			observe(report("net", drift.StatusError, at, time.Second, 0)),
+			observe(report("net", drift.StatusError, later, 2*time.Second, 0)),
+		}},
+		{name: "restore counts no scan", calls: []metricsCall{
+			restore(report("net", drift.StatusDrifted, at, 41200*time.Millisecond, 2)),
+		}},
+		{name: "restore failure then last success", calls: []metricsCall{
+			restore(report("net", drift.StatusError, later, time.Second, 0)),
+			lastSuccess("net", at),
+		}},
+		{name: "last success alone and at zero", calls: []metricsCall{
+			lastSuccess("net", at),
+			lastSuccess("dns", zero),
+		}},
+		{name: "zero start", calls: []metricsCall{
+			observe(report("net", drift.StatusClean, zero, 7*time.Second, 0)),
+		}},
+		{name: "restore after scans keeps counters", calls: []metricsCall{
+			observe(report("net", drift.StatusClean, at, time.Second, 0)),
+			observe(report("net", drift.StatusError, later, time.Second, 0)),
+			restore(report("net", drift.StatusDrifted, later.Add(time.Hour), 5*time.Second, 1, drift.CauseCode)),
+		}},
+		{name: "forget", calls: []metricsCall{
+			observe(report("net", drift.StatusDrifted, at, time.Second, 1)),
+			observe(report("dns", drift.StatusClean, at, time.Second, 0)),
+			lastSuccess("iam", at),
+			forget("net"),
+			forget("iam"),
+			forget("never-seen"),
+		}},
+		{name: "forget then scan again", calls: []metricsCall{
+			observe(report("net", drift.StatusError, at, time.Second, 0)),
+			observe(report("net", drift.StatusError, at, time.Second, 0)),
+			forget("net"),
+			observe(report("net", drift.StatusClean, later, time.Second, 0)),
+		}},
+		{name: "status outside the known ones", calls: []metricsCall{
+			observe(report("net", drift.Status("skipped"), at, time.Second, 2, drift.CauseCode)),
+			observe(report("net", drift.StatusClean, later, time.Second, 0)),
+		}},
+		{name: "names that need escaping", calls: []metricsCall{
+			observe(report("", drift.StatusClean, at, time.Second, 0)),
+			observe(report(`say "hi"\n`, drift.StatusDrifted, at, time.Second, 1)),
+			observe(report("café/prod", drift.StatusError, at, time.Second, 0)),
+		}},
+		{name: "many scans", calls: func() []metricsCall {
+			var calls []metricsCall
+			for i := range 1000 {
+				s := []drift.Status{drift.StatusClean, drift.StatusDrifted, drift.StatusError}[i%3]
+				calls = append(calls, observe(report("net", s, at.Add(time.Duration(i)*time.Minute), time.Duration(i)*time.Millisecond, i%5)))
+			}
+			return calls
+		}()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := prometheus.NewRegistry()
+			m, err := server.NewMetrics(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tc.calls {
+				c(m)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got strings.Builder
+			for _, mf := range mfs {
+				if _, err := expfmt.MetricFamilyToText(&got, mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(filepath.Join("testdata", "metrics", strings.ReplaceAll(tc.name, " ", "-")+".prom"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != string(want) {
+				t.Errorf("exposition differs:\n got:\n%s\nwant:\n%s", got.String(), want)
+			}
+		})
+	}
+}
+
+// TestMetricsCounterCreated checks that the scan counters carry the time
+// each series was created (the protobuf exposition has it), set when the
+// series first appears and kept as it counts on.
+func TestMetricsCounterCreated(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := server.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	created := func() map[string]time.Time {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]time.Time{}
+		for _, mf := range mfs {
+			for _, s := range mf.GetMetric() {
+				c := s.GetCounter()
+				if c == nil || !strings.HasPrefix(mf.GetName(), "driftd_scan") {
+					continue
+				}
+				key := mf.GetName()
+				for _, l := range s.GetLabel() {
+					key += "," + l.GetValue()
+				}
+				if c.GetCreatedTimestamp() == nil {
+					t.Errorf("%s: no created timestamp", key)
+				}
+				out[key] = c.GetCreatedTimestamp().AsTime()
+			}
+		}
+		return out
+	}
+	m.Observe(synthetic("net", at, drift.StatusClean, 0, 0))
+	first := created()
+	if len(first) != 2 {
+		t.Fatalf("counters after one scan: %v, want scans_total{clean} and scan_errors_total", first)
+	}
+	m.Observe(synthetic("net", at.Add(time.Hour), drift.StatusError, 0, 0))
+	m.Observe(synthetic("net", at.Add(2*time.Hour), drift.StatusClean, 0, 0))
+	second := created()
+	if len(second) != 3 {
+		t.Fatalf("counters after three scans: %v, want scans_total{clean,error} and scan_errors_total", second)
+	}
+	for k, v := range first {
+		if !second[k].Equal(v) {
+			t.Errorf("%s: created %v, then %v", k, v, second[k])
+		}
+	}
+}
