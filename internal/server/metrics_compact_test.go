@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +196,47 @@ func TestMetricsCounterCreated(t *testing.T) {
 		if !second[k].Equal(v) {
 			t.Errorf("%s: created %v, then %v", k, v, second[k])
 		}
+	}
+}
+
+// TestMetricsMemoryPerWorkspace bounds the heap the per-workspace series
+// keep: a daemon watching thousands of workspaces holds all of them for
+// its lifetime. The reports and names are made before measuring, so only
+// what Metrics keeps counts.
+func TestMetricsMemoryPerWorkspace(t *testing.T) {
+	const (
+		workspaces = 5000
+		// bound is bytes of heap kept per workspace with every series
+		// it can have (8, 4 of them status-labelled).
+		bound = 300
+	)
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	var restored, scanned []*drift.Report
+	for i := range workspaces {
+		ws := fmt.Sprintf("ws-%04d", i)
+		restored = append(restored, report(ws, drift.StatusError, at, time.Second, 0))
+		scanned = append(scanned, report(ws, drift.StatusDrifted, at.Add(time.Hour), time.Second, 2, drift.CauseCode))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m, err := server.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range workspaces {
+		m.Restore(restored[i])
+		m.RestoreLastSuccess(restored[i].Workspace, at.Add(-time.Hour))
+		m.Observe(scanned[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(m)
+	runtime.KeepAlive(restored)
+	runtime.KeepAlive(scanned)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / workspaces
+	t.Logf("%d bytes of heap per workspace", per)
+	if per > bound {
+		t.Errorf("metrics keep %d bytes per workspace, want at most %d", per, bound)
 	}
 }
