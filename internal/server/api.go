@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,12 +26,21 @@ const (
 )
 
 func (s *Server) apiWorkspaces(w http.ResponseWriter, r *http.Request) {
-	all, err := s.workspaces(r.Context())
+	es, err := s.entries(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	writeJSONList(w, "workspaces", all)
+	// Each workspace is described as it is written, so that a request
+	// holds one described workspace at a time, not thousands.
+	running := s.running()
+	writeJSONList(w, "workspaces", func(yield func(workspace) bool) {
+		for _, e := range es {
+			if !yield(s.describe(e, running[e.name])) {
+				return
+			}
+		}
+	})
 }
 
 func (s *Server) apiWorkspace(w http.ResponseWriter, r *http.Request) {
@@ -262,37 +272,39 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v) // the status line is out; a failed write has no one left to tell
 }
 
-// writeJSONList writes {"key": items} as writeJSON would, one item at a
-// time: a list of 5,000 workspaces is megabytes of JSON, and encoding it
-// whole held the document twice over (compact, then indented) per request,
-// which a few clients at once turned into over 100 MB of heap.
-func writeJSONList[T any](w http.ResponseWriter, key string, items []T) {
+// writeJSONList writes {"key": [items...]} as writeJSON would, one item
+// at a time: a list of 5,000 workspaces is megabytes of JSON, and encoding
+// it whole held the document twice over (compact, then indented) per
+// request, which a few clients at once turned into over 100 MB of heap.
+func writeJSONList[T any](w http.ResponseWriter, key string, items iter.Seq[T]) {
 	jsonHeader(w, http.StatusOK)
 	name, _ := json.Marshal(key)
-	if len(items) == 0 {
-		fmt.Fprintf(w, "{\n  %s: []\n}\n", name)
-		return
-	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	fmt.Fprintf(bw, "{\n  %s: [\n", name)
-	var buf bytes.Buffer
-	for i, item := range items {
-		b, err := json.Marshal(item)
-		if err != nil {
+	var compact, indented bytes.Buffer
+	enc := json.NewEncoder(&compact)
+	n := 0
+	for item := range items {
+		compact.Reset()
+		if err := enc.Encode(item); err != nil {
 			return // the status line is out; as in writeJSON, no one is left to tell
 		}
-		buf.Reset()
-		buf.WriteString("    ")
-		_ = json.Indent(&buf, b, "    ", "  ")
-		if i < len(items)-1 {
-			buf.WriteByte(',')
+		indented.Reset()
+		if n == 0 {
+			fmt.Fprintf(&indented, "{\n  %s: [\n    ", name)
+		} else {
+			indented.WriteString(",\n    ")
 		}
-		buf.WriteByte('\n')
-		if _, err := bw.Write(buf.Bytes()); err != nil {
+		_ = json.Indent(&indented, bytes.TrimSuffix(compact.Bytes(), []byte("\n")), "    ", "  ")
+		if _, err := bw.Write(indented.Bytes()); err != nil {
 			return
 		}
+		n++
 	}
-	bw.WriteString("  ]\n}\n")
+	if n == 0 {
+		fmt.Fprintf(bw, "{\n  %s: []\n}\n", name)
+	} else {
+		bw.WriteString("\n  ]\n}\n")
+	}
 	_ = bw.Flush()
 }
 

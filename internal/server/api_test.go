@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http/httptest"
+	"slices"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func TestWriteJSONList(t *testing.T) {
 		writeJSON(whole, 200, struct {
 			Items []item `json:"items"`
 		}{items})
-		writeJSONList(streamed, "items", items)
+		writeJSONList(streamed, "items", slices.Values(items))
 		if items == nil {
 			// writeJSON writes null for a nil slice; the list writes [].
 			want := "{\n  \"items\": []\n}\n"

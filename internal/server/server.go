@@ -232,20 +232,6 @@ func (s *Server) names(sums []store.Summary) []string {
 	return names
 }
 
-// workspaces returns every workspace the server shows, sorted by name.
-func (s *Server) workspaces(ctx context.Context) ([]workspace, error) {
-	es, err := s.entries(ctx)
-	if err != nil {
-		return nil, err
-	}
-	running := s.running()
-	out := make([]workspace, len(es))
-	for i, e := range es {
-		out[i] = s.describe(e, running[e.name])
-	}
-	return out, nil
-}
-
 // workspace returns one workspace, or errNotFound.
 func (s *Server) workspace(ctx context.Context, name string) (workspace, error) {
 	e, err := s.find(ctx, name)
@@ -286,9 +272,9 @@ func (s *Server) running() map[string]bool {
 func (s *Server) describe(e entry, running bool) workspace {
 	w := workspace{Name: e.name, Status: stateNever, Running: running, Owners: e.owners}
 	if sum := e.sum; sum != nil {
-		last := sum.Last
-		w.Status = string(last.Status)
-		w.LastScan = &last
+		// The summaries are the store's shared, unchanging copy.
+		w.Status = string(sum.Last.Status)
+		w.LastScan = &sum.Last
 		w.DriftingSince = sum.DriftingSince
 		w.LastClean = sum.LastClean
 	}
