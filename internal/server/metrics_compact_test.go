@@ -181,10 +181,18 @@ func TestMetricsCounterCreated(t *testing.T) {
 		}
 		return out
 	}
+	before := time.Now()
 	m.Observe(synthetic("net", at, drift.StatusClean, 0, 0))
+	after := time.Now()
 	first := created()
 	if len(first) != 2 {
 		t.Fatalf("counters after one scan: %v, want scans_total{clean} and scan_errors_total", first)
+	}
+	for k, v := range first {
+		// The series were made by that Observe, whatever the scan's own time.
+		if v.Before(before) || v.After(after) {
+			t.Errorf("%s: created %v, not while the first scan was observed (%v to %v)", k, v, before, after)
+		}
 	}
 	m.Observe(synthetic("net", at.Add(time.Hour), drift.StatusError, 0, 0))
 	m.Observe(synthetic("net", at.Add(2*time.Hour), drift.StatusClean, 0, 0))
