@@ -92,7 +92,8 @@ type RouteLoad struct {
 }
 
 // scaleRoutes are what the benchmark loads: the status page as people
-// open it, deep in a filter and searched, a workspace's page, and the API.
+// open it, deep in a filter and searched, a workspace's page, the API,
+// and the metrics.
 func scaleRoutes(ws string) []RouteLoad {
 	return []RouteLoad{
 		{Name: "status page", Path: "/", Page: true},
@@ -102,6 +103,9 @@ func scaleRoutes(ws string) []RouteLoad {
 		{Name: "API: all workspaces", Path: "/api/v1/workspaces"},
 		{Name: "API: one workspace", Path: "/api/v1/workspaces/" + ws},
 		{Name: "API: fleet SLO", Path: "/api/v1/slo"},
+		// Prometheus scrapes every 15–60 s, not in a loop; loaded like the
+		// rest, it shows what many scrapes at once cost.
+		{Name: "metrics", Path: "/metrics"},
 	}
 }
 
