@@ -267,21 +267,26 @@ func (h *allowedHostsFlag) Set(v string) error {
 	return nil
 }
 
+// metricsHistory is what restoring the metrics reads: the summaries the
+// store holds in memory, and the history of workspaces whose last scan
+// failed. Not the last reports: reading thousands of them at start-up
+// cost time and left their pages resident.
+type metricsHistory interface {
+	Workspaces(ctx context.Context) ([]store.Summary, error)
+	ScansBack(ctx context.Context, workspace string, fn func(store.Scan) bool) error
+}
+
 // restoreMetrics fills the gauges from the store so /metrics is right from
 // the first scrape after a restart.
-func restoreMetrics(ctx context.Context, st *store.Store, m *server.Metrics, log *slog.Logger) {
+func restoreMetrics(ctx context.Context, st metricsHistory, m *server.Metrics, log *slog.Logger) {
 	sums, err := st.Workspaces(ctx)
 	if err != nil {
 		log.Warn("restoring metrics", "error", err)
 		return
 	}
 	for _, s := range sums {
-		r, err := st.LastReport(ctx, s.Workspace)
-		if err != nil || r == nil {
-			continue
-		}
-		m.Restore(r)
-		if r.Status == drift.StatusError {
+		m.Restore(s.Last)
+		if s.Last.Status == drift.StatusError {
 			restoreLastSuccess(ctx, st, m, s.Workspace)
 		}
 	}
@@ -289,7 +294,7 @@ func restoreMetrics(ctx context.Context, st *store.Store, m *server.Metrics, log
 
 // restoreLastSuccess sets a workspace's last success from the newest scan
 // in its history that did not fail, if any, reading back no further.
-func restoreLastSuccess(ctx context.Context, st *store.Store, m *server.Metrics, workspace string) {
+func restoreLastSuccess(ctx context.Context, st metricsHistory, m *server.Metrics, workspace string) {
 	_ = st.ScansBack(ctx, workspace, func(sc store.Scan) bool {
 		if sc.Status != drift.StatusError {
 			m.RestoreLastSuccess(workspace, sc.StartedAt)

@@ -86,7 +86,7 @@ func (s *Store) SaveReports(ctx context.Context, rs []*drift.Report) ([]Scan, er
 	}
 	scans := make([]Scan, len(rs))
 	for i, r := range rs {
-		scans[i] = newScan(r)
+		scans[i] = ScanOf(r)
 	}
 	op := fmt.Sprintf("save %d reports", len(rs))
 	if len(rs) == 1 {
@@ -148,8 +148,9 @@ func (s *Store) SaveReports(ctx context.Context, rs []*drift.Report) ([]Scan, er
 	return scans, nil
 }
 
-// newScan summarises r. Times are kept in UTC, as the store reads them back.
-func newScan(r *drift.Report) Scan {
+// ScanOf is what the store keeps of r in its history and summary. Times
+// are in UTC, as the store reads them back.
+func ScanOf(r *drift.Report) Scan {
 	return Scan{
 		Workspace:        r.Workspace,
 		StartedAt:        r.StartedAt.UTC(),

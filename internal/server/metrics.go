@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/store"
 )
 
 // Metrics are driftd's Prometheus metrics. The daemon updates them as scans
@@ -56,7 +57,7 @@ func (m *Metrics) Observe(r *drift.Report) {
 	c := m.workspaces
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.restore(r)
+	s := c.restore(store.ScanOf(r))
 	now := time.Now()
 	s.scan(r.Status).inc(now)
 	// The error counter exists as 0 from the first scan on, so rate()
@@ -67,14 +68,15 @@ func (m *Metrics) Observe(r *drift.Report) {
 	}
 }
 
-// Restore sets a workspace's gauges from a report without counting a scan:
-// at start-up, from the store's last report, so that /metrics tells the
-// truth before the first scan of this run.
-func (m *Metrics) Restore(r *drift.Report) {
+// Restore sets a workspace's gauges from its last scan without counting
+// it: at start-up, from the store's summary, so that /metrics tells the
+// truth before the first scan of this run (and the daemon need not read
+// every workspace's last report to get there).
+func (m *Metrics) Restore(sc store.Scan) {
 	c := m.workspaces
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.restore(r)
+	c.restore(sc)
 }
 
 // RestoreLastSuccess sets when a workspace's last scan that did not fail

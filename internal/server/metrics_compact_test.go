@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/internal/server"
 )
 
@@ -20,7 +21,9 @@ import (
 type metricsCall func(m *server.Metrics)
 
 func observe(r *drift.Report) metricsCall { return func(m *server.Metrics) { m.Observe(r) } }
-func restore(r *drift.Report) metricsCall { return func(m *server.Metrics) { m.Restore(r) } }
+func restore(r *drift.Report) metricsCall {
+	return func(m *server.Metrics) { m.Restore(store.ScanOf(r)) }
+}
 func forget(ws string) metricsCall        { return func(m *server.Metrics) { m.Forget(ws) } }
 func lastSuccess(ws string, at time.Time) metricsCall {
 	return func(m *server.Metrics) { m.RestoreLastSuccess(ws, at) }
@@ -233,7 +236,7 @@ func TestMetricsMemoryPerWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range workspaces {
-		m.Restore(restored[i])
+		m.Restore(store.ScanOf(restored[i]))
 		m.RestoreLastSuccess(restored[i].Workspace, at.Add(-time.Hour))
 		m.Observe(scanned[i])
 	}

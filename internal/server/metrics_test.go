@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/store"
 	"github.com/driftd/driftd/internal/server"
 )
 
@@ -95,7 +96,7 @@ func TestMetricsOwnRegistry(t *testing.T) {
 func TestMetricsRestore(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, openEstate(t), nil)
-	ts.metrics.Restore(fixture(t, "network"))
+	ts.metrics.Restore(store.ScanOf(fixture(t, "network")))
 	_, body := ts.get(t, "/metrics")
 	for _, want := range []string{
 		`driftd_workspace_drifted_resources{workspace="network"} 3`,

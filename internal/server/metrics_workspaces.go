@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftd/driftd/drift"
+	"github.com/driftd/driftd/drift/store"
 )
 
 // statuses are every value driftd_workspace_status's status label takes, so
@@ -104,24 +105,24 @@ func (c *workspaceCollector) get(workspace string) *workspaceSeries {
 	return s
 }
 
-// restore sets a workspace's gauges from a report and returns its
-// series. The caller holds mu.
-func (c *workspaceCollector) restore(r *drift.Report) *workspaceSeries {
-	s := c.get(r.Workspace)
+// restore sets a workspace's gauges from a scan (the store's summary of
+// a report) and returns its series. The caller holds mu.
+func (c *workspaceCollector) restore(sc store.Scan) *workspaceSeries {
+	s := c.get(sc.Workspace)
 	s.has |= hasStatus
-	s.status = uint8(statusIndex(r.Status))
-	if r.Status != drift.StatusError {
+	s.status = uint8(statusIndex(sc.Status))
+	if sc.Status != drift.StatusError {
 		s.has |= hasCounts
-		s.drifted, s.pending = float64(len(r.Drift)), float64(r.PendingCode())
-		if !r.StartedAt.IsZero() {
-			s.setLastSuccess(r.StartedAt)
+		s.drifted, s.pending = float64(sc.Drifted), float64(sc.Pending)
+		if !sc.StartedAt.IsZero() {
+			s.setLastSuccess(sc.StartedAt)
 		}
 	}
-	if !r.StartedAt.IsZero() {
+	if !sc.StartedAt.IsZero() {
 		s.has |= hasLastScan
-		s.lastScan = unixSeconds(r.StartedAt)
+		s.lastScan = unixSeconds(sc.StartedAt)
 	}
-	s.lastDuration = r.Duration.Seconds()
+	s.lastDuration = sc.Duration.Seconds()
 	return s
 }
 
