@@ -24,7 +24,7 @@ func observe(r *drift.Report) metricsCall { return func(m *server.Metrics) { m.O
 func restore(r *drift.Report) metricsCall {
 	return func(m *server.Metrics) { m.Restore(store.ScanOf(r)) }
 }
-func forget(ws string) metricsCall        { return func(m *server.Metrics) { m.Forget(ws) } }
+func forget(ws string) metricsCall { return func(m *server.Metrics) { m.Forget(ws) } }
 func lastSuccess(ws string, at time.Time) metricsCall {
 	return func(m *server.Metrics) { m.RestoreLastSuccess(ws, at) }
 }
