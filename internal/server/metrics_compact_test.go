@@ -251,3 +251,63 @@ func TestMetricsMemoryPerWorkspace(t *testing.T) {
 		t.Errorf("metrics keep %d bytes per workspace, want at most %d", per, bound)
 	}
 }
+
+// TestScrapeBytesPerWorkspace bounds what one gathering of the metrics
+// allocates per workspace: at 5,000 workspaces every scrape makes all
+// their series anew, and scrapes at once share one gathering, so this is
+// what a scrape adds to the daemon's heap. Not parallel: it counts the
+// bytes allocated.
+func TestScrapeBytesPerWorkspace(t *testing.T) {
+	const (
+		workspaces = 2000
+		// bound is bytes allocated per workspace by a gathering of its 11
+		// series, most of them the registry's own (a message and a
+		// uniqueness check per series). Const metrics took 5.9 KB.
+		bound = 4000
+	)
+	at := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	m, err := server.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range workspaces {
+		ws := fmt.Sprintf("ws-%04d", i)
+		m.Restore(store.ScanOf(report(ws, drift.StatusError, at, time.Second, 0)))
+		m.RestoreLastSuccess(ws, at.Add(-time.Hour))
+		m.Observe(report(ws, drift.StatusDrifted, at.Add(time.Hour), time.Second, 2, drift.CauseCode))
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	const gathers = 5
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range gathers {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := float64(after.TotalAlloc-before.TotalAlloc) / gathers / workspaces
+	allocs := float64(after.Mallocs-before.Mallocs) / gathers / workspaces
+	t.Logf("a gathering allocates %.0f bytes in %.0f allocations per workspace", per, allocs)
+	if per > bound {
+		t.Errorf("a gathering allocates %.0f bytes per workspace, want at most %d", per, bound)
+	}
+}
+
+// TestScrapeRefusesInvalidLabel: a workspace name that is not UTF-8
+// (configs refuse them long before) fails the scrape, not the daemon.
+func TestScrapeRefusesInvalidLabel(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := server.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Observe(report("bad\xff", drift.StatusClean, time.Now(), time.Second, 0))
+	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "utf8") {
+		t.Errorf("gathering a series labelled with invalid UTF-8: %v, want an error", err)
+	}
+}

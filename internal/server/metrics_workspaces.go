@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/driftd/driftd/drift"
 	"github.com/driftd/driftd/drift/store"
@@ -170,63 +172,107 @@ func (c *workspaceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect sends every workspace's series. Like a metric vector's, it
-// holds the read lock while it sends.
+// holds the read lock while it sends. The series are made for the scrape
+// with the fewest allocations it can: the label pairs are immutable once
+// sent (the registry copies before sorting), so a workspace's are made
+// once per scrape and shared by its series, and each status's once for
+// good; and a workspace's series share one array.
 func (c *workspaceCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for ws, s := range c.series {
+		name := ws
+		wsPair := &dto.LabelPair{Name: &workspaceLabel, Value: &name}
+		one := []*dto.LabelPair{wsPair}
+		// Label pairs are sorted by name: status before workspace.
+		var two [len(statuses)][]*dto.LabelPair
+		for i := range statuses {
+			two[i] = []*dto.LabelPair{statusPairs[i], wsPair}
+		}
+		out := make([]series, 0, s.count())
+		add := func(d *prometheus.Desc, labels []*dto.LabelPair, v float64) {
+			out = append(out, series{desc: d, labels: labels, value: v})
+		}
+		addCounter := func(d *prometheus.Desc, labels []*dto.LabelPair, n *counter) {
+			if n.created != 0 {
+				out = append(out, series{desc: d, labels: labels, value: float64(n.n), created: n.created})
+			}
+		}
 		if s.has&hasStatus != 0 {
-			for i, st := range statuses {
+			for i := range statuses {
 				v := 0.0
 				if int(s.status) == i {
 					v = 1
 				}
-				ch <- gauge(statusDesc, v, ws, string(st))
+				add(statusDesc, two[i], v)
 			}
-			ch <- gauge(lastDurationDesc, s.lastDuration, ws)
+			add(lastDurationDesc, one, s.lastDuration)
 		}
 		if s.has&hasCounts != 0 {
-			ch <- gauge(driftedDesc, s.drifted, ws)
-			ch <- gauge(pendingDesc, s.pending, ws)
+			add(driftedDesc, one, s.drifted)
+			add(pendingDesc, one, s.pending)
 		}
 		if s.has&hasLastScan != 0 {
-			ch <- gauge(lastScanDesc, s.lastScan, ws)
+			add(lastScanDesc, one, s.lastScan)
 		}
 		if s.has&hasLastSuccess != 0 {
-			ch <- gauge(lastSuccessDesc, s.lastSuccess, ws)
+			add(lastSuccessDesc, one, s.lastSuccess)
 		}
 		for i := range s.scans {
-			if m := s.scans[i].metric(scansDesc, ws, string(statuses[i])); m != nil {
-				ch <- m
-			}
+			addCounter(scansDesc, two[i], &s.scans[i])
 		}
 		for st, n := range s.other {
-			ch <- n.metric(scansDesc, ws, string(st))
+			v := string(st)
+			addCounter(scansDesc, []*dto.LabelPair{{Name: &statusLabel, Value: &v}, wsPair}, n)
 		}
-		if m := s.errors.metric(scanErrorsDesc, ws); m != nil {
-			ch <- m
+		addCounter(scanErrorsDesc, one, &s.errors)
+		for i := range out {
+			ch <- &out[i]
 		}
 	}
 }
 
-// gauge is a gauge series; a label value that is not UTF-8 (workspace
-// names are checked long before) fails the scrape rather than the daemon.
-func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	if err != nil {
-		return prometheus.NewInvalidMetric(d, err)
+// count is how many series a workspace has.
+func (s *workspaceSeries) count() int {
+	n := len(s.other) + len(statuses) + 1 // scans_total, scan_errors_total
+	if s.has&hasStatus != 0 {
+		n += len(statuses) + 1
 	}
-	return m
+	if s.has&hasCounts != 0 {
+		n += 2
+	}
+	return n + 2 // last scan, last success
 }
 
-// metric is the counter's series, nil while it does not exist.
-func (c *counter) metric(d *prometheus.Desc, labels ...string) prometheus.Metric {
-	if c.created == 0 {
+// The label names, and the status label's pairs, shared by every series.
+var (
+	workspaceLabel, statusLabel = "workspace", "status"
+	statusPairs                 = func() (ps [len(statuses)]*dto.LabelPair) {
+		for i, st := range statuses {
+			v := string(st)
+			ps[i] = &dto.LabelPair{Name: &statusLabel, Value: &v}
+		}
+		return ps
+	}()
+)
+
+// series is one series of a workspace at one scrape: a constant gauge, or
+// a counter when created is set (Unix nanoseconds).
+type series struct {
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair
+	value   float64
+	created int64
+}
+
+func (m *series) Desc() *prometheus.Desc { return m.desc }
+
+func (m *series) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	if m.created == 0 {
+		out.Gauge = &dto.Gauge{Value: &m.value}
 		return nil
 	}
-	m, err := prometheus.NewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, float64(c.n), time.Unix(0, c.created), labels...)
-	if err != nil {
-		return prometheus.NewInvalidMetric(d, err)
-	}
-	return m
+	out.Counter = &dto.Counter{Value: &m.value, CreatedTimestamp: timestamppb.New(time.Unix(0, m.created))}
+	return nil
 }
