@@ -209,11 +209,16 @@ func (tl *timeline) drop(from int64) {
 	}
 	// Copy what is left once more has been dropped than is left, so that
 	// memory follows the window, not the history.
-	rest := tl.buf[off:]
+	tl.buf = tl.buf[off:]
 	tl.dead += off
-	if tl.dead > 0 && tl.dead >= len(rest) {
-		tl.buf, tl.dead = append(make([]byte, 0, len(rest)+len(rest)/8+8), rest...), 0
-		return
+	if tl.dead > 0 && tl.dead >= len(tl.buf) {
+		tl.trim()
 	}
-	tl.buf = rest
+}
+
+// trim copies the timeline into an array of its size and an eighth more,
+// for the scans to come: growing by appends leaves up to twice what is
+// needed, which over thousands of workspaces is megabytes.
+func (tl *timeline) trim() {
+	tl.buf, tl.dead = append(make([]byte, 0, len(tl.buf)+len(tl.buf)/8+8), tl.buf...), 0
 }

@@ -178,6 +178,10 @@ func TestTrackerReadsOnlyTheWindow(t *testing.T) {
 		if h.times.scans != 720 || h.held() > 720*4 {
 			t.Errorf("%d scans counted in %d bytes, want 720 in at most %d", h.times.scans, h.held(), 720*4)
 		}
+		// Appends leave up to twice what is needed.
+		if n := len(h.times.buf); cap(h.times.buf) > n+n/8+8 {
+			t.Errorf("the window's %d bytes of scan times held in %d", n, cap(h.times.buf))
+		}
 	}
 
 	// Ten more days, read a day at a time: the memory stays the window's.

@@ -157,7 +157,8 @@ func (t *Tracker) update(ctx context.Context, tg Target, lastID uint64, now time
 			h.last = max(h.last, sc.ID)
 		}
 	}
-	if h == nil || window > h.window || now.UnixNano() < h.at {
+	read := h == nil || window > h.window || now.UnixNano() < h.at
+	if read {
 		var err error
 		if h, err = t.read(ctx, tg.Workspace, now, horizon); err != nil {
 			return nil, err
@@ -166,6 +167,9 @@ func (t *Tracker) update(ctx context.Context, tg Target, lastID uint64, now time
 	}
 	h.window = window
 	h.advance(now, window, horizon)
+	if read {
+		h.times.trim()
+	}
 	return h, nil
 }
 
