@@ -238,3 +238,35 @@ func TestServeAllowedHostsFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestServeReloadSLO: a reload that changes a workspace's objective shows
+// in the SLO figures at once, not when the cached ones grow a minute old.
+func TestServeReloadSLO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("daemon end-to-end")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "driftd.yaml")
+	addr := freeAddr(t)
+	write := func(driftFree string) {
+		text := fmt.Sprintf("version: 1\nworkspaces:\n  - name: one\n    dir: %s\n    schedule: \"@daily\"\n    slo: {drift_free: %s, window: 7d}\nserver:\n  listen: %q\n", dir, driftFree, addr)
+		must(t, os.WriteFile(cfg, []byte(text), 0o600))
+	}
+	write("99%")
+	d := startDaemonAt(t, addr, cliEnv(t), "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
+	objective := func() string {
+		body := d.get(t, "/api/v1/slo")
+		_, rest, _ := strings.Cut(body, `"objective": {`)
+		v, _, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), `"drift_free":`)), ",")
+		return strings.TrimSpace(v)
+	}
+	waitFor(t, 30*time.Second, "the first SLO figures", func() bool { return objective() == "0.99" })
+
+	write("95%")
+	n := strings.Count(d.log(), `"msg":"config reloaded"`)
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 30*time.Second, "the reload", func() bool { return strings.Count(d.log(), `"msg":"config reloaded"`) > n })
+	// The cache keeps figures a minute when nothing changes: well within
+	// that, the new objective shows.
+	waitFor(t, 30*time.Second, "the new objective in the SLO figures", func() bool { return objective() == "0.95" })
+}

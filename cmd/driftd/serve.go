@@ -141,14 +141,15 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 	}
 	restoreMetrics(ctx, st, metrics, log)
 	// The SLO figures are read from the store, for the workspaces the
-	// running config gives an slo, again after each save and at most a
-	// minute apart, in the background (with thousands of workspaces a pass
-	// takes seconds): scrapes and pages get the last ones at once. The
-	// first pass starts now, without holding up readiness.
+	// running config gives an slo, again after each save or reload and at
+	// most a minute apart, in the background (with thousands of workspaces
+	// a pass takes seconds): scrapes and pages get the last ones at once.
+	// The first pass starts now, without holding up readiness, and a
+	// reload starts one at once too.
 	tracker := slo.NewTracker(st)
 	sloFleet := server.CacheSLO(ctx, func(ctx context.Context) (*slo.Fleet, error) {
 		return tracker.Compute(ctx, dmn.SLOTargets(), time.Now())
-	}, st.Changes, sloMaxAge, time.Now)
+	}, sloVersion(st, dmn), sloMaxAge, time.Now)
 	go func() { _, _ = sloFleet(ctx) }()
 	if err := metrics.WatchSLOs(sloFleet, log); err != nil {
 		return exitError, err
@@ -213,6 +214,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 			switch {
 			case sig == syscall.SIGHUP:
 				rl.reload(ctx)
+				go func() { _, _ = sloFleet(ctx) }()
 			case !stopping:
 				stopping = true
 				log.Info("stopping: no new scans; running scans may finish", "signal", sig.String(), "timeout", rl.server().ShutdownTimeout.String())
@@ -265,6 +267,14 @@ func (h *allowedHostsFlag) Set(v string) error {
 		*h = append(*h, name)
 	}
 	return nil
+}
+
+// sloVersion changes whenever the SLO figures may: a scan saved or a
+// config applied (which may change objectives, owners or which
+// workspaces have an SLO). Both counts only grow, so their sum changes
+// when either does.
+func sloVersion(st *store.Store, dmn *daemon.Daemon) func() uint64 {
+	return func() uint64 { return st.Changes() + dmn.Applied() }
 }
 
 // metricsHistory is what restoring the metrics reads: the summaries the

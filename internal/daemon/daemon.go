@@ -72,6 +72,8 @@ type Daemon struct {
 	mu     sync.RWMutex
 	setup  Setup
 	byName map[string]config.Workspace
+	// applied counts the setups applied (Applied).
+	applied uint64
 }
 
 // New returns a daemon for setup; call Run.
@@ -143,6 +145,7 @@ func (d *Daemon) Apply(setup Setup) error {
 	d.mu.Lock()
 	old := d.byName
 	d.setup, d.byName = setup, byName
+	d.applied++
 	d.mu.Unlock()
 	if d.obs != nil {
 		for name := range old {
@@ -153,6 +156,15 @@ func (d *Daemon) Apply(setup Setup) error {
 		d.obs.InitReporters(setup.Reporters)
 	}
 	return nil
+}
+
+// Applied counts the setups applied so far (start-up and each reload):
+// what a cache of figures that depend on the config compares to know
+// they may be out of date.
+func (d *Daemon) Applied() uint64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.applied
 }
 
 // SLOTargets returns the configured workspaces that have an SLO, with
