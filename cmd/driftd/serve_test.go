@@ -54,3 +54,45 @@ func TestRestoreMetrics(t *testing.T) {
 		t.Errorf("last success restored as %v, want %v", got, want)
 	}
 }
+
+// countingHistory counts the scans restoring the metrics reads.
+type countingHistory struct {
+	metricsHistory
+	read int
+}
+
+func (c *countingHistory) ScansBack(ctx context.Context, workspace string, fn func(store.Scan) bool) error {
+	return c.metricsHistory.ScansBack(ctx, workspace, func(sc store.Scan) bool {
+		c.read++
+		return fn(sc)
+	})
+}
+
+// TestRestoreMetricsReadsBackNoFurther: restoring reads the history only
+// of workspaces whose last scan failed, and only back to the newest scan
+// that did not fail.
+func TestRestoreMetricsReadsBackNoFurther(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "driftd.db"), store.Options{})
+	must(t, err)
+	defer st.Close()
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	var rs []*drift.Report
+	for i := range 100 {
+		rs = append(rs, &drift.Report{Workspace: "clean", Status: drift.StatusClean, StartedAt: t0.Add(time.Duration(i) * time.Hour)},
+			&drift.Report{Workspace: "failing", Status: drift.StatusClean, StartedAt: t0.Add(time.Duration(i) * time.Hour)})
+	}
+	for i := range 3 {
+		rs = append(rs, &drift.Report{Workspace: "failing", Status: drift.StatusError, StartedAt: t0.Add(time.Duration(100+i) * time.Hour)})
+	}
+	_, err = st.SaveReports(ctx, rs)
+	must(t, err)
+	m, err := server.NewMetrics(prometheus.NewRegistry())
+	must(t, err)
+	h := &countingHistory{metricsHistory: st}
+	restoreMetrics(ctx, h, m, slog.New(slog.DiscardHandler))
+	// The three failures and the clean scan before them, of 203 scans.
+	if h.read != 4 {
+		t.Errorf("restoring the metrics read %d scans, want 4", h.read)
+	}
+}
