@@ -37,8 +37,8 @@ func TestHelmChart(t *testing.T) {
 		kinds  []string
 	}{
 		{"defaults", nil, []string{"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Deployment", "Service", "NetworkPolicy"}},
-		{"serve sharded, monitored", map[string]any{"shards": 3, "serviceMonitor": map[string]any{"enabled": true}},
-			[]string{"ServiceAccount", "ConfigMap", "StatefulSet", "Service", "Service", "ServiceMonitor", "NetworkPolicy"}},
+		{"serve sharded, monitored", map[string]any{"shards": 3, "serviceMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}},
+			[]string{"ServiceAccount", "ConfigMap", "StatefulSet", "Service", "Service", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"}},
 		{"serve without volume or policy", map[string]any{"persistence": map[string]any{"enabled": false}, "networkPolicy": map[string]any{"enabled": false}, "secretName": ""},
 			[]string{"ServiceAccount", "ConfigMap", "Deployment", "Service"}},
 		{"cronjob", map[string]any{"mode": "cronjob", "timeZone": "Europe/Berlin"}, []string{"ServiceAccount", "ConfigMap", "CronJob", "NetworkPolicy"}},
@@ -101,6 +101,9 @@ func TestHelmChartRefuses(t *testing.T) {
 		{map[string]any{"shards": 0}, "shards"},
 		{map[string]any{"persistence": map[string]any{"existingClaim": "mine"}, "shards": 2}, "each replica needs its own volume"},
 		{map[string]any{"mode": "cronjob", "serviceMonitor": map[string]any{"enabled": true}}, "serviceMonitor.enabled needs mode: serve"},
+		{map[string]any{"mode": "cronjob", "prometheusRule": map[string]any{"enabled": true}}, "prometheusRule.enabled needs mode: serve"},
+		{map[string]any{"prometheusRule": map[string]any{"enable": true}}, "enable"},
+		{map[string]any{"prometheusRule": map[string]any{"labels": map[string]any{"release": 1}}}, "release"},
 		{map[string]any{"image": map[string]any{"tags": "v1"}}, "tags"},
 	}
 	for _, tt := range tests {

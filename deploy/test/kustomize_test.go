@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -18,8 +19,8 @@ func TestKustomize(t *testing.T) {
 		dir   string
 		kinds []string // exactly these, in any order
 	}{
-		{"base", []string{"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Deployment", "Service", "ServiceMonitor", "NetworkPolicy"}},
-		{"overlays/statefulset", []string{"ServiceAccount", "ConfigMap", "StatefulSet", "Service", "Service", "ServiceMonitor", "NetworkPolicy"}},
+		{"base", []string{"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Deployment", "Service", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"}},
+		{"overlays/statefulset", []string{"ServiceAccount", "ConfigMap", "StatefulSet", "Service", "Service", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"}},
 		{"overlays/cronjob", []string{"ServiceAccount", "ConfigMap", "CronJob", "NetworkPolicy"}},
 		{"overlays/indexed-job", []string{"ServiceAccount", "ConfigMap", "Job", "NetworkPolicy"}},
 	}
@@ -56,6 +57,9 @@ func checkObjects(t *testing.T, where string, objs []object, kinds []string, ext
 	dataDirs := map[string]string{} // server.data_dir by ConfigMap
 	for _, o := range objs {
 		count[o.kind]--
+		if pr, ok := o.obj.(*monitoringv1.PrometheusRule); ok {
+			checkPrometheusRule(t, where, pr)
+		}
 		if cm, ok := o.obj.(*corev1.ConfigMap); ok {
 			configMaps[cm.Name] = true
 			text, ok := cm.Data["workspaces.yaml"]

@@ -43,9 +43,17 @@ var (
 // every expression and template checked.
 func loadRules(t *testing.T, path string) *rulefmt.RuleGroups {
 	t.Helper()
-	rgs, errs := rulefmt.ParseFile(path, false, model.UTF8Validation, promParser, slog.New(slog.DiscardHandler))
+	b, err := os.ReadFile(path)
+	must(t, err)
+	return parseRules(t, path, b)
+}
+
+// parseRules parses the text of a rules file as loadRules does.
+func parseRules(t *testing.T, where string, content []byte) *rulefmt.RuleGroups {
+	t.Helper()
+	rgs, errs := rulefmt.Parse(content, false, model.UTF8Validation, promParser, slog.New(slog.DiscardHandler))
 	for _, err := range errs {
-		t.Error(err)
+		t.Errorf("%s: %v", where, err)
 	}
 	if rgs == nil {
 		t.FailNow()

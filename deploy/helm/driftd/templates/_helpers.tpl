@@ -30,6 +30,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if and (eq .Values.mode "cronjob") .Values.serviceMonitor.enabled -}}
 {{- fail "serviceMonitor.enabled needs mode: serve (a scan job serves no metrics)" -}}
 {{- end -}}
+{{- if and (eq .Values.mode "cronjob") .Values.prometheusRule.enabled -}}
+{{- fail "prometheusRule.enabled needs mode: serve (its rules and alerts read the metrics a scan job does not serve)" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The names in-cluster clients reach serve by, comma-separated: the
