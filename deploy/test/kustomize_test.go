@@ -7,6 +7,8 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -82,6 +84,7 @@ func checkObjects(t *testing.T, where string, objs []object, kinds []string, ext
 			t.Errorf("%s: %d objects of kind %s too few (negative: too many)", where, n, k)
 		}
 	}
+	checkScrapedOnce(t, where, objs)
 	for _, o := range objs {
 		spec, ok := podSpec(o)
 		if !ok {
@@ -99,5 +102,29 @@ func checkObjects(t *testing.T, where string, objs []object, kinds []string, ext
 			}
 		}
 		checkPodDirs(t, fmt.Sprintf("%s: %s %s", where, o.kind, o.name), spec, dataDir)
+	}
+}
+
+// checkScrapedOnce: each ServiceMonitor selects exactly one Service. One
+// selecting the headless Service too would scrape every replica twice, and
+// every alert on its metrics would fire twice.
+func checkScrapedOnce(t *testing.T, where string, objs []object) {
+	t.Helper()
+	for _, o := range objs {
+		sm, ok := o.obj.(*monitoringv1.ServiceMonitor)
+		if !ok {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
+		must(t, err)
+		var selected []string
+		for _, s := range objs {
+			if svc, ok := s.obj.(*corev1.Service); ok && sel.Matches(labels.Set(svc.Labels)) {
+				selected = append(selected, svc.Name)
+			}
+		}
+		if len(selected) != 1 {
+			t.Errorf("%s: ServiceMonitor %s selects the Services %v, want one", where, sm.Name, selected)
+		}
 	}
 }
