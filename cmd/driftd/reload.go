@@ -94,6 +94,7 @@ func (rl *reloader) apply(ctx context.Context) (changed []string, workspaces int
 		return nil, 0, errors.Join(err, rl.applyServer(old))
 	}
 	rl.cur = cfg.Server
+	forgetRemoved(ctx, rl.st, cfg, rl.log)
 	return changed, len(setup.Config.Workspaces), nil
 }
 

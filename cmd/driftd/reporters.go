@@ -113,3 +113,20 @@ func (d *delivery) deliverRun(ctx context.Context, ds []reporters.Delivery) int 
 	}
 	return failed
 }
+
+// forgetRemoved drops the reporter records of workspaces outside cfg, the
+// whole config (never only a shard's or a run's selection), and outside
+// also: the run's own (a `driftd check --report` directory). A failure is
+// logged and changes nothing else: the records stay until the next try.
+func forgetRemoved(ctx context.Context, st reporters.State, cfg *config.Config, log *slog.Logger, also ...string) {
+	keep := make(map[string]bool, len(cfg.Workspaces)+len(also))
+	for _, w := range cfg.Workspaces {
+		keep[w.Name] = true
+	}
+	for _, ws := range also {
+		keep[ws] = true
+	}
+	if _, err := reporters.Forget(ctx, st, log, func(ws string) bool { return keep[ws] }); err != nil {
+		log.Warn("forgetting the notification records of workspaces no longer configured failed", "error", err)
+	}
+}

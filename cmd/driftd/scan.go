@@ -280,6 +280,11 @@ func (a *app) deliver(ctx context.Context, f scanFlags, cfg *config.Config, repo
 		}
 		state = fst
 	}
+	ran := make([]string, len(reports))
+	for i, r := range reports {
+		ran[i] = r.Workspace
+	}
+	forgetRemoved(ctx, state, cfg, log, ran...)
 	d, err := newDelivery(cfg, log, state, part.String())
 	if err != nil || d == nil {
 		return err

@@ -72,6 +72,7 @@ func (a *app) serve(ctx context.Context, args []string) (int, error) {
 		return exitError, err
 	}
 	defer st.Close()
+	forgetRemoved(ctx, st, cfg, log)
 
 	sweeper, err := a.sweep(ctx, f, cfg, log, cfg.Workspaces)
 	if err != nil {

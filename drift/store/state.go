@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // GetState returns what a reporter stored for a workspace (an issue number, a
@@ -48,5 +50,33 @@ func (s *Store) PutState(ctx context.Context, workspace, reporter string, data [
 			return err
 		}
 		return b.Put([]byte(reporter), data)
+	})
+}
+
+// StateWorkspaces lists the workspaces reporters stored anything for, so
+// that the records of workspaces no longer configured can be forgotten.
+func (s *Store) StateWorkspaces(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.view(ctx, "list reporter state", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketState).ForEachBucket(func(k []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ForgetState deletes everything reporters stored for a workspace; none is
+// no error. Its scans and reports stay, under retention.
+func (s *Store) ForgetState(ctx context.Context, workspace string) error {
+	return s.update(ctx, fmt.Sprintf("forget state of %s", workspace), func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketState).DeleteBucket([]byte(workspace))
+		if errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return nil
+		}
+		return err
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,10 @@ func (s *State) Lock(ctx context.Context, workspace, reporter string) (func(), e
 	if err != nil {
 		return nil, err
 	}
-	lockPath := strings.TrimSuffix(p, ".json") + ".lock"
+	return s.lock(ctx, strings.TrimSuffix(p, ".json")+".lock")
+}
+
+func (s *State) lock(ctx context.Context, lockPath string) (func(), error) {
 	s.mu.Lock()
 	ch, ok := s.locks[lockPath]
 	if !ok {
@@ -161,4 +165,76 @@ func (s *State) Lock(ctx context.Context, workspace, reporter string) (func(), e
 		f.Close() // releases the flock
 		release()
 	}, nil
+}
+
+var _ reporters.Forgetter = (*State)(nil)
+
+// StateWorkspaces implements reporters.Forgetter: the workspaces with a
+// directory. A directory whose name driftd would not have made is not
+// one, and is left alone.
+func (s *State) StateWorkspaces(context.Context) ([]string, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("reporter bookkeeping: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if ws, ok := unFileName(e.Name()); ok && e.IsDir() {
+			out = append(out, ws)
+		}
+	}
+	return out, nil
+}
+
+// ForgetState implements reporters.Forgetter: each entry's record and lock
+// file go under its lock, then the workspace's directory when nothing else
+// is in it.
+func (s *State) ForgetState(ctx context.Context, workspace string) error {
+	dir := filepath.Join(s.dir, fileName(workspace))
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reporter bookkeeping: %w", err)
+	}
+	entries := map[string]bool{}
+	for _, e := range ents {
+		base, ext := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name())), filepath.Ext(e.Name())
+		if _, ok := unFileName(base); ok && !e.IsDir() && (ext == ".json" || ext == ".lock") {
+			entries[base] = true
+		}
+	}
+	for base := range entries {
+		p := filepath.Join(dir, base)
+		unlock, err := s.lock(ctx, p+".lock")
+		if err != nil {
+			return err
+		}
+		err = errors.Join(removeFile(p+".json"), removeFile(p+".lock"))
+		unlock()
+		if err != nil {
+			return fmt.Errorf("reporter bookkeeping: %w", err)
+		}
+	}
+	// Files driftd did not write keep the directory; the records are gone.
+	_ = os.Remove(dir)
+	return nil
+}
+
+// unFileName is fileName's inverse; false for a name fileName does not
+// make.
+func unFileName(s string) (string, bool) {
+	name, err := url.PathUnescape(s)
+	if err != nil || name == "" || fileName(name) != s {
+		return "", false
+	}
+	return name, true
+}
+
+func removeFile(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,5 +124,52 @@ func TestConcurrentScansTellOnce(t *testing.T) {
 	wg.Wait()
 	if n := r.sent.Load(); n != 1 {
 		t.Fatalf("told %d times, want once", n)
+	}
+}
+
+// TestForget: workspaces are listed by their names, whatever escaping
+// their directories needed; forgetting one removes its records, lock
+// files and directory, and leaves what driftd did not write.
+func TestForget(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "notify")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ws := range []string{"a/b", "é", "keep"} {
+		unlock, err := s.Lock(ctx, ws, "slack")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutState(ctx, ws, "slack", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+	}
+	if err := os.Mkdir(filepath.Join(dir, "not%zz"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	wss, err := s.StateWorkspaces(ctx)
+	slices.Sort(wss)
+	if err != nil || !slices.Equal(wss, []string{"a/b", "keep", "é"}) {
+		t.Fatalf("StateWorkspaces = %q, %v", wss, err)
+	}
+	for _, ws := range []string{"a/b", "é", "never"} {
+		if err := s.ForgetState(ctx, ws); err != nil {
+			t.Fatalf("ForgetState(%q): %v", ws, err)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if !slices.Equal(left, []string{"keep", "not%zz"}) {
+		t.Errorf("left in %s: %q", dir, left)
 	}
 }
