@@ -217,22 +217,35 @@ func (d *Daemon) scan(ctx context.Context, name string, trigger schedule.Trigger
 	r := setup.Scanner.One(ctx, ws)
 	ctx = scan.WithID(ctx, name, r.ScanID)
 	log = log.With("scan_id", r.ScanID)
-	d.record(ctx, log, r)
+	if !d.record(ctx, log, r) {
+		log.InfoContext(ctx, "workspace removed from the config while it was scanned: its report is kept, not reported")
+		return
+	}
 	if setup.Deliver != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		setup.Deliver.Deliver(ctx, r)
 	}
 }
 
-func (d *Daemon) record(ctx context.Context, log *slog.Logger, r *drift.Report) {
+// record saves a report and, if its workspace is still configured,
+// counts it in the metrics; it says whether it was. A reload that removed
+// the workspace while it was scanned forgot its series and notification
+// records, which this scan must not bring back.
+func (d *Daemon) record(ctx context.Context, log *slog.Logger, r *drift.Report) bool {
 	// Saving must outlive a cancelled scan context: the scan finished.
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if _, err := d.store.SaveReport(saveCtx, r); err != nil {
 		log.ErrorContext(ctx, "saving report", "error", err)
 	}
-	if d.obs != nil {
+	// Under the read lock, so that Apply either removes the workspace
+	// before (nothing observed) or forgets its series after.
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	_, ok := d.byName[r.Workspace]
+	if ok && d.obs != nil {
 		d.obs.Observe(r)
 	}
+	return ok
 }
 
 // recordPanic stores an error report for a scan that panicked outside the
