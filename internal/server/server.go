@@ -164,8 +164,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(&sharedGatherer{g: s.metrics.reg}, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+	// Scrapes that arrive while one gathers share its result: with
+	// thousands of workspaces a gathering makes tens of MB of series,
+	// and scrapes at once each making their own would multiply the heap.
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
+		CoalesceGather: true,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 	}))
 	s.mux.HandleFunc("GET /api/v1/workspaces", s.apiWorkspaces)
 	s.mux.HandleFunc("GET /api/v1/workspaces/{name}", s.apiWorkspace)
