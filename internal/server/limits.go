@@ -108,8 +108,10 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
 
 // guard is in front of every route: it refuses Host headers that are not
-// driftd's (DNS rebinding) and forbids framing of every response.
+// driftd's (DNS rebinding) and unsafe requests a browser makes for another
+// site, and forbids framing of every response.
 func (s *Server) guard(next http.Handler) http.Handler {
+	crossOrigin := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Frame-Options", "DENY")
@@ -117,6 +119,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if !s.access.Load().hosts.allowed(r.Host) {
 			// The Host is the caller's own text: it is not echoed.
 			http.Error(w, "misdirected request: this host name is not in driftd's server.allowed_hosts", http.StatusMisdirectedRequest)
+			return
+		}
+		// A page on another site must not post to driftd through a
+		// visitor's browser: its wrong tokens would spend the visitor's
+		// address's failure budget and lock them out. Browsers say where
+		// a request comes from (Sec-Fetch-Site, Origin); tools such as
+		// curl send neither and are unaffected.
+		if err := crossOrigin.Check(r); err != nil {
+			http.Error(w, "cross-origin request refused: driftd takes POSTs only from its own pages or from tools outside a browser", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)

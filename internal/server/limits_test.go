@@ -475,3 +475,54 @@ func TestSlowRequestCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestCrossSiteTriggerRefused: a page on another site that makes a
+// visitor's browser post wrong tokens is refused before any token is
+// checked, so it cannot spend the visitor's address's failure budget;
+// the visitor, driftd's own page and tools without a browser still get
+// through.
+func TestCrossSiteTriggerRefused(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, openEstate(t), func(o *server.Options) {
+		o.Limits = server.Limits{AuthFailBurst: 2, AuthFailEvery: time.Hour, TriggerBurst: 100}
+	})
+	const visitor = "192.0.2.7:40000"
+	post := func(path string, header map[string]string, body string) int {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Host, req.RemoteAddr = "localhost:8080", visitor
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		ts.handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	with := func(h map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for hk, hv := range h {
+			out[hk] = hv
+		}
+		return out
+	}
+	var codes []int
+	for range 5 {
+		codes = append(codes,
+			post("/workspaces/dns/scan", with(form, "Sec-Fetch-Site", "cross-site"), "token=wrong"),
+			post("/workspaces/dns/scan", with(form, "Origin", "https://evil.example"), "token=wrong"),
+			post("/api/v1/workspaces/dns/scan", map[string]string{"Sec-Fetch-Site": "cross-site", "Authorization": "Bearer wrong"}, ""))
+	}
+	for _, c := range codes {
+		if c != http.StatusForbidden {
+			t.Fatalf("cross-site posts: codes %v, want all 403", codes)
+		}
+	}
+	codes = []int{
+		post("/workspaces/dns/scan", with(form, "Sec-Fetch-Site", "same-origin"), "token="+triggerToken),
+		post("/workspaces/dns/scan", with(form, "Origin", "http://localhost:8080"), "token="+triggerToken),
+		post("/api/v1/workspaces/dns/scan", map[string]string{"Authorization": "Bearer " + triggerToken}, ""),
+	}
+	wantCodes(t, "the visitor's own page and a tool, after the cross-site posts", codes, http.StatusSeeOther, http.StatusSeeOther, http.StatusAccepted)
+	reliability.Record(t, "HTTP server", "a page on another site makes a visitor's browser post wrong trigger tokens, over and over",
+		"403 before any token is checked: the visitor's failure budget is untouched; same-origin pages and tools without a browser still trigger")
+}
