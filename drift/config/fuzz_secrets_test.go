@@ -92,6 +92,9 @@ func credentialLiterals(data []byte) []string {
 	}
 	secret := map[string]bool{}
 	var other []string
+	// An anchor may hold an alias to itself (yaml.v3 builds the cycle):
+	// each anchored node is walked through its aliases once.
+	aliased := map[*yaml.Node]bool{}
 	var walk func(n *yaml.Node, underCredentials bool)
 	walk = func(n *yaml.Node, underCredentials bool) {
 		switch n.Kind {
@@ -103,7 +106,8 @@ func credentialLiterals(data []byte) []string {
 			}
 		case yaml.AliasNode:
 			// The anchored value stands here too: not only a credential.
-			if n.Alias != nil {
+			if n.Alias != nil && !aliased[n.Alias] {
+				aliased[n.Alias] = true
 				walk(n.Alias, false)
 			}
 		case yaml.MappingNode:
