@@ -7,9 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/driftd/driftd/drift/shard"
 	"github.com/driftd/driftd/drift/store"
@@ -146,8 +144,7 @@ func TestServeForgetsRemovedWorkspaces(t *testing.T) {
 	}
 
 	config("one")
-	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
-	waitFor(t, 30*time.Second, "the reload", func() bool { return strings.Contains(d.log(), "config reloaded") })
+	d.reload(t, "the reload")
 	if n := forgot(); n != 2 || !strings.Contains(d.log(), `"workspace":"two"`) {
 		t.Fatalf("the reload forgot %d workspaces in all, want gone and two:\n%s", n, d.log())
 	}

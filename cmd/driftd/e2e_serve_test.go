@@ -128,6 +128,16 @@ func (d *daemonProc) log() string {
 	return d.logs.String()
 }
 
+// reload sends SIGHUP and waits until the daemon logs that the reload
+// ended, applied or rejected.
+func (d *daemonProc) reload(t *testing.T, what string) {
+	t.Helper()
+	ended := func() int { return strings.Count(d.log(), `"msg":"config reload`) }
+	n := ended()
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 30*time.Second, what, func() bool { return ended() > n })
+}
+
 func (d *daemonProc) get(t *testing.T, path string) string {
 	t.Helper()
 	resp, err := http.Get("http://" + d.addr + path)

@@ -115,18 +115,11 @@ func TestServeReloadServerSettings(t *testing.T) {
 		t.Fatalf("before the reload: old host, new host, flag's hosts, token A = %v, want [200 421 200 200 404]", got)
 	}
 
-	reloads := func() int { return strings.Count(d.log(), "config reload") }
-	hup := func(what string) {
-		t.Helper()
-		n := reloads()
-		must(t, d.cmd.Process.Signal(syscall.SIGHUP))
-		waitFor(t, 30*time.Second, what, func() bool { return reloads() > n })
-	}
 	must(t, os.WriteFile(tokenFile, []byte(tokenB), 0o600))
 	server = fmt.Sprintf("  listen: %q\n  trigger_token_file: %s\n  allowed_hosts: [new.example]\n"+
 		"  concurrency: 2\n  jitter: 1m\n  shutdown_timeout: 45s\n  min_interval: 2s\n  retention: {max_age: 720h, max_scans: 10}\n", addr, tokenFile)
 	reloadConfig(t, cfg, server)
-	hup("the reload")
+	d.reload(t, "the reload")
 	log := d.log()
 	if !strings.Contains(log, `"msg":"config reloaded"`) ||
 		!strings.Contains(log, `"server_changed":["allowed_hosts","trigger_token","concurrency","jitter","min_interval","shutdown_timeout","retention"]`) {
@@ -145,7 +138,7 @@ func TestServeReloadServerSettings(t *testing.T) {
 	text := fmt.Sprintf("version: 1\nworkspaces:\n  - name: one\n    dir: %s\n    schedule: \"@daily\"\n  - name: two\n    dir: %s\n    schedule: \"@daily\"\n"+
 		"server:\n  listen: %q\n  trigger_token_file: %s\n  allowed_hosts: [new.example, third.example]\n  scan_at_startup: true\n", dir, dir, other, tokenFile)
 	must(t, os.WriteFile(cfg, []byte(text), 0o600))
-	hup("the rejection")
+	d.reload(t, "the rejection")
 	log = d.log()
 	for _, want := range []string{
 		`config reload rejected`,
@@ -263,9 +256,7 @@ func TestServeReloadSLO(t *testing.T) {
 	waitFor(t, 30*time.Second, "the first SLO figures", func() bool { return objective() == "0.99" })
 
 	write("95%")
-	n := strings.Count(d.log(), `"msg":"config reloaded"`)
-	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
-	waitFor(t, 30*time.Second, "the reload", func() bool { return strings.Count(d.log(), `"msg":"config reloaded"`) > n })
+	d.reload(t, "the reload")
 	// The cache keeps figures a minute when nothing changes: well within
 	// that, the new objective shows.
 	waitFor(t, 30*time.Second, "the new objective in the SLO figures", func() bool { return objective() == "0.95" })
