@@ -189,7 +189,7 @@ func (c *workspaceCollector) Collect(ch chan<- prometheus.Metric) {
 		for i := range statuses {
 			two[i] = []*dto.LabelPair{statusPairs[i], wsPair}
 		}
-		out := make([]series, 0, s.count())
+		out := make([]series, 0, maxSeries+len(s.other))
 		add := func(d *prometheus.Desc, labels []*dto.LabelPair, v float64) {
 			out = append(out, series{desc: d, labels: labels, value: v})
 		}
@@ -232,17 +232,9 @@ func (c *workspaceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// count is how many series a workspace has.
-func (s *workspaceSeries) count() int {
-	n := len(s.other) + len(statuses) + 1 // scans_total, scan_errors_total
-	if s.has&hasStatus != 0 {
-		n += len(statuses) + 1
-	}
-	if s.has&hasCounts != 0 {
-		n += 2
-	}
-	return n + 2 // last scan, last success
-}
+// maxSeries is the most series a workspace has for the known statuses:
+// one status gauge and one scan counter each, and six more.
+const maxSeries = 2*len(statuses) + 6
 
 // The label names, and the status label's pairs, shared by every series.
 var (
