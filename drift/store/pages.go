@@ -11,10 +11,9 @@ const defaultReleaseEvery = 8 << 20
 // releasePages). bbolt reads through a mapping of the whole file, and
 // every page a reader touches stays in driftd's resident set while the
 // kernel has memory to spare: a reader going through months of every
-// workspace's history (the SLO tracker's first pass), or every
-// workspace's last report (the daemon's metrics at start-up), would leave
-// tens or hundreds of MB of the file resident, most of it never read
-// again. The pages stay in the page cache, so reading them again costs a
+// workspace's history (the SLO tracker's first pass), or through the
+// last reports of thousands of workspaces, would leave tens or hundreds
+// of MB of the file resident, most of it never read again. The pages stay in the page cache, so reading them again costs a
 // minor fault.
 func (s *Store) rowsRead(tx *bolt.Tx, n int) {
 	if s.readBytes.Add(int64(n)) < s.releaseEvery {

@@ -280,22 +280,24 @@ func writeJSONList[T any](w http.ResponseWriter, key string, items iter.Seq[T]) 
 	jsonHeader(w, http.StatusOK)
 	name, _ := json.Marshal(key)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var compact, indented bytes.Buffer
-	enc := json.NewEncoder(&compact)
+	// Each item indented as the whole document's encoder would, two levels
+	// in; Encode ends it with a newline, which a comma or the end replaces.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("    ", "  ")
 	n := 0
 	for item := range items {
-		compact.Reset()
+		buf.Reset()
+		if n == 0 {
+			fmt.Fprintf(&buf, "{\n  %s: [\n    ", name)
+		} else {
+			buf.WriteString(",\n    ")
+		}
 		if err := enc.Encode(item); err != nil {
 			return // the status line is out; as in writeJSON, no one is left to tell
 		}
-		indented.Reset()
-		if n == 0 {
-			fmt.Fprintf(&indented, "{\n  %s: [\n    ", name)
-		} else {
-			indented.WriteString(",\n    ")
-		}
-		_ = json.Indent(&indented, bytes.TrimSuffix(compact.Bytes(), []byte("\n")), "    ", "  ")
-		if _, err := bw.Write(indented.Bytes()); err != nil {
+		buf.Truncate(buf.Len() - 1)
+		if _, err := bw.Write(buf.Bytes()); err != nil {
 			return
 		}
 		n++
