@@ -163,24 +163,38 @@ func descendants(pid int) []int {
 
 // procStatus returns a "kB" field of /proc/PID/status in bytes.
 func procStatus(pid int, field string) (int64, error) {
+	var n int64
+	err := procStatusFields(pid, map[string]*int64{field: &n})
+	return n, err
+}
+
+// procStatusFields sets each of fields, "kB" fields of /proc/PID/status,
+// in bytes, from one read of the file: the values of one moment.
+func procStatusFields(pid int, fields map[string]*int64) error {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
+	found := 0
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	for sc.Scan() && found < len(fields) {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || k != field {
+		dst := fields[k]
+		if !ok || dst == nil {
 			continue
 		}
 		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("bench: /proc/%d/status %s: %w", pid, field, err)
+			return fmt.Errorf("bench: /proc/%d/status %s: %w", pid, k, err)
 		}
-		return n * 1024, nil
+		*dst = n * 1024
+		found++
 	}
-	return 0, fmt.Errorf("bench: /proc/%d/status has no %s", pid, field)
+	if found < len(fields) {
+		return fmt.Errorf("bench: /proc/%d/status lacks some of %d fields", pid, len(fields))
+	}
+	return nil
 }
 
 type stat struct {

@@ -47,12 +47,8 @@ func watchRSS(ctx context.Context, pid int, phase string) *rssWatch {
 
 func (w *rssWatch) sample() {
 	var s PhaseRSS
-	for field, v := range map[string]*int64{"VmRSS": &s.RSS, "RssAnon": &s.Anon, "RssFile": &s.File} {
-		n, err := procStatus(w.pid, field)
-		if err != nil {
-			return
-		}
-		*v = n
+	if procStatusFields(w.pid, map[string]*int64{"VmRSS": &s.RSS, "RssAnon": &s.Anon, "RssFile": &s.File}) != nil {
+		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

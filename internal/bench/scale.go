@@ -174,13 +174,9 @@ func (b *ScaleBench) Measure(ctx context.Context) (*ScaleResult, error) {
 	}
 	res.Phases = watch.close()
 	pid := d.cmd.Process.Pid
-	if res.RSS, err = procStatus(pid, "VmRSS"); err != nil {
+	fields := map[string]*int64{"VmRSS": &res.RSS, "VmHWM": &res.MaxRSS, "RssAnon": &res.RSSAnon, "RssFile": &res.RSSFile}
+	if err := procStatusFields(pid, fields); err != nil {
 		return nil, fmt.Errorf("bench: driftd serve died: %w", err)
-	}
-	for field, v := range map[string]*int64{"VmHWM": &res.MaxRSS, "RssAnon": &res.RSSAnon, "RssFile": &res.RSSFile} {
-		if *v, err = procStatus(pid, field); err != nil {
-			return nil, fmt.Errorf("bench: driftd serve died: %w", err)
-		}
 	}
 	res.Load1 = Load1()
 	d.stop() // the store's size once closed
